@@ -1,0 +1,69 @@
+# vigie: build, test and measure. `make` builds bin/vigie.
+SHELL := /bin/bash
+GO ?= go
+# Releases are tagged vX.Y.Z; between tags the version is the next release's.
+BASE_VERSION := 0.1.0
+VERSION ?= $(shell git describe --tags --match 'v[0-9]*' --abbrev=0 2>/dev/null | sed 's/^v//')
+ifeq ($(VERSION),)
+override VERSION := $(BASE_VERSION)
+endif
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null)
+PKG := github.com/vigie-agent/vigie
+LDFLAGS := -s -w -X $(PKG)/agent.Version=$(VERSION) -X $(PKG)/agent.Commit=$(COMMIT)
+BIN := bin/vigie
+STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
+STATICCHECK_VERSION := v0.8.2
+FUZZTIME ?= 10s
+
+.PHONY: all build test test-unit lint fuzz bench clean tools
+
+all: build
+
+build: $(BIN)
+
+$(BIN): $(shell find . -name '*.go' -not -path './vmtest/*') go.mod go.sum
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/vigie
+
+tools: $(STATICCHECK)
+
+$(STATICCHECK):
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: tools
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+# The whole suite: lint, unit and integration tests (integration tests need
+# root and the real sshd; they skip, saying why, without them), the static
+# binary, and a short run of every fuzz target.
+test: lint build
+	@file $(BIN) | grep -q 'statically linked' || { echo "$(BIN) is not statically linked"; file $(BIN); exit 1; }
+	$(GO) test -count=1 ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
+
+test-unit:
+	$(GO) test -count=1 -short ./...
+
+# Every Fuzz* target, each for FUZZTIME.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
+	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg >/tmp/vigie-fuzz.log 2>&1 || { cat /tmp/vigie-fuzz.log; exit 1; }; \
+	  done; \
+	done
+
+# Wall time and peak RSS of a full `vigie check` on this machine, then the
+# Go benchmarks of the parsers and rules.
+bench: build
+	@./scripts/bench.sh $(BIN)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin dist
+
+-include packaging/package.mk
+-include vmtest/vmtest.mk

@@ -1,0 +1,48 @@
+package agent
+
+import (
+	"context"
+	"time"
+
+	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/checks/ssh"
+)
+
+// Version and Commit are stamped at build time with -ldflags -X.
+var (
+	Version = "dev"
+	Commit  = ""
+)
+
+// Catalogue registers every area this build has, configured.
+func Catalogue(cfg Config) (*checks.Catalogue, error) {
+	return checks.NewCatalogue(
+		ssh.New(cfg.SSHOptions()),
+	)
+}
+
+// Check runs the configured checks on the system env describes and builds
+// the report. The configuration must have been validated.
+func Check(ctx context.Context, cat *checks.Catalogue, env *checks.Env, cfg Config) (*Report, error) {
+	sel, err := selectChecks(cat, cfg.Only)
+	if err != nil {
+		return nil, err
+	}
+	profile := checks.Profiles[cfg.Profile]
+	start := time.Now()
+	findings := RunChecks(ctx, cat, env, profile, sel, cfg.Timeout)
+	if findings == nil {
+		findings = []checks.Finding{}
+	}
+	return &Report{
+		Schema:     SchemaV1,
+		ID:         newReportID(),
+		Agent:      AgentInfo{Name: "vigie", Version: Version, Commit: Commit},
+		Host:       HostIdentity(env),
+		Profile:    profile.Name,
+		StartedAt:  start.UTC().Truncate(time.Millisecond),
+		DurationMS: time.Since(start).Milliseconds(),
+		Summary:    Summarize(findings),
+		Findings:   findings,
+	}, nil
+}

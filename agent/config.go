@@ -1,0 +1,193 @@
+// Package agent runs vigie: it loads the configuration, runs the areas'
+// checks with deadlines, and renders the report.
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/checks/ssh"
+)
+
+// DefaultConfigPath is where packages install the configuration.
+const DefaultConfigPath = "/etc/vigie/vigie.yaml"
+
+// Config is /etc/vigie/vigie.yaml. Every key has a default, so a missing
+// file is a valid configuration.
+type Config struct {
+	Profile string        `mapstructure:"profile"`
+	FailOn  string        `mapstructure:"fail_on"`
+	Only    []string      `mapstructure:"only"`
+	Timeout time.Duration `mapstructure:"timeout"`
+	SSH     SSHConfig     `mapstructure:"ssh"`
+}
+
+// SSHConfig holds the SSH area's settings.
+type SSHConfig struct {
+	Probe        bool          `mapstructure:"probe"`
+	ProbeUser    string        `mapstructure:"probe_user"`
+	ProbeTimeout time.Duration `mapstructure:"probe_timeout"`
+	SshdPath     string        `mapstructure:"sshd_path"`
+	ConfigPath   string        `mapstructure:"config_path"`
+}
+
+// Defaults returns the configuration used when nothing is set.
+func Defaults() Config {
+	so := ssh.DefaultOptions()
+	return Config{
+		Profile: "baseline",
+		FailOn:  "low",
+		Only:    []string{},
+		Timeout: 10 * time.Second,
+		SSH: SSHConfig{
+			Probe:        so.Probe,
+			ProbeUser:    so.ProbeUser,
+			ProbeTimeout: so.ProbeTimeout,
+			SshdPath:     so.SshdPath,
+			ConfigPath:   so.ConfigPath,
+		},
+	}
+}
+
+// ConfigError is a configuration problem: the command exits 2.
+type ConfigError struct{ Msg string }
+
+func (e *ConfigError) Error() string { return e.Msg }
+
+func configErrorf(format string, a ...any) error { return &ConfigError{Msg: fmt.Sprintf(format, a...)} }
+
+// flagKeys maps command-line flags to configuration keys.
+var flagKeys = map[string]string{"profile": "profile", "fail-on": "fail_on", "only": "only"}
+
+// LoadConfig builds the configuration with precedence flag > environment
+// (VIGIE_*) > file > default. path is the file; explicit says the operator
+// named it, so a missing file is an error instead of "use defaults".
+func LoadConfig(path string, explicit bool, flags *pflag.FlagSet) (Config, error) {
+	v := viper.New()
+	keys := configKeys(reflect.TypeOf(Config{}), "")
+	def := Defaults()
+	setDefaults(v, reflect.ValueOf(def), "")
+	v.SetEnvPrefix("VIGIE")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	v.SetConfigType("yaml")
+
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := v.ReadConfig(strings.NewReader(string(data))); err != nil {
+			return Config{}, configErrorf("config %s: %v", path, err)
+		}
+	case errors.Is(err, fs.ErrNotExist) && !explicit:
+	default:
+		return Config{}, configErrorf("config: read %s: %v", path, err)
+	}
+	var unknown []string
+	for _, k := range v.AllKeys() {
+		if !keys[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return Config{}, configErrorf("config %s: unknown key %s (known keys: %s)", path, strings.Join(unknown, ", "), strings.Join(sortedKeys(keys), ", "))
+	}
+	if flags != nil {
+		for flag, key := range flagKeys {
+			if f := flags.Lookup(flag); f != nil {
+				if err := v.BindPFlag(key, f); err != nil {
+					return Config{}, fmt.Errorf("bind flag --%s: %w", flag, err)
+				}
+			}
+		}
+	}
+	var cfg Config
+	if err := v.UnmarshalExact(&cfg); err != nil {
+		return Config{}, configErrorf("config %s: %v", path, err)
+	}
+	return cfg, nil
+}
+
+// Validate checks values against what this build knows.
+func (c Config) Validate(cat *checks.Catalogue) error {
+	if _, err := checks.ParseSeverity(c.FailOn); err != nil {
+		return configErrorf("fail_on: %v", err)
+	}
+	if _, ok := checks.Profiles[c.Profile]; !ok {
+		return configErrorf("profile: unknown profile %q (available: %s)", c.Profile, strings.Join(checks.ProfileNames(), ", "))
+	}
+	if _, err := selectChecks(cat, c.Only); err != nil {
+		return err
+	}
+	if c.Timeout <= 0 {
+		return configErrorf("timeout: must be positive, got %s", c.Timeout)
+	}
+	if c.SSH.ProbeTimeout <= 0 {
+		return configErrorf("ssh.probe_timeout: must be positive, got %s", c.SSH.ProbeTimeout)
+	}
+	if c.SSH.ProbeUser == "" {
+		return configErrorf("ssh.probe_user: must not be empty")
+	}
+	return nil
+}
+
+// SSHOptions converts the configuration for the SSH area.
+func (c Config) SSHOptions() ssh.Options {
+	o := ssh.DefaultOptions()
+	o.Probe = c.SSH.Probe
+	o.ProbeUser = c.SSH.ProbeUser
+	o.ProbeTimeout = c.SSH.ProbeTimeout
+	o.SshdPath = c.SSH.SshdPath
+	o.ConfigPath = c.SSH.ConfigPath
+	return o
+}
+
+// configKeys lists the dotted keys of a config struct from its tags, so the
+// list of accepted keys cannot drift from the struct.
+func configKeys(t reflect.Type, prefix string) map[string]bool {
+	keys := map[string]bool{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := prefix + f.Tag.Get("mapstructure")
+		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
+			for k := range configKeys(f.Type, name+".") {
+				keys[k] = true
+			}
+			continue
+		}
+		keys[name] = true
+	}
+	return keys
+}
+
+func setDefaults(v *viper.Viper, val reflect.Value, prefix string) {
+	t := val.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := prefix + f.Tag.Get("mapstructure")
+		if f.Type.Kind() == reflect.Struct {
+			setDefaults(v, val.Field(i), name+".")
+			continue
+		}
+		v.SetDefault(name, val.Field(i).Interface())
+	}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

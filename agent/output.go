@@ -1,0 +1,181 @@
+package agent
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/vigie-agent/vigie/checks"
+)
+
+// Formatter renders a report. Formats are small types behind this one
+// interface; none of them decides the exit code.
+type Formatter interface {
+	Format(w io.Writer, r *Report) error
+}
+
+// JSON writes the report as vigie.report/v1.
+type JSON struct{ Indent bool }
+
+// Format implements Formatter.
+func (j JSON) Format(w io.Writer, r *Report) error {
+	enc := json.NewEncoder(w)
+	if j.Indent {
+		enc.SetIndent("", "  ")
+	}
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("encode report: %w", err)
+	}
+	return nil
+}
+
+// Table writes one line per check for a person at a terminal, and under
+// each failing check the evidence that decided it.
+type Table struct {
+	Color   bool
+	Verbose bool // evidence for passing checks too
+}
+
+const (
+	ansiReset  = "\x1b[0m"
+	ansiRed    = "\x1b[31m"
+	ansiGreen  = "\x1b[32m"
+	ansiYellow = "\x1b[33m"
+	ansiGrey   = "\x1b[90m"
+)
+
+func (t Table) paint(color, s string) string {
+	if !t.Color {
+		return s
+	}
+	return color + s + ansiReset
+}
+
+func (t Table) status(s checks.Status) string {
+	label := strings.ToUpper(string(s))
+	switch s {
+	case checks.Pass:
+		return t.paint(ansiGreen, label)
+	case checks.Fail:
+		return t.paint(ansiRed, label)
+	case checks.Error:
+		return t.paint(ansiYellow, label)
+	default:
+		return t.paint(ansiGrey, label)
+	}
+}
+
+// Format implements Formatter.
+func (t Table) Format(w io.Writer, r *Report) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "STATUS\tSEVERITY\tCHECK\tRESULT\n")
+	for _, f := range r.Findings {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.status(f.Status), f.Severity, f.ID, oneLine(f.Reason, 100))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, f := range r.Findings {
+		if f.Status == checks.Pass && !t.Verbose || f.Status == checks.Skip && !t.Verbose {
+			continue
+		}
+		var lines []string
+		for _, e := range f.Evidence {
+			if e.OK && !t.Verbose {
+				continue
+			}
+			lines = append(lines, "    "+describe(e))
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s %s: %s\n%s\n", t.status(f.Status), f.ID, f.Title, strings.Join(lines, "\n"))
+	}
+	s := r.Summary
+	fmt.Fprintf(w, "\n%d checks: %d pass, %d fail, %d error, %d skip (profile %s, %d ms)\n",
+		s.Total, s.Pass, s.Fail, s.Error, s.Skip, r.Profile, r.DurationMS)
+	if s.Fail > 0 || s.Error > 0 {
+		fmt.Fprintf(w, "`vigie explain CHECK` says why a check matters and how to fix it.\n")
+	}
+	return nil
+}
+
+// describe renders one piece of evidence as "subject: key = value (file:line)".
+func describe(e checks.Evidence) string {
+	var b strings.Builder
+	if e.Subject != "" {
+		b.WriteString(e.Subject)
+		b.WriteString(": ")
+	}
+	if e.Key != "" {
+		b.WriteString(e.Key)
+		b.WriteString(" = ")
+	}
+	switch v := e.Value.(type) {
+	case []string:
+		b.WriteString(strings.Join(v, ","))
+	case nil:
+	default:
+		fmt.Fprint(&b, v)
+	}
+	if e.File != "" {
+		if e.Line > 0 {
+			fmt.Fprintf(&b, "  (%s:%d)", e.File, e.Line)
+		} else {
+			fmt.Fprintf(&b, "  (%s)", e.File)
+		}
+	} else if e.Source != "" {
+		fmt.Fprintf(&b, "  (%s)", e.Source)
+	}
+	if e.Want != "" && !e.OK {
+		fmt.Fprintf(&b, "  want: %s", e.Want)
+	}
+	return oneLine(b.String(), 240)
+}
+
+func oneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > max {
+		return s[:max-3] + "..."
+	}
+	return s
+}
+
+// Explain writes what an operator needs to act on a check.
+func Explain(w io.Writer, m checks.Meta) {
+	fmt.Fprintf(w, "%s: %s\n", m.ID, m.Title)
+	fmt.Fprintf(w, "Severity: %s (baseline profile)\n\n", m.Severity)
+	fmt.Fprintf(w, "Why it matters\n%s\n\n", indent(m.Rationale))
+	if len(m.References) > 0 {
+		fmt.Fprintf(w, "Where the duty comes from\n")
+		for _, r := range m.References {
+			fmt.Fprintf(w, "  - %s", r.Source)
+			if r.Section != "" {
+				fmt.Fprintf(w, ", section \"%s\"", r.Section)
+			}
+			fmt.Fprintln(w)
+			if r.Text != "" {
+				fmt.Fprintf(w, "    «%s»\n", r.Text)
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "How to fix it by hand\n%s\n", indent(m.ManualFix))
+	if m.Remediation != nil {
+		fmt.Fprintf(w, "\n`vigie fix` can apply remediation %s", m.Remediation.ID)
+		if m.Remediation.Destructive {
+			fmt.Fprintf(w, " (destructive: needs --allow-destructive)")
+		}
+		fmt.Fprintln(w, ".")
+	}
+}
+
+func indent(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = "  " + l
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,122 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"sort"
+)
+
+// Area gathers the facts of one part of the system once and turns them into
+// findings. Run must not panic and must return one finding per check it
+// declares, whatever happens: a fact it cannot read becomes an error finding.
+type Area interface {
+	Name() string
+	Checks() []Meta
+	Run(ctx context.Context, env *Env) []Finding
+}
+
+// Rule is a pure function from an area's facts to a verdict, next to the
+// description of the check it decides.
+type Rule[F any] struct {
+	Meta
+	Eval func(F) Result
+}
+
+// Metas lists the descriptions of rules, in order.
+func Metas[F any](rules []Rule[F]) []Meta {
+	out := make([]Meta, len(rules))
+	for i, r := range rules {
+		out[i] = r.Meta
+	}
+	return out
+}
+
+// Evaluate applies every rule to the same facts.
+func Evaluate[F any](rules []Rule[F], facts F) []Finding {
+	out := make([]Finding, 0, len(rules))
+	for _, r := range rules {
+		out = append(out, NewFinding(r.Meta, r.Eval(facts)))
+	}
+	return out
+}
+
+// ErrorAll turns one failure to gather facts into an error finding per check,
+// so a broken fact source is visible in the report instead of silently absent.
+func ErrorAll(metas []Meta, err error) []Finding {
+	out := make([]Finding, 0, len(metas))
+	for _, m := range metas {
+		out = append(out, NewFinding(m, Errorf("%v", err)))
+	}
+	return out
+}
+
+// SkipAll marks every check of an area as not applicable, with one reason.
+func SkipAll(metas []Meta, reason string) []Finding {
+	out := make([]Finding, 0, len(metas))
+	for _, m := range metas {
+		out = append(out, NewFinding(m, Skipf("%s", reason)))
+	}
+	return out
+}
+
+// Catalogue indexes every check of a set of areas by id.
+type Catalogue struct {
+	areas []Area
+	byID  map[string]Meta
+}
+
+// NewCatalogue builds the index and rejects duplicate ids, which would make
+// reports ambiguous.
+func NewCatalogue(areas ...Area) (*Catalogue, error) {
+	c := &Catalogue{areas: areas, byID: map[string]Meta{}}
+	for _, a := range areas {
+		for _, m := range a.Checks() {
+			if _, dup := c.byID[m.ID]; dup {
+				return nil, fmt.Errorf("check id %s declared twice", m.ID)
+			}
+			if m.Area() != a.Name() {
+				return nil, fmt.Errorf("check id %s does not belong to area %s", m.ID, a.Name())
+			}
+			c.byID[m.ID] = m
+		}
+	}
+	return c, nil
+}
+
+// Areas returns the areas in registration order.
+func (c *Catalogue) Areas() []Area { return c.areas }
+
+// Area returns the area with that name.
+func (c *Catalogue) Area(name string) (Area, bool) {
+	for _, a := range c.areas {
+		if a.Name() == name {
+			return a, true
+		}
+	}
+	return nil, false
+}
+
+// AreaNames lists the registered areas.
+func (c *Catalogue) AreaNames() []string {
+	names := make([]string, len(c.areas))
+	for i, a := range c.areas {
+		names[i] = a.Name()
+	}
+	return names
+}
+
+// Lookup finds a check by id.
+func (c *Catalogue) Lookup(id string) (Meta, bool) {
+	m, ok := c.byID[id]
+	return m, ok
+}
+
+// IDs lists every check id, sorted.
+func (c *Catalogue) IDs() []string {
+	ids := make([]string, 0, len(c.byID))
+	for id := range c.byID {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}

@@ -1,0 +1,96 @@
+package ssh
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/vigie-agent/vigie/checks"
+)
+
+// TestScenariosFromFiles evaluates every scenario from its files alone, the
+// path vigie takes when sshd -T cannot run.
+func TestScenariosFromFiles(t *testing.T) {
+	for _, name := range scenarioNames(t) {
+		t.Run(name, func(t *testing.T) {
+			root := t.TempDir()
+			exp := installScenario(t, name, root, "/etc/ssh", root)
+			env := &checks.Env{Root: root, Proc: "/proc", Sys: "/sys", Cmd: checks.Replay{}}
+			opt := DefaultOptions()
+			opt.Probe = false
+			f := Gather(context.Background(), env, opt)
+			if f.Source != "config files" {
+				t.Fatalf("source %q, want config files (note %q)", f.Source, f.SourceNote)
+			}
+			assertFindings(t, Evaluate(f), exp)
+		})
+	}
+}
+
+// TestScenariosSshdT runs every scenario through the real `sshd -T`, so the
+// expectations are checked against OpenSSH itself, not only against
+// vigie's reading of the files.
+func TestScenariosSshdT(t *testing.T) {
+	requireSshd(t)
+	for _, name := range scenarioNames(t) {
+		if unitOnly(name) {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			sshdir := filepath.Join(dir, "etc", "ssh")
+			exp := installScenario(t, name, dir, sshdir, "/")
+			env := checks.DefaultEnv()
+			opt := DefaultOptions()
+			opt.Probe = false
+			opt.ConfigPath = filepath.Join(sshdir, "sshd_config")
+			f := Gather(context.Background(), env, opt)
+			if f.Source != "sshd -T" {
+				t.Fatalf("source %q, want sshd -T (note %q)", f.Source, f.SourceNote)
+			}
+			assertFindings(t, Evaluate(f), exp)
+			// The files-only reading must agree with sshd on every value the
+			// rules use.
+			fromFiles := FromFiles(f.Files)
+			for _, k := range []string{"passwordauthentication", "kbdinteractiveauthentication", "pubkeyacceptedalgorithms", "ciphers", "macs", "kexalgorithms"} {
+				if got, want := fromFiles.Get(k), f.Global.Get(k); got != want {
+					t.Errorf("%s: from files %q, sshd -T %q", k, got, want)
+				}
+			}
+			if got, want := fromFiles["hostkey"], f.Global["hostkey"]; !equalStrings(got, want) {
+				t.Errorf("hostkey: from files %q, sshd -T %q", got, want)
+			}
+		})
+	}
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// requireSshd skips unless the real sshd can run here: it needs root (host
+// keys, privilege separation) and its /run/sshd directory.
+func requireSshd(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: skipped with -short")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("integration test needs root to run sshd (run make test as root)")
+	}
+	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
+		t.Skip("integration test needs openssh-server (/usr/sbin/sshd): apt-get install openssh-server")
+	}
+	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+		t.Skipf("cannot create sshd's privilege separation directory: %v", err)
+	}
+}

@@ -1,0 +1,203 @@
+// Command vigie checks, inside a cloud instance, the security duties the
+// provider's shared responsibility model leaves to the customer.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/vigie-agent/vigie/agent"
+	"github.com/vigie-agent/vigie/checks"
+)
+
+// Exit codes: 0 nothing fails, 1 something fails, 2 vigie could not run.
+const (
+	exitOK      = 0
+	exitFailing = 1
+	exitUsage   = 2
+)
+
+// exitError carries an exit code through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRootCmd(stdout)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintf(stderr, "vigie: %v\n", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintf(stderr, "vigie: %v\n", err)
+	return exitUsage
+}
+
+type globalFlags struct {
+	config   string
+	rootPath string
+	procPath string
+	sysPath  string
+}
+
+func newRootCmd(stdout io.Writer) *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:           "vigie",
+		Short:         "Check the customer's side of the cloud shared responsibility model on this instance",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.config, "config", agent.DefaultConfigPath, "configuration file (a missing default file means defaults)")
+	pf.StringVar(&g.rootPath, "path.root", "/", "root of the inspected file system (for images and containers)")
+	pf.StringVar(&g.procPath, "path.proc", "/proc", "procfs mount point")
+	pf.StringVar(&g.sysPath, "path.sys", "/sys", "sysfs mount point")
+	root.AddCommand(newCheckCmd(g, stdout), newExplainCmd(stdout), newVersionCmd(stdout))
+	return root
+}
+
+func (g *globalFlags) env() *checks.Env {
+	env := checks.DefaultEnv()
+	env.Root, env.Proc, env.Sys = g.rootPath, g.procPath, g.sysPath
+	return env
+}
+
+func newCheckCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
+	var asJSON, list, verbose bool
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Run the checks and print the findings",
+		Long: "Run the checks of the selected profile and print a table, or the vigie.report/v1 JSON report with --json.\n" +
+			"Exit status: 0 when nothing fails (or cannot be checked) at or above --fail-on, 1 when something does, 2 when vigie could not run.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := agent.LoadConfig(g.config, cmd.Flags().Changed("config"), cmd.Flags())
+			if err != nil {
+				return &exitError{exitUsage, err}
+			}
+			cat, err := agent.Catalogue(cfg)
+			if err != nil {
+				return &exitError{exitUsage, err}
+			}
+			if err := cfg.Validate(cat); err != nil {
+				return &exitError{exitUsage, err}
+			}
+			if list {
+				return listChecks(stdout, cat, cfg.Profile)
+			}
+			rep, err := agent.Check(cmd.Context(), cat, g.env(), cfg)
+			if err != nil {
+				return &exitError{exitUsage, err}
+			}
+			var f agent.Formatter = agent.Table{Color: colorOK(stdout), Verbose: verbose}
+			if asJSON {
+				f = agent.JSON{Indent: true}
+			}
+			if err := f.Format(stdout, rep); err != nil {
+				return &exitError{exitUsage, err}
+			}
+			threshold, _ := checks.ParseSeverity(cfg.FailOn)
+			if rep.Failing(threshold) {
+				return &exitError{code: exitFailing}
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&asJSON, "json", false, "print the JSON report (schema vigie.report/v1)")
+	fl.BoolVar(&list, "list", false, "list the checks of the profile and exit")
+	fl.BoolVarP(&verbose, "verbose", "v", false, "show the evidence of passing checks too")
+	fl.StringSlice("only", nil, "areas or check ids to run, comma-separated (e.g. ssh or ssh.password-auth)")
+	fl.String("profile", "baseline", "profile: "+fmt.Sprint(checks.ProfileNames()))
+	fl.String("fail-on", "low", "lowest severity that makes the exit status 1: info, low, medium, high, critical")
+	return cmd
+}
+
+func listChecks(w io.Writer, cat *checks.Catalogue, profileName string) error {
+	p := checks.Profiles[profileName]
+	for _, id := range cat.IDs() {
+		m, _ := cat.Lookup(id)
+		if m, ok := p.Apply(m); ok {
+			fmt.Fprintf(w, "%-26s %-8s %s\n", m.ID, m.Severity, m.Title)
+		}
+	}
+	return nil
+}
+
+func newExplainCmd(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "explain CHECK-ID",
+		Short: "Say why a check matters, where the duty comes from and how to fix it by hand",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			cat, err := agent.Catalogue(agent.Defaults())
+			if err != nil {
+				return &exitError{exitUsage, err}
+			}
+			m, ok := cat.Lookup(args[0])
+			if !ok {
+				return &exitError{exitUsage, fmt.Errorf("unknown check %q (`vigie check --list` lists them)", args[0])}
+			}
+			agent.Explain(stdout, m)
+			return nil
+		},
+	}
+}
+
+func newVersionCmd(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(*cobra.Command, []string) {
+			fmt.Fprintf(stdout, "vigie %s", agent.Version)
+			if agent.Commit != "" {
+				fmt.Fprintf(stdout, " (%s)", agent.Commit)
+			}
+			fmt.Fprintf(stdout, " %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		},
+	}
+}
+
+// colorOK is true only for a terminal, and never when NO_COLOR is set
+// (https://no-color.org).
+func colorOK(w io.Writer) bool {
+	if _, set := os.LookupEnv("NO_COLOR"); set {
+		return false
+	}
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
