@@ -91,6 +91,16 @@ func Gather(ctx context.Context, env *checks.Env, opt Options) *Facts {
 		f.Files = files
 	}
 
+	// The probe is the slowest fact after sshd -T; start it on the
+	// addresses the files give while sshd -T runs, and catch up below if
+	// sshd disagrees.
+	var early chan []ProbeResult
+	if opt.Probe && files != nil {
+		early = make(chan []ProbeResult, 1)
+		guess := probeTargets(FromFiles(files)["listenaddress"])
+		go func() { early <- probeAddrs(ctx, guess, opt) }()
+	}
+
 	out, err := env.Cmd.Run(ctx, opt.SshdPath, "-T", "-f", opt.ConfigPath)
 	if err == nil {
 		var perr error
@@ -119,6 +129,9 @@ func Gather(ctx context.Context, env *checks.Env, opt Options) *Facts {
 	}
 
 	if f.Global == nil {
+		if early != nil {
+			<-early
+		}
 		return f
 	}
 	var wg sync.WaitGroup
@@ -127,7 +140,7 @@ func Gather(ctx context.Context, env *checks.Env, opt Options) *Facts {
 	}
 	wg.Go(func() { f.HostKeys = readHostKeys(env, f.Global["hostkey"]) })
 	if opt.Probe {
-		wg.Go(func() { f.Probes = probeAll(ctx, f.Global["listenaddress"], opt) })
+		wg.Go(func() { f.Probes = reconcileProbes(ctx, early, probeTargets(f.Global["listenaddress"]), opt) })
 	} else {
 		f.ProbeOff = true
 	}
@@ -204,9 +217,9 @@ func readHostKeys(env *checks.Env, paths []string) []HostKey {
 	return out
 }
 
-// probeAll probes each address sshd listens on, mapping wildcard addresses
-// to the loopback of the same family.
-func probeAll(ctx context.Context, listens []string, opt Options) []ProbeResult {
+// probeTargets maps the addresses sshd listens on to addresses to connect
+// to: a wildcard becomes the loopback of its family.
+func probeTargets(listens []string) []string {
 	seen := map[string]bool{}
 	var addrs []string
 	for _, l := range listens {
@@ -223,12 +236,42 @@ func probeAll(ctx context.Context, listens []string, opt Options) []ProbeResult 
 			addrs = append(addrs, a)
 		}
 	}
+	return addrs
+}
+
+// probeAddrs probes addresses concurrently.
+func probeAddrs(ctx context.Context, addrs []string, opt Options) []ProbeResult {
 	out := make([]ProbeResult, len(addrs))
 	var wg sync.WaitGroup
 	for i, a := range addrs {
 		wg.Go(func() { out[i] = Probe(ctx, a, opt.ProbeUser, opt.ProbeTimeout) })
 	}
 	wg.Wait()
+	return out
+}
+
+// reconcileProbes keeps the early results for the addresses sshd really
+// listens on and probes the ones the files did not predict.
+func reconcileProbes(ctx context.Context, early chan []ProbeResult, want []string, opt Options) []ProbeResult {
+	have := map[string]ProbeResult{}
+	if early != nil {
+		for _, r := range <-early {
+			have[r.Address] = r
+		}
+	}
+	var missing []string
+	for _, a := range want {
+		if _, ok := have[a]; !ok {
+			missing = append(missing, a)
+		}
+	}
+	for _, r := range probeAddrs(ctx, missing, opt) {
+		have[r.Address] = r
+	}
+	out := make([]ProbeResult, 0, len(want))
+	for _, a := range want {
+		out = append(out, have[a])
+	}
 	return out
 }
 

@@ -70,7 +70,10 @@ func settingRule(keys []string, allowed func(key, value string) bool, want strin
 			return r
 		}
 		var ev []checks.Evidence
-		var bad []string
+		var bad, good []string
+		for _, k := range keys {
+			good = append(good, k+" "+f.Global.Get(k))
+		}
 		for _, c := range f.contexts() {
 			for _, k := range keys {
 				v := c.Settings.Get(k)
@@ -98,7 +101,7 @@ func settingRule(keys []string, allowed func(key, value string) bool, want strin
 		if len(bad) > 0 {
 			return checks.Failf("%s", strings.Join(bad, "; ")).With(ev...)
 		}
-		return checks.Passf("%s (from %s)", want, f.Source).With(ev...)
+		return checks.Passf("%s (from %s)", strings.Join(good, ", "), f.Source).With(ev...)
 	}
 }
 

@@ -1,0 +1,123 @@
+package agent
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "vigie.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func checkFlags(t *testing.T, args ...string) *pflag.FlagSet {
+	t.Helper()
+	fs := pflag.NewFlagSet("check", pflag.ContinueOnError)
+	fs.String("profile", "baseline", "")
+	fs.String("fail-on", "low", "")
+	fs.StringSlice("only", nil, "")
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return fs
+}
+
+func TestLoadConfigDefaultsWhenMissing(t *testing.T) {
+	cfg, err := LoadConfig(filepath.Join(t.TempDir(), "absent.yaml"), false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := Defaults()
+	if cfg.Profile != def.Profile || cfg.FailOn != def.FailOn || cfg.Timeout != def.Timeout || cfg.SSH != def.SSH {
+		t.Errorf("got %+v, want %+v", cfg, def)
+	}
+}
+
+func TestLoadConfigExplicitMissing(t *testing.T) {
+	_, err := LoadConfig(filepath.Join(t.TempDir(), "absent.yaml"), true, nil)
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "absent.yaml") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestLoadConfigUnknownKeys(t *testing.T) {
+	for body, key := range map[string]string{
+		"profile: baseline\nfail_onn: high\n": "fail_onn",
+		"ssh:\n  probe_usr: root\n":           "ssh.probe_usr",
+		"reporting:\n  url: x\n":              "reporting.url",
+	} {
+		_, err := LoadConfig(writeConfig(t, body), true, nil)
+		var ce *ConfigError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), "unknown key "+key) {
+			t.Errorf("%q: err = %v, want unknown key %s", body, err, key)
+		}
+	}
+}
+
+func TestLoadConfigBadValues(t *testing.T) {
+	cat, err := Catalogue(Defaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ body, want string }{
+		{"fail_on: severe\n", `unknown severity "severe"`},
+		{"profile: paranoid\n", `unknown profile "paranoid"`},
+		{"only: [ssh, dns]\n", `unknown area or check "dns"`},
+		{"only: [ssh.password]\n", `unknown area or check "ssh.password"`},
+		{"timeout: -1s\n", "timeout: must be positive"},
+		{"ssh:\n  probe_timeout: 0s\n", "ssh.probe_timeout: must be positive"},
+	}
+	for _, tt := range tests {
+		cfg, err := LoadConfig(writeConfig(t, tt.body), true, nil)
+		if err == nil {
+			err = cfg.Validate(cat)
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: err = %v, want %q", tt.body, err, tt.want)
+		}
+	}
+	for _, body := range []string{"timeout: soon\n", "ssh: 3\n", "ssh:\n  probe: maybe\n", "profile: [a\n"} {
+		if _, err := LoadConfig(writeConfig(t, body), true, nil); err == nil {
+			t.Errorf("%q accepted", body)
+		}
+	}
+}
+
+// TestLoadConfigPrecedence: flag > environment > file > default.
+func TestLoadConfigPrecedence(t *testing.T) {
+	p := writeConfig(t, "fail_on: medium\nprofile: baseline\ntimeout: 3s\nssh:\n  probe_user: admin\n")
+	cfg, err := LoadConfig(p, true, checkFlags(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.FailOn != "medium" || cfg.Timeout != 3*time.Second || cfg.SSH.ProbeUser != "admin" {
+		t.Errorf("file: %+v", cfg)
+	}
+	t.Setenv("VIGIE_FAIL_ON", "high")
+	t.Setenv("VIGIE_SSH_PROBE_USER", "debian")
+	cfg, err = LoadConfig(p, true, checkFlags(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.FailOn != "high" || cfg.SSH.ProbeUser != "debian" {
+		t.Errorf("env: %+v", cfg)
+	}
+	cfg, err = LoadConfig(p, true, checkFlags(t, "--fail-on", "critical", "--only", "ssh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.FailOn != "critical" || len(cfg.Only) != 1 || cfg.Only[0] != "ssh" {
+		t.Errorf("flag: %+v", cfg)
+	}
+}

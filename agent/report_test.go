@@ -1,0 +1,132 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/vigie-agent/vigie/checks"
+)
+
+func compileSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	s, err := c.Compile("../docs/report.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func validate(t *testing.T, s *jsonschema.Schema, data []byte) error {
+	t.Helper()
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Validate(v)
+}
+
+// TestReportMatchesSchema runs the real checks on this machine and
+// validates the JSON they produce.
+func TestReportMatchesSchema(t *testing.T) {
+	s := compileSchema(t)
+	cfg := Defaults()
+	cat, err := Catalogue(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Check(context.Background(), cat, checks.DefaultEnv(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := (JSON{Indent: true}).Format(&buf, rep); err != nil {
+		t.Fatal(err)
+	}
+	if err := validate(t, s, buf.Bytes()); err != nil {
+		t.Fatalf("report does not match the schema: %v\n%s", err, buf.String())
+	}
+	if rep.Summary.Total != len(cat.IDs()) {
+		t.Errorf("summary counts %d findings, catalogue has %d checks", rep.Summary.Total, len(cat.IDs()))
+	}
+}
+
+// TestSchemaRejects makes sure the schema is strict enough to mean
+// something.
+func TestSchemaRejects(t *testing.T) {
+	s := compileSchema(t)
+	good := `{"schema":"vigie.report/v1","id":"0123456789abcdef0123456789abcdef","agent":{"name":"vigie","version":"1"},
+	  "host":{"hostname":"h","os":{}},"profile":"baseline","started_at":"2026-01-02T03:04:05Z","duration_ms":3,
+	  "summary":{"total":1,"pass":0,"fail":1,"error":0,"skip":0,"failed_by_severity":{"high":1}},
+	  "findings":[{"id":"ssh.password-auth","title":"t","severity":"high","status":"fail","reason":"r",
+	  "evidence":[{"key":"passwordauthentication","value":"yes","ok":false}]}]}`
+	if err := validate(t, s, []byte(good)); err != nil {
+		t.Fatalf("valid report rejected: %v", err)
+	}
+	for name, mutate := range map[string][2]string{
+		"schema":     {`"vigie.report/v1"`, `"vigie.report/v2"`},
+		"status":     {`"status":"fail"`, `"status":"failed"`},
+		"severity":   {`"severity":"high"`, `"severity":"urgent"`},
+		"id":         {`"ssh.password-auth"`, `"Password Auth"`},
+		"ok missing": {`,"ok":false`, ``},
+		"date":       {`2026-01-02T03:04:05Z`, `yesterday`},
+		"value":      {`"value":"yes"`, `"value":{"a":1}`},
+	} {
+		bad := strings.Replace(good, mutate[0], mutate[1], 1)
+		if bad == good {
+			t.Fatalf("%s: mutation did not apply", name)
+		}
+		if err := validate(t, s, []byte(bad)); err == nil {
+			t.Errorf("%s: invalid report accepted", name)
+		}
+	}
+}
+
+func TestParseOSRelease(t *testing.T) {
+	b, err := os.ReadFile("testdata/os-release-debian12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := ParseOSRelease(b)
+	if m["ID"] != "debian" || m["VERSION_ID"] != "12" || m["PRETTY_NAME"] != "Debian GNU/Linux 12 (bookworm)" {
+		t.Errorf("got %v", m)
+	}
+	m = ParseOSRelease([]byte("# c\nNAME='Rocky Linux'\nX=\"a \\\"b\\\"\"\nbroken\n=v\n"))
+	if m["NAME"] != "Rocky Linux" || m["X"] != `a "b"` || len(m) != 2 {
+		t.Errorf("got %v", m)
+	}
+}
+
+func FuzzParseOSRelease(f *testing.F) {
+	b, _ := os.ReadFile("testdata/os-release-debian12")
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		for k := range ParseOSRelease(in) {
+			if k == "" || strings.ContainsAny(k, "=\n") {
+				t.Fatalf("bad key %q", k)
+			}
+		}
+	})
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	rep := &Report{Schema: SchemaV1, Findings: []checks.Finding{checks.NewFinding(checks.Meta{ID: "a.b", Severity: checks.Critical}, checks.Failf("x"))}}
+	var buf bytes.Buffer
+	if err := (JSON{}).Format(&buf, rep); err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Findings[0].Severity != checks.Critical || back.Findings[0].Status != checks.Fail {
+		t.Errorf("round trip: %+v", back.Findings[0])
+	}
+}

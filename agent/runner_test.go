@@ -1,0 +1,100 @@
+package agent
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigie-agent/vigie/checks"
+)
+
+// area is a minimal checks.Area whose behaviour the runner tests choose.
+type area struct {
+	name string
+	ids  []string
+	run  func(ctx context.Context) []checks.Finding
+}
+
+func (a area) Name() string { return a.name }
+func (a area) Checks() []checks.Meta {
+	var out []checks.Meta
+	for _, id := range a.ids {
+		out = append(out, checks.Meta{ID: id, Title: id, Severity: checks.High})
+	}
+	return out
+}
+func (a area) Run(ctx context.Context, _ *checks.Env) []checks.Finding { return a.run(ctx) }
+
+func TestRunChecksIsolatesAreas(t *testing.T) {
+	passing := area{name: "good", ids: []string{"good.a", "good.b"}, run: func(context.Context) []checks.Finding {
+		return []checks.Finding{checks.NewFinding(checks.Meta{ID: "good.a", Severity: checks.High}, checks.Passf("ok"))}
+	}}
+	slow := area{name: "slow", ids: []string{"slow.a"}, run: func(ctx context.Context) []checks.Finding {
+		time.Sleep(2 * time.Second)
+		return nil
+	}}
+	crashing := area{name: "crash", ids: []string{"crash.a"}, run: func(context.Context) []checks.Finding {
+		panic("boom")
+	}}
+	cat, err := checks.NewCatalogue(passing, slow, crashing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	got := RunChecks(context.Background(), cat, checks.DefaultEnv(), checks.Profiles["baseline"], selection{}, 200*time.Millisecond)
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("run took %s: the deadline did not hold", d)
+	}
+	want := map[string]struct {
+		status checks.Status
+		reason string
+	}{
+		"good.a":  {checks.Pass, "ok"},
+		"good.b":  {checks.Error, "returned no result"},
+		"slow.a":  {checks.Error, "did not finish within 200ms"},
+		"crash.a": {checks.Error, "crashed"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d findings: %+v", len(got), got)
+	}
+	for _, f := range got {
+		w := want[f.ID]
+		if f.Status != w.status || !strings.Contains(f.Reason, w.reason) {
+			t.Errorf("%s: %s %q, want %s %q", f.ID, f.Status, f.Reason, w.status, w.reason)
+		}
+	}
+}
+
+func TestCatalogueRejectsDuplicates(t *testing.T) {
+	a := area{name: "a", ids: []string{"a.x"}}
+	if _, err := checks.NewCatalogue(a, a); err == nil {
+		t.Error("duplicate ids accepted")
+	}
+	if _, err := checks.NewCatalogue(area{name: "a", ids: []string{"b.x"}}); err == nil {
+		t.Error("id outside its area accepted")
+	}
+}
+
+func TestFailingThreshold(t *testing.T) {
+	mk := func(s checks.Status, sev checks.Severity) checks.Finding {
+		return checks.NewFinding(checks.Meta{ID: "a.b", Severity: sev}, checks.Result{Status: s})
+	}
+	tests := []struct {
+		f         checks.Finding
+		threshold checks.Severity
+		want      bool
+	}{
+		{mk(checks.Fail, checks.Medium), checks.Low, true},
+		{mk(checks.Fail, checks.Medium), checks.High, false},
+		{mk(checks.Error, checks.High), checks.High, true},
+		{mk(checks.Skip, checks.Critical), checks.Info, false},
+		{mk(checks.Pass, checks.Critical), checks.Info, false},
+	}
+	for _, tt := range tests {
+		r := &Report{Findings: []checks.Finding{tt.f}}
+		if got := r.Failing(tt.threshold); got != tt.want {
+			t.Errorf("%s %s at %s: %v", tt.f.Status, tt.f.Severity, tt.threshold, got)
+		}
+	}
+}

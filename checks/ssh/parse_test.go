@@ -1,0 +1,264 @@
+package ssh
+
+import (
+	"bytes"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	xssh "golang.org/x/crypto/ssh"
+)
+
+func TestParseSshdT(t *testing.T) {
+	b, err := os.ReadFile("testdata/sshd-T/debian12-default.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ParseSshdT(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ key, want string }{
+		{"passwordauthentication", "yes"},
+		{"kbdinteractiveauthentication", "no"},
+		{"permitrootlogin", "without-password"},
+		{"authorizedkeysfile", ".ssh/authorized_keys .ssh/authorized_keys2"},
+		{"port", "22"},
+	}
+	for _, tt := range tests {
+		if got := s.Get(tt.key); got != tt.want {
+			t.Errorf("%s = %q, want %q", tt.key, got, tt.want)
+		}
+	}
+	if got := s["hostkey"]; len(got) != 3 || got[2] != "/etc/ssh/ssh_host_ed25519_key" {
+		t.Errorf("hostkey = %v", got)
+	}
+	if got := s["listenaddress"]; !slices.Equal(got, []string{"[::]:22", "0.0.0.0:22"}) {
+		t.Errorf("listenaddress = %v", got)
+	}
+	if algs := s.List("pubkeyacceptedalgorithms"); len(algs) != 16 || algs[8] != "ssh-ed25519" {
+		t.Errorf("pubkeyacceptedalgorithms = %v", algs)
+	}
+}
+
+func TestParseSshdTRejects(t *testing.T) {
+	for name, in := range map[string]string{
+		"error text": "Missing privilege separation directory: /run/sshd\n",
+		"empty":      "",
+		"partial":    "port 22\n",
+		"upper case": "Port 22\npasswordauthentication no\npermitrootlogin no\n",
+		"html":       "<html>\n",
+		"huge":       strings.Repeat("x", maxSshdTOutput+1),
+	} {
+		if _, err := ParseSshdT([]byte(in)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestSplitLine(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"PasswordAuthentication no", []string{"PasswordAuthentication", "no"}},
+		{"  Port=2222", []string{"Port", "2222"}},
+		{"Port = 2222", []string{"Port", "2222"}},
+		{"Banner \"/etc/my banner\"", []string{"Banner", "/etc/my banner"}},
+		{"AcceptEnv LANG LC_* # trailing comment", []string{"AcceptEnv", "LANG", "LC_*"}},
+		{"# PasswordAuthentication no", nil},
+		{"\t", nil},
+		{"Ciphers\taes128-ctr,aes256-ctr\r", []string{"Ciphers", "aes128-ctr,aes256-ctr"}},
+		{"AuthorizedKeysFile .ssh/a=b", []string{"AuthorizedKeysFile", ".ssh/a=b"}},
+	}
+	for _, tt := range tests {
+		got, err := splitLine(tt.in)
+		if err != nil {
+			t.Errorf("%q: %v", tt.in, err)
+			continue
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%q: got %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	if _, err := splitLine(`Banner "unterminated`); err == nil {
+		t.Error("unterminated quote accepted")
+	}
+}
+
+func TestParseConfigFilesIncludeLoop(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "sshd_config")
+	if err := os.WriteFile(cfg, []byte("Include "+cfg+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ParseConfigFiles(cfg, dir, func(p string) string { return p })
+	if err == nil || !strings.Contains(err.Error(), "nested") {
+		t.Fatalf("include loop: err = %v", err)
+	}
+}
+
+func TestParseConfigFilesMissing(t *testing.T) {
+	_, err := ParseConfigFiles("/nonexistent/sshd_config", "/etc/ssh", func(p string) string { return p })
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/sshd_config") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestResolveAlgorithms(t *testing.T) {
+	def := []string{"a-1,b-2,c-3"}
+	tests := []struct{ value, want string }{
+		{"x", "x"},
+		{"+d-4,a-1", "a-1,b-2,c-3,d-4"},
+		{"^d-4", "d-4,a-1,b-2,c-3"},
+		{"-b*", "a-1,c-3"},
+		{"-*-3,a-1", "b-2"},
+	}
+	for _, tt := range tests {
+		if got := resolveAlgorithms(def, tt.value); got != tt.want {
+			t.Errorf("%q: got %q, want %q", tt.value, got, tt.want)
+		}
+	}
+}
+
+func TestListenAddresses(t *testing.T) {
+	tests := []struct {
+		listens, ports []string
+		family         string
+		want           []string
+	}{
+		{nil, []string{"22"}, "any", []string{"[::]:22", "0.0.0.0:22"}},
+		{nil, []string{"22", "2222"}, "inet", []string{"0.0.0.0:22", "0.0.0.0:2222"}},
+		{[]string{"10.0.0.1", "[fe80::1]:2200"}, []string{"22"}, "any", []string{"10.0.0.1:22", "[fe80::1]:2200"}},
+		{[]string{"10.0.0.1:2022"}, []string{"22"}, "any", []string{"10.0.0.1:2022"}},
+	}
+	for _, tt := range tests {
+		if got := listenAddresses(tt.listens, tt.ports, tt.family); !slices.Equal(got, tt.want) {
+			t.Errorf("%v %v: got %v, want %v", tt.listens, tt.ports, got, tt.want)
+		}
+	}
+}
+
+func TestParseAuthorizedKeys(t *testing.T) {
+	b, err := os.ReadFile("testdata/authorized_keys/mixed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ParseAuthorizedKeys(b)
+	want := []struct {
+		line    int
+		typ     string
+		comment string
+		err     bool
+	}{
+		{2, "ssh-ed25519", "alice@laptop", false},
+		{4, "ssh-rsa", "bob@old", false},
+		{5, "ecdsa-sha2-nistp256", "carol@hsm", false},
+		{6, "ssh-dss", "", true},
+		{7, "", "", true},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d entries: %+v", len(got), got)
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.Line != w.line || g.Type != w.typ || g.Comment != w.comment || (g.Err != "") != w.err {
+			t.Errorf("entry %d: got %+v, want %+v", i, g, w)
+		}
+	}
+	if !slices.Equal(got[1].Options, []string{`from="10.0.0.0/8"`, "no-pty"}) {
+		t.Errorf("options %q", got[1].Options)
+	}
+}
+
+func TestExpandAuthorizedKeysFile(t *testing.T) {
+	a := Account{Name: "alice", UID: 1000, Home: "/home/alice/"}
+	tests := []struct{ in, want string }{
+		{".ssh/authorized_keys", "/home/alice/.ssh/authorized_keys"},
+		{"%h/.ssh/keys", "/home/alice//.ssh/keys"},
+		{"/etc/ssh/keys/%u", "/etc/ssh/keys/alice"},
+		{"/etc/ssh/keys/%U.pub", "/etc/ssh/keys/1000.pub"},
+		{"/etc/ssh/100%%/%u", "/etc/ssh/100%/alice"},
+	}
+	for _, tt := range tests {
+		got, err := ExpandAuthorizedKeysFile(tt.in, a)
+		if err != nil || got != tt.want {
+			t.Errorf("%q: got %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"%x/keys", "keys%"} {
+		if _, err := ExpandAuthorizedKeysFile(bad, a); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestParsePasswd(t *testing.T) {
+	b, err := os.ReadFile("testdata/passwd/debian12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accts, err := ParsePasswd(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if accts[0].Name != "root" || accts[0].UID != 0 || accts[0].Home != "/root" || !accts[0].CanLogin() {
+		t.Errorf("root: %+v", accts[0])
+	}
+	for _, a := range accts {
+		if a.Name == "sshd" && a.CanLogin() {
+			t.Errorf("sshd can log in: %+v", a)
+		}
+	}
+	accts, err = ParsePasswd([]byte("root:x:0:0:root:/root:/bin/bash\nbroken\nbob:x:abc:0::/:/bin/sh\n+nis\n"))
+	if len(accts) != 1 || err == nil || !strings.Contains(err.Error(), "2, 3") {
+		t.Errorf("got %v, %v", accts, err)
+	}
+}
+
+// serverHello builds what an SSH server sends first: banner lines, its
+// identification and a KEXINIT packet.
+func serverHello(pre string, hostKeys []string) []byte {
+	msg := kexInit{
+		KexAlgos:            []string{"curve25519-sha256"},
+		ServerHostKeyAlgos:  hostKeys,
+		CiphersClientServer: []string{"aes128-ctr"}, CiphersServerClient: []string{"aes128-ctr"},
+		MACsClientServer: []string{"hmac-sha2-256"}, MACsServerClient: []string{"hmac-sha2-256"},
+		CompressionClientServer: []string{"none"}, CompressionServerClient: []string{"none"},
+	}
+	payload := xssh.Marshal(&msg)
+	pad := 8 - (len(payload)+5)%8 + 4
+	var b bytes.Buffer
+	b.WriteString(pre + "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u6\r\n")
+	_ = binary.Write(&b, binary.BigEndian, uint32(len(payload)+pad+1))
+	b.WriteByte(byte(pad))
+	b.Write(payload)
+	b.Write(make([]byte, pad))
+	return b.Bytes()
+}
+
+func TestParseServerHello(t *testing.T) {
+	ver, kex, err := parseServerHello(serverHello("Welcome\r\nauthorised use only\r\n", []string{"ssh-ed25519", "rsa-sha2-512"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ver != "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u6" || !slices.Equal(kex.ServerHostKeyAlgos, []string{"ssh-ed25519", "rsa-sha2-512"}) {
+		t.Errorf("got %q %v", ver, kex.ServerHostKeyAlgos)
+	}
+	good := serverHello("", []string{"ssh-ed25519"})
+	for name, in := range map[string][]byte{
+		"no banner":    []byte("HTTP/1.1 400 Bad Request\r\n"),
+		"no packet":    []byte("SSH-2.0-x\r\n"),
+		"truncated":    good[:len(good)-10],
+		"huge length":  append([]byte("SSH-2.0-x\r\n"), 0xff, 0xff, 0xff, 0xff, 4, 20),
+		"wrong type":   append([]byte("SSH-2.0-x\r\n"), 0, 0, 0, 12, 4, 21, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+		"padding>size": append([]byte("SSH-2.0-x\r\n"), 0, 0, 0, 6, 9, 20, 0, 0, 0, 0, 0),
+	} {
+		if _, _, err := parseServerHello(in); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

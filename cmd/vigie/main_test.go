@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+func runVigie(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	t.Setenv("NO_COLOR", "1")
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// The fixture trees are read from files only (sshd_path points nowhere and
+// the live probe is off), so the verdicts do not depend on this machine.
+func TestCheckExitCodes(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		code int
+		out  string
+	}{
+		{"hardened", []string{"check", "--config", "testdata/offline.yaml", "--path.root", "testdata/hardened", "--only", "ssh"}, 0, "PASS"},
+		{"default", []string{"check", "--config", "testdata/offline.yaml", "--path.root", "testdata/default", "--only", "ssh"}, 1, "ssh.password-auth"},
+		{"default, only high counts, host keys are medium", []string{"check", "--config", "testdata/offline.yaml", "--path.root", "testdata/default", "--only", "ssh.host-keys", "--fail-on", "high"}, 0, "FAIL"},
+		{"unknown key", []string{"check", "--config", "testdata/bad.yaml"}, 2, ""},
+		{"unknown area", []string{"check", "--config", "testdata/offline.yaml", "--only", "dns"}, 2, ""},
+		{"bad severity", []string{"check", "--config", "testdata/offline.yaml", "--fail-on", "severe"}, 2, ""},
+		{"bad flag", []string{"check", "--jsn"}, 2, ""},
+		{"missing explicit config", []string{"check", "--config", "testdata/nope.yaml"}, 2, ""},
+		{"explain", []string{"explain", "ssh.password-auth"}, 0, "Meilleures pratiques"},
+		{"explain unknown", []string{"explain", "ssh.nope"}, 2, ""},
+		{"version", []string{"version"}, 0, "vigie "},
+	}
+	for _, tt := range tests {
+		code, out, errOut := runVigie(t, tt.args...)
+		if code != tt.code {
+			t.Errorf("%s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", tt.name, code, tt.code, out, errOut)
+		}
+		if !strings.Contains(out, tt.out) {
+			t.Errorf("%s: stdout lacks %q:\n%s", tt.name, tt.out, out)
+		}
+		if tt.code == 2 && !strings.HasPrefix(errOut, "vigie: ") {
+			t.Errorf("%s: stderr %q does not explain the failure", tt.name, errOut)
+		}
+	}
+}
+
+func TestUnknownKeyIsNamed(t *testing.T) {
+	_, _, errOut := runVigie(t, "check", "--config", "testdata/bad.yaml")
+	if !strings.Contains(errOut, "unknown key ssh.probe_timout") {
+		t.Errorf("stderr %q does not name the key", errOut)
+	}
+}
+
+func TestCheckJSON(t *testing.T) {
+	code, out, _ := runVigie(t, "check", "--json", "--config", "testdata/offline.yaml", "--path.root", "testdata/default")
+	if code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	var rep struct {
+		Schema   string
+		Findings []struct {
+			ID, Status string
+			Evidence   []struct {
+				Source, File string
+				Line         int
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if rep.Schema != "vigie.report/v1" || len(rep.Findings) != 7 {
+		t.Fatalf("report: %+v", rep)
+	}
+	for _, f := range rep.Findings {
+		if f.ID == "ssh.password-auth" && (f.Status != "fail" || f.Evidence[0].Source != "config files") {
+			t.Errorf("password-auth: %+v", f)
+		}
+		if f.ID == "ssh.live-probe" && f.Status != "skip" {
+			t.Errorf("live probe with probe off: %s", f.Status)
+		}
+	}
+}
+
+func TestExplainSaysHowToFix(t *testing.T) {
+	_, out, _ := runVigie(t, "explain", "ssh.password-auth")
+	for _, want := range []string{"Why it matters", "Where the duty comes from", "How to fix it by hand", "PasswordAuthentication no", "sshd -t"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestListChecks(t *testing.T) {
+	code, out, _ := runVigie(t, "check", "--list", "--config", "testdata/offline.yaml")
+	if code != 0 || strings.Count(out, "\n") != 7 || !strings.Contains(out, "ssh.live-probe") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+}
+
+// TestCheckJSONValidates runs `vigie check --json` on this machine, with
+// the default configuration, and validates the output against the
+// published schema.
+func TestCheckJSONValidates(t *testing.T) {
+	code, out, errOut := runVigie(t, "check", "--json")
+	if code == 2 {
+		t.Fatalf("exit 2: %s", errOut)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	s, err := c.Compile("../../docs/report.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := jsonschema.UnmarshalJSON(strings.NewReader(out))
+	if err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	if err := s.Validate(v); err != nil {
+		t.Fatalf("does not validate: %v\n%s", err, out)
+	}
+}
