@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/checks/firewall"
 	"github.com/vigie-agent/vigie/checks/ssh"
 )
 
@@ -18,6 +19,7 @@ var (
 func Catalogue(cfg Config) (*checks.Catalogue, error) {
 	return checks.NewCatalogue(
 		ssh.New(cfg.SSHOptions()),
+		firewall.New(cfg.FirewallOptions()),
 	)
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/checks/firewall"
 	"github.com/vigie-agent/vigie/checks/ssh"
 )
 
@@ -25,11 +27,19 @@ const DefaultConfigPath = "/etc/vigie/vigie.yaml"
 // Config is /etc/vigie/vigie.yaml. Every key has a default, so a missing
 // file is a valid configuration.
 type Config struct {
-	Profile string        `mapstructure:"profile"`
-	FailOn  string        `mapstructure:"fail_on"`
-	Only    []string      `mapstructure:"only"`
-	Timeout time.Duration `mapstructure:"timeout"`
-	SSH     SSHConfig     `mapstructure:"ssh"`
+	Profile  string         `mapstructure:"profile"`
+	FailOn   string         `mapstructure:"fail_on"`
+	Only     []string       `mapstructure:"only"`
+	Timeout  time.Duration  `mapstructure:"timeout"`
+	SSH      SSHConfig      `mapstructure:"ssh"`
+	Firewall FirewallConfig `mapstructure:"firewall"`
+}
+
+// FirewallConfig holds the firewall area's settings.
+type FirewallConfig struct {
+	// AllowedPorts are the services meant to be reachable from anywhere,
+	// as "443/tcp", besides sshd.
+	AllowedPorts []string `mapstructure:"allowed_ports"`
 }
 
 // SSHConfig holds the SSH area's settings.
@@ -56,6 +66,7 @@ func Defaults() Config {
 			SshdPath:     so.SshdPath,
 			ConfigPath:   so.ConfigPath,
 		},
+		Firewall: FirewallConfig{AllowedPorts: []string{}},
 	}
 }
 
@@ -92,9 +103,18 @@ func LoadConfig(path string, explicit bool, flags *pflag.FlagSet) (Config, error
 	default:
 		return Config{}, configErrorf("config: read %s: %v", path, err)
 	}
+	// Unknown keys are looked for in the file alone: defaults would hide an
+	// empty section, and the environment is not vigie's to police.
+	fileOnly := viper.New()
+	fileOnly.SetConfigType("yaml")
+	if len(data) > 0 {
+		if err := fileOnly.ReadConfig(strings.NewReader(string(data))); err != nil {
+			return Config{}, configErrorf("config %s: %v", path, err)
+		}
+	}
 	var unknown []string
-	for _, k := range v.AllKeys() {
-		if !keys[k] {
+	for _, k := range fileOnly.AllKeys() {
+		if !keys[k] && !(isSection(keys, k) && fileOnly.Get(k) == nil) {
 			unknown = append(unknown, k)
 		}
 	}
@@ -135,6 +155,11 @@ func (c Config) Validate(cat *checks.Catalogue) error {
 	if c.SSH.ProbeTimeout <= 0 {
 		return configErrorf("ssh.probe_timeout: must be positive, got %s", c.SSH.ProbeTimeout)
 	}
+	for _, p := range c.Firewall.AllowedPorts {
+		if err := validPort(p); err != nil {
+			return configErrorf("firewall.allowed_ports: %v", err)
+		}
+	}
 	if c.SSH.ProbeUser == "" {
 		return configErrorf("ssh.probe_user: must not be empty")
 	}
@@ -150,6 +175,23 @@ func (c Config) SSHOptions() ssh.Options {
 	o.SshdPath = c.SSH.SshdPath
 	o.ConfigPath = c.SSH.ConfigPath
 	return o
+}
+
+// FirewallOptions converts the configuration for the firewall area.
+func (c Config) FirewallOptions() firewall.Options {
+	o := firewall.DefaultOptions()
+	o.AllowedPorts = c.Firewall.AllowedPorts
+	return o
+}
+
+// validPort accepts "PORT/tcp" and "PORT/udp".
+func validPort(s string) error {
+	port, proto, ok := strings.Cut(s, "/")
+	n, err := strconv.Atoi(port)
+	if !ok || err != nil || n < 1 || n > 65535 || (proto != "tcp" && proto != "udp") {
+		return fmt.Errorf("%q is not PORT/tcp or PORT/udp", s)
+	}
+	return nil
 }
 
 // configKeys lists the dotted keys of a config struct from its tags, so the
@@ -181,6 +223,17 @@ func setDefaults(v *viper.Viper, val reflect.Value, prefix string) {
 		}
 		v.SetDefault(name, val.Field(i).Interface())
 	}
+}
+
+// isSection reports whether k names a group of keys ("ssh"): an empty
+// section, as left by commenting out all its keys, is valid.
+func isSection(keys map[string]bool, k string) bool {
+	for known := range keys {
+		if strings.HasPrefix(known, k+".") {
+			return true
+		}
+	}
+	return false
 }
 
 func sortedKeys(m map[string]bool) []string {

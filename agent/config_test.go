@@ -65,6 +65,48 @@ func TestLoadConfigUnknownKeys(t *testing.T) {
 	}
 }
 
+// TestLoadConfigEmptySections: the shipped file with every key of a
+// section commented out leaves "ssh:" alone on its line.
+func TestLoadConfigEmptySections(t *testing.T) {
+	cfg, err := LoadConfig(writeConfig(t, "profile: baseline\nssh:\nfirewall:\n"), true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.SSH != Defaults().SSH {
+		t.Errorf("empty ssh section changed the defaults: %+v", cfg.SSH)
+	}
+	if _, err := LoadConfig(writeConfig(t, "ssh: 3\n"), true, nil); err == nil {
+		t.Error("scalar section accepted")
+	}
+}
+
+// TestShippedConfig: the packaged default file loads as is, and with every
+// key uncommented.
+func TestShippedConfig(t *testing.T) {
+	b, err := os.ReadFile("../packaging/vigie.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadConfig(writeConfig(t, string(b)), true, nil); err != nil {
+		t.Fatalf("shipped file: %v", err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		switch {
+		case strings.HasPrefix(l, "#  #"), l == "#":
+		case strings.HasPrefix(l, "#  "), len(l) > 1 && l[0] == '#' && l[1] != ' ':
+			out = append(out, l[1:]) // a key, at the top or indented under a section
+		}
+	}
+	cfg, err := LoadConfig(writeConfig(t, strings.Join(out, "\n")), true, nil)
+	if err != nil {
+		t.Fatalf("uncommented: %v\n%s", err, strings.Join(out, "\n"))
+	}
+	if cfg.SSH != Defaults().SSH || cfg.Timeout != Defaults().Timeout || cfg.FailOn != Defaults().FailOn {
+		t.Errorf("the shipped file's values are not the defaults: %+v", cfg)
+	}
+}
+
 func TestLoadConfigBadValues(t *testing.T) {
 	cat, err := Catalogue(Defaults())
 	if err != nil {

@@ -119,6 +119,9 @@ type Result struct {
 	Status   Status
 	Reason   string
 	Evidence []Evidence
+	// Severity, when set, replaces the check's own for this result: the same
+	// gap weighs less where the facts make it harmless (forwarding off).
+	Severity *Severity
 }
 
 // Finding is a check's metadata joined with its result: one row of a report.
@@ -134,6 +137,9 @@ func NewFinding(m Meta, r Result) Finding {
 	ev := r.Evidence
 	if ev == nil {
 		ev = []Evidence{}
+	}
+	if r.Severity != nil {
+		m.Severity = *r.Severity
 	}
 	return Finding{Meta: m, Status: r.Status, Reason: r.Reason, Evidence: ev}
 }

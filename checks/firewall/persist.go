@@ -1,0 +1,193 @@
+package firewall
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	sddbus "github.com/coreos/go-systemd/v22/dbus"
+	"github.com/google/nftables"
+	"golang.org/x/sys/unix"
+
+	"github.com/vigie-agent/vigie/checks"
+)
+
+// Persistence is what brings a ruleset back after a reboot.
+type Persistence struct {
+	Units   map[string]string // unit -> UnitFileState (enabled, disabled, masked, static, "")
+	Via     string            // "systemd D-Bus" or "unit symlinks"
+	File    string            // the file nftables.service loads
+	FileErr string
+	Loaded  *Ruleset // that file, loaded into a scratch network namespace
+	LoadErr string
+	UFW     bool // /etc/ufw/ufw.conf says ENABLED=yes
+}
+
+// persistUnits are the services that restore a ruleset at boot.
+var persistUnits = []string{"nftables.service", "firewalld.service", "ufw.service", "netfilter-persistent.service"}
+
+// readPersistence learns which units are enabled and what the persisted
+// nftables file would load. useDBus is false when the inspected system is
+// not the running one.
+func readPersistence(ctx context.Context, env *checks.Env, opt Options) Persistence {
+	p := Persistence{Units: map[string]string{}}
+	useDBus := env.Root == "" || env.Root == "/"
+	if useDBus {
+		if err := unitStatesDBus(ctx, p.Units); err != nil {
+			useDBus = false
+		} else {
+			p.Via = "systemd D-Bus"
+		}
+	}
+	if !useDBus {
+		p.Via = "unit symlinks"
+		unitStatesFiles(env, p.Units)
+	}
+	if b, err := os.ReadFile(env.Path("/etc/ufw/ufw.conf")); err == nil {
+		p.UFW = ufwEnabled(b)
+	}
+	for _, f := range opt.PersistFiles {
+		if _, err := os.Stat(env.Path(f)); err == nil {
+			p.File = f
+			break
+		}
+	}
+	if p.File == "" {
+		p.FileErr = "none of " + strings.Join(opt.PersistFiles, ", ") + " exists"
+		return p
+	}
+	if env.Root != "" && env.Root != "/" {
+		p.LoadErr = "not loaded: the inspected root is not the running system"
+		return p
+	}
+	p.Loaded, p.LoadErr = loadScratch(ctx, opt.NftPath, p.File)
+	return p
+}
+
+func unitStatesDBus(ctx context.Context, out map[string]string) error {
+	if _, err := os.Stat("/run/systemd/system"); err != nil {
+		return errors.New("systemd is not running")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	conn, err := sddbus.NewSystemConnectionContext(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to systemd: %w", err)
+	}
+	defer conn.Close()
+	files, err := conn.ListUnitFilesByPatternsContext(ctx, nil, persistUnits)
+	if err != nil {
+		return fmt.Errorf("list unit files: %w", err)
+	}
+	for _, f := range files {
+		out[filepath.Base(f.Path)] = f.Type
+	}
+	return nil
+}
+
+// unitStatesFiles finds enabled units by their symlinks under
+// /etc/systemd/system/*.wants, the way systemctl is-enabled does for a root
+// that is not running.
+func unitStatesFiles(env *checks.Env, out map[string]string) {
+	wants, _ := filepath.Glob(env.Path("/etc/systemd/system/*.wants"))
+	for _, u := range persistUnits {
+		if _, err := os.Lstat(env.Path("/etc/systemd/system/" + u)); err == nil {
+			if target, err := os.Readlink(env.Path("/etc/systemd/system/" + u)); err == nil && target == "/dev/null" {
+				out[u] = "masked"
+				continue
+			}
+		}
+		for _, w := range wants {
+			if _, err := os.Lstat(filepath.Join(w, u)); err == nil {
+				out[u] = "enabled"
+				break
+			}
+		}
+		if out[u] == "" {
+			for _, dir := range []string{"/lib/systemd/system/", "/usr/lib/systemd/system/", "/etc/systemd/system/"} {
+				if _, err := os.Stat(env.Path(dir + u)); err == nil {
+					out[u] = "disabled"
+					break
+				}
+			}
+		}
+	}
+}
+
+func ufwEnabled(conf []byte) bool {
+	sc := bufio.NewScanner(bytes.NewReader(conf))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
+		if ok && k == "ENABLED" && strings.EqualFold(strings.Trim(v, `"' `), "yes") {
+			return true
+		}
+	}
+	return false
+}
+
+// loadScratch loads a ruleset file the way nftables.service does at boot,
+// but into a network namespace of its own that disappears afterwards, and
+// reads back what it created. Nothing on the host changes: the namespace
+// lives on one locked OS thread, and nft, started from that thread,
+// inherits it.
+func loadScratch(ctx context.Context, nftPath, file string) (*Ruleset, string) {
+	type result struct {
+		rs  *Ruleset
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// The thread is never unlocked: when this goroutine ends the runtime
+		// discards the thread, and with it the namespace.
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			done <- result{err: fmt.Errorf("create a scratch network namespace: %w", err)}
+			return
+		}
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		var stderr bytes.Buffer
+		cmd := exec.CommandContext(ctx, nftPath, "-f", file)
+		cmd.Stderr = &stderr
+		cmd.Env = append(os.Environ(), "LC_ALL=C")
+		if err := cmd.Run(); err != nil {
+			msg := strings.TrimSpace(stderr.String())
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, exec.ErrNotFound) {
+				msg = "nft is not installed"
+			}
+			done <- result{err: fmt.Errorf("%s -f %s: %v: %s", nftPath, file, err, firstLine(msg))}
+			return
+		}
+		conn, err := nftables.New()
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		names, err := DumpExprNames(0)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		rs, err := ReadRuleset(conn, names)
+		done <- result{rs: rs, err: err}
+	}()
+	r := <-done
+	if r.err != nil {
+		return nil, r.err.Error()
+	}
+	return r.rs, ""
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}

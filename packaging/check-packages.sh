@@ -1,0 +1,61 @@
+#!/bin/sh
+# Static checks of the built packages, beyond lintian:
+#   check-packages.sh dist/vigie_<v>_amd64.deb dist/vigie-<v>.x86_64.rpm
+# Asserts the paths, modes, conffile and maintainer scripts both formats must
+# have. Needs dpkg-deb and rpm.
+set -eu
+deb=${1:?usage: check-packages.sh DEB RPM}
+rpm=${2:?usage: check-packages.sh DEB RPM}
+fail=0
+bad() {
+	echo "check-packages: $*" >&2
+	fail=1
+}
+has() { # has LISTING PATTERN WHAT
+	printf '%s\n' "$1" | grep -Eq -- "$2" || bad "$3"
+}
+
+# .deb
+list=$(dpkg-deb -c "$deb")
+has "$list" '^-rwxr-xr-x root/root .* \./usr/bin/vigie$' "deb: /usr/bin/vigie missing or not 0755 root"
+has "$list" '^-rw-r--r-- root/root .* \./etc/vigie/vigie\.yaml$' "deb: /etc/vigie/vigie.yaml missing or not 0644"
+has "$list" '^drwx------ root/root .* \./var/lib/vigie/?$' "deb: /var/lib/vigie missing or not 0700"
+has "$list" '\./usr/share/doc/vigie/copyright$' "deb: copyright missing"
+has "$list" '\./usr/share/doc/vigie/README' "deb: README missing"
+has "$list" '\./usr/share/doc/vigie/changelog\.Debian\.gz$' "deb: changelog.Debian.gz missing"
+has "$list" '\./usr/share/man/man1/vigie\.1\.gz$' "deb: man page missing"
+ctl=$(mktemp -d)
+trap 'rm -rf "$ctl"' EXIT
+dpkg-deb -e "$deb" "$ctl"
+grep -qx /etc/vigie/vigie.yaml "$ctl/conffiles" || bad "deb: /etc/vigie/vigie.yaml is not a conffile"
+for s in postinst prerm postrm; do
+	[ -x "$ctl/$s" ] || bad "deb: maintainer script $s missing"
+	sh -n "$ctl/$s" || bad "deb: $s has a syntax error"
+done
+# No key of the default configuration may be active.
+if dpkg-deb --fsys-tarfile "$deb" | tar -xOf - ./etc/vigie/vigie.yaml | grep -Ev '^[[:space:]]*(#|$)' | grep -q .; then
+	bad "deb: /etc/vigie/vigie.yaml has an uncommented line"
+fi
+
+# .rpm
+list=$(rpm -qp --qf '[%{FILEMODES:perms} %{FILEUSERNAME} %{FILEGROUPNAME} %{FILENAMES}\n]' "$rpm")
+has "$list" '^-rwxr-xr-x root root /usr/bin/vigie$' "rpm: /usr/bin/vigie missing or not 0755 root"
+has "$list" '^drwx------ root root /var/lib/vigie$' "rpm: /var/lib/vigie missing or not 0700"
+has "$list" '/usr/share/doc/vigie/copyright$' "rpm: copyright missing"
+rpm -qp --configfiles "$rpm" | grep -qx /etc/vigie/vigie.yaml || bad "rpm: /etc/vigie/vigie.yaml is not %config"
+rpm -qp --qf '[%{FILEFLAGS:fflags} %{FILENAMES}\n]' "$rpm" | grep -Eq '^c?n? ?.*n.* /etc/vigie/vigie\.yaml$|^cn /etc/vigie/vigie\.yaml$' ||
+	bad "rpm: /etc/vigie/vigie.yaml is not %config(noreplace)"
+scripts=$(rpm -qp --scripts "$rpm")
+for s in postinstall preuninstall postuninstall; do
+	has "$scripts" "^$s scriptlet" "rpm: $s scriptlet missing"
+done
+# No unit is enabled yet, and every systemctl call is guarded.
+for f in "$ctl/postinst" "$ctl/prerm" "$ctl/postrm"; do
+	grep -q '^UNITS=""$' "$f" || bad "deb: $(basename "$f") enables a unit"
+done
+printf '%s\n' "$scripts" | grep -q '^UNITS=""$' || bad "rpm: a scriptlet enables a unit"
+
+if [ "$fail" -ne 0 ]; then
+	exit 1
+fi
+echo "check-packages: $deb and $rpm look right"

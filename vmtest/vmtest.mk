@@ -1,0 +1,16 @@
+# vmtest/vmtest.mk: `make vmtest` boots Debian 12 guests under qemu (TCG) and
+# checks vigie's first-boot report from inside and from outside.
+# Included by the root Makefile; needs root and the tools of vmtest/ci-deps.sh.
+# See vmtest/README.md.
+
+GO ?= go
+# Upper bound for the whole run; every wait inside has its own deadline.
+VMTEST_TIMEOUT ?= 25m
+# Extra `go test` flags, e.g. VMTEST_FLAGS='-run TestFirstBootPackage'.
+VMTEST_FLAGS ?=
+
+.PHONY: vmtest
+
+vmtest: package
+	VIGIE_DEB='$(abspath $(PKG_DEB))' VIGIE_BINARY='$(abspath $(BIN))' \
+		$(GO) test -tags vmtest -count=1 -v -timeout $(VMTEST_TIMEOUT) $(VMTEST_FLAGS) ./vmtest/
