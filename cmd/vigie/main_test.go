@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/vigie-agent/vigie/agent"
 )
 
 func runVigie(t *testing.T, args ...string) (int, string, string) {
@@ -60,7 +62,7 @@ func TestUnknownKeyIsNamed(t *testing.T) {
 }
 
 func TestCheckJSON(t *testing.T) {
-	code, out, _ := runVigie(t, "check", "--json", "--config", "testdata/offline.yaml", "--path.root", "testdata/default")
+	code, out, _ := runVigie(t, "check", "--json", "--only", "ssh", "--config", "testdata/offline.yaml", "--path.root", "testdata/default")
 	if code != 1 {
 		t.Fatalf("exit %d", code)
 	}
@@ -101,8 +103,17 @@ func TestExplainSaysHowToFix(t *testing.T) {
 
 func TestListChecks(t *testing.T) {
 	code, out, _ := runVigie(t, "check", "--list", "--config", "testdata/offline.yaml")
-	if code != 0 || strings.Count(out, "\n") != 7 || !strings.Contains(out, "ssh.live-probe") {
-		t.Errorf("exit %d:\n%s", code, out)
+	cat, err := agent.Catalogue(agent.Defaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 0 || strings.Count(out, "\n") != len(cat.IDs()) {
+		t.Errorf("exit %d, %d lines for %d checks:\n%s", code, strings.Count(out, "\n"), len(cat.IDs()), out)
+	}
+	for _, id := range cat.IDs() {
+		if !strings.Contains(out, id+" ") {
+			t.Errorf("--list lacks %s", id)
+		}
 	}
 }
 
