@@ -6,6 +6,7 @@ import (
 
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/checks/firewall"
+	"github.com/vigie-agent/vigie/checks/patches"
 	"github.com/vigie-agent/vigie/checks/ssh"
 )
 
@@ -20,6 +21,7 @@ func Catalogue(cfg Config) (*checks.Catalogue, error) {
 	return checks.NewCatalogue(
 		ssh.New(cfg.SSHOptions()),
 		firewall.New(cfg.FirewallOptions()),
+		patches.New(cfg.PatchesOptions()),
 	)
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/checks/firewall"
+	"github.com/vigie-agent/vigie/checks/patches"
 	"github.com/vigie-agent/vigie/checks/ssh"
 )
 
@@ -33,6 +34,18 @@ type Config struct {
 	Timeout  time.Duration  `mapstructure:"timeout"`
 	SSH      SSHConfig      `mapstructure:"ssh"`
 	Firewall FirewallConfig `mapstructure:"firewall"`
+	Patches  PatchesConfig  `mapstructure:"patches"`
+}
+
+// PatchesConfig holds the patches area's settings.
+type PatchesConfig struct {
+	// Refresh lets `check` refresh the package index first (network).
+	Refresh bool `mapstructure:"refresh"`
+	// IndexMaxAge is how old the index may be and still be trusted.
+	IndexMaxAge time.Duration `mapstructure:"index_max_age"`
+	// AptMethod is "list" (apt list --upgradable) or "simulate"
+	// (apt-get -s dist-upgrade).
+	AptMethod string `mapstructure:"apt_method"`
 }
 
 // FirewallConfig holds the firewall area's settings.
@@ -54,6 +67,7 @@ type SSHConfig struct {
 // Defaults returns the configuration used when nothing is set.
 func Defaults() Config {
 	so := ssh.DefaultOptions()
+	po := patches.DefaultOptions()
 	return Config{
 		Profile: "baseline",
 		FailOn:  "low",
@@ -67,6 +81,11 @@ func Defaults() Config {
 			ConfigPath:   so.ConfigPath,
 		},
 		Firewall: FirewallConfig{AllowedPorts: []string{}},
+		Patches: PatchesConfig{
+			Refresh:     po.Refresh,
+			IndexMaxAge: po.MaxIndexAge,
+			AptMethod:   po.AptMethod,
+		},
 	}
 }
 
@@ -160,6 +179,12 @@ func (c Config) Validate(cat *checks.Catalogue) error {
 			return configErrorf("firewall.allowed_ports: %v", err)
 		}
 	}
+	if c.Patches.IndexMaxAge <= 0 {
+		return configErrorf("patches.index_max_age: must be positive, got %s", c.Patches.IndexMaxAge)
+	}
+	if c.Patches.AptMethod != "list" && c.Patches.AptMethod != "simulate" {
+		return configErrorf("patches.apt_method: %q is neither list nor simulate", c.Patches.AptMethod)
+	}
 	if c.SSH.ProbeUser == "" {
 		return configErrorf("ssh.probe_user: must not be empty")
 	}
@@ -181,6 +206,15 @@ func (c Config) SSHOptions() ssh.Options {
 func (c Config) FirewallOptions() firewall.Options {
 	o := firewall.DefaultOptions()
 	o.AllowedPorts = c.Firewall.AllowedPorts
+	return o
+}
+
+// PatchesOptions converts the configuration for the patches area.
+func (c Config) PatchesOptions() patches.Options {
+	o := patches.DefaultOptions()
+	o.Refresh = c.Patches.Refresh
+	o.MaxIndexAge = c.Patches.IndexMaxAge
+	o.AptMethod = c.Patches.AptMethod
 	return o
 }
 

@@ -1,10 +1,7 @@
 package agent
 
 import (
-	"bufio"
-	"bytes"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/vigie-agent/vigie/checks"
@@ -46,37 +43,7 @@ func HostIdentity(env *checks.Env) Host {
 	if err != nil {
 		data, _ = os.ReadFile(env.Path("/usr/lib/os-release"))
 	}
-	rel := ParseOSRelease(data)
+	rel := checks.ParseOSRelease(data)
 	h.OS = OS{ID: rel["ID"], VersionID: rel["VERSION_ID"], PrettyName: rel["PRETTY_NAME"]}
 	return h
-}
-
-// ParseOSRelease reads os-release(5): KEY=value lines, values optionally
-// quoted with shell quoting rules.
-func ParseOSRelease(data []byte) map[string]string {
-	out := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok || k == "" {
-			continue
-		}
-		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
-			if v[0] == '"' {
-				if u, err := strconv.Unquote(v); err == nil {
-					v = u
-				} else {
-					v = v[1 : len(v)-1]
-				}
-			} else {
-				v = v[1 : len(v)-1]
-			}
-		}
-		out[k] = v
-	}
-	return out
 }

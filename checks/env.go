@@ -94,10 +94,30 @@ func firstLines(s string, n int) string {
 // command it did not expect.
 type Replay map[string]ReplayOutput
 
-// ReplayOutput is one captured answer.
+// ReplayOutput is one captured answer: what the command printed and, when
+// it did not exit 0, its exit status (or another error).
 type ReplayOutput struct {
 	Stdout []byte
+	Code   int
 	Err    error
+}
+
+// ExitStatus is a command's non-zero exit status, for commands whose status
+// means something (dnf check-update exits 100 when updates are pending).
+type ExitStatus int
+
+func (e ExitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// ExitCode returns the status, as *exec.ExitError does.
+func (e ExitStatus) ExitCode() int { return int(e) }
+
+// ExitCode returns the exit status a command error carries, or -1.
+func ExitCode(err error) int {
+	var ec interface{ ExitCode() int }
+	if errors.As(err, &ec) {
+		return ec.ExitCode()
+	}
+	return -1
 }
 
 // Run returns the captured answer for the command line.
@@ -107,5 +127,11 @@ func (r Replay) Run(_ context.Context, name string, args ...string) ([]byte, err
 	if !ok {
 		return nil, &CommandError{Argv: append([]string{name}, args...), Err: exec.ErrNotFound}
 	}
-	return out.Stdout, out.Err
+	switch {
+	case out.Err != nil:
+		return out.Stdout, &CommandError{Argv: append([]string{name}, args...), Err: out.Err}
+	case out.Code != 0:
+		return out.Stdout, &CommandError{Argv: append([]string{name}, args...), Err: ExitStatus(out.Code)}
+	}
+	return out.Stdout, nil
 }

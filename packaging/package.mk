@@ -41,3 +41,12 @@ package-check: package
 	rpm -qpil '$(PKG_RPM)'
 	rpm -qp --scripts '$(PKG_RPM)'
 	packaging/check-packages.sh '$(PKG_DEB)' '$(PKG_RPM)'
+
+# Install, upgrade, remove and purge on this machine (root, scratch machine
+# only): the current packages, then the same built as the next version.
+NEXT_VERSION ?= $(BASE_VERSION).1
+.PHONY: package-lifecycle
+package-lifecycle: package
+	$(MAKE) --no-print-directory package VERSION='$(NEXT_VERSION)' DIST='$(DIST)/next'
+	packaging/lifecycle.sh '$(PKG_DEB)' '$(DIST)/next/vigie_$(shell packaging/version.sh '$(NEXT_VERSION)')_amd64.deb' \
+		'$(PKG_RPM)' '$(DIST)/next/vigie-$(shell packaging/version.sh '$(NEXT_VERSION)').x86_64.rpm'

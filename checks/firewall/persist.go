@@ -9,16 +9,15 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
 
-	sddbus "github.com/coreos/go-systemd/v22/dbus"
 	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/checks/units"
 )
 
 // Persistence is what brings a ruleset back after a reboot.
@@ -36,22 +35,10 @@ type Persistence struct {
 var persistUnits = []string{"nftables.service", "firewalld.service", "ufw.service", "netfilter-persistent.service"}
 
 // readPersistence learns which units are enabled and what the persisted
-// nftables file would load. useDBus is false when the inspected system is
-// not the running one.
+// nftables file would load.
 func readPersistence(ctx context.Context, env *checks.Env, opt Options) Persistence {
-	p := Persistence{Units: map[string]string{}}
-	useDBus := env.Root == "" || env.Root == "/"
-	if useDBus {
-		if err := unitStatesDBus(ctx, p.Units); err != nil {
-			useDBus = false
-		} else {
-			p.Via = "systemd D-Bus"
-		}
-	}
-	if !useDBus {
-		p.Via = "unit symlinks"
-		unitStatesFiles(env, p.Units)
-	}
+	p := Persistence{}
+	p.Units, p.Via = units.States(ctx, env, persistUnits)
 	if b, err := os.ReadFile(env.Path("/etc/ufw/ufw.conf")); err == nil {
 		p.UFW = ufwEnabled(b)
 	}
@@ -71,56 +58,6 @@ func readPersistence(ctx context.Context, env *checks.Env, opt Options) Persiste
 	}
 	p.Loaded, p.LoadErr = loadScratch(ctx, opt.NftPath, p.File)
 	return p
-}
-
-func unitStatesDBus(ctx context.Context, out map[string]string) error {
-	if _, err := os.Stat("/run/systemd/system"); err != nil {
-		return errors.New("systemd is not running")
-	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	conn, err := sddbus.NewSystemConnectionContext(ctx)
-	if err != nil {
-		return fmt.Errorf("connect to systemd: %w", err)
-	}
-	defer conn.Close()
-	files, err := conn.ListUnitFilesByPatternsContext(ctx, nil, persistUnits)
-	if err != nil {
-		return fmt.Errorf("list unit files: %w", err)
-	}
-	for _, f := range files {
-		out[filepath.Base(f.Path)] = f.Type
-	}
-	return nil
-}
-
-// unitStatesFiles finds enabled units by their symlinks under
-// /etc/systemd/system/*.wants, the way systemctl is-enabled does for a root
-// that is not running.
-func unitStatesFiles(env *checks.Env, out map[string]string) {
-	wants, _ := filepath.Glob(env.Path("/etc/systemd/system/*.wants"))
-	for _, u := range persistUnits {
-		if _, err := os.Lstat(env.Path("/etc/systemd/system/" + u)); err == nil {
-			if target, err := os.Readlink(env.Path("/etc/systemd/system/" + u)); err == nil && target == "/dev/null" {
-				out[u] = "masked"
-				continue
-			}
-		}
-		for _, w := range wants {
-			if _, err := os.Lstat(filepath.Join(w, u)); err == nil {
-				out[u] = "enabled"
-				break
-			}
-		}
-		if out[u] == "" {
-			for _, dir := range []string{"/lib/systemd/system/", "/usr/lib/systemd/system/", "/etc/systemd/system/"} {
-				if _, err := os.Stat(env.Path(dir + u)); err == nil {
-					out[u] = "disabled"
-					break
-				}
-			}
-		}
-	}
 }
 
 func ufwEnabled(conf []byte) bool {

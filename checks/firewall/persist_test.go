@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/checks/units"
 )
 
 // TestLoadScratch loads persisted files into a scratch namespace; the host's
@@ -95,8 +96,10 @@ func TestUnitStatesFiles(t *testing.T) {
 	if err := os.Symlink("/dev/null", filepath.Join(root, "etc/systemd/system/firewalld.service")); err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]string{}
-	unitStatesFiles(&checks.Env{Root: root}, got)
+	got, via := units.States(context.Background(), &checks.Env{Root: root}, persistUnits)
+	if via != units.ViaFiles {
+		t.Errorf("via %s", via)
+	}
 	want := map[string]string{"nftables.service": "enabled", "ufw.service": "disabled", "firewalld.service": "masked"}
 	for u, w := range want {
 		if got[u] != w {

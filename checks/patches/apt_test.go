@@ -1,0 +1,306 @@
+package patches
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigie-agent/vigie/checks"
+)
+
+func TestParseAptFixtures(t *testing.T) {
+	sim, err := os.ReadFile("testdata/apt/dist-upgrade-debian12.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := os.ReadFile("testdata/apt/list-upgradable-debian12.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := ParseSimulate(sim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ParseListUpgradable(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != 131 || len(b) != 131 {
+		t.Fatalf("simulate %d, list %d updates; want 131 each", len(a), len(b))
+	}
+	// Both sources, captured on the same host within a minute, must agree
+	// on every package and on which are security updates.
+	sec := func(us []Update) []string {
+		var out []string
+		for _, u := range us {
+			out = append(out, fmt.Sprintf("%s %s %v", u.Name, u.To, u.Security))
+		}
+		sort.Strings(out)
+		return out
+	}
+	sa, sb := sec(a), sec(b)
+	for i := range sa {
+		if sa[i] != sb[i] {
+			t.Errorf("simulate %q, list %q", sa[i], sb[i])
+		}
+	}
+	want := map[string]Update{
+		"libgcrypt20": {From: "1.10.1-3", To: "1.10.1-3+deb12u1", Security: true},
+		"base-files":  {From: "12.4+deb12u11", To: "12.4+deb12u15", Security: false},
+	}
+	for _, u := range a {
+		if w, ok := want[u.Name]; ok && (u.From != w.From || u.To != w.To || u.Security != w.Security) {
+			t.Errorf("%s: %+v, want %+v", u.Name, u, w)
+		}
+	}
+	n := 0
+	for _, u := range b {
+		if u.Security {
+			n++
+		}
+	}
+	if n != 77 {
+		t.Errorf("%d security updates, want 77", n)
+	}
+}
+
+func TestParseAptRejects(t *testing.T) {
+	for _, in := range []string{"E: Could not open lock file /var/lib/dpkg/lock-frontend\n", "<html>", "Inst broken line\n"} {
+		if _, err := ParseSimulate([]byte(in)); err == nil {
+			t.Errorf("simulate accepted %q", in)
+		}
+		if _, err := ParseListUpgradable([]byte(in)); err == nil {
+			t.Errorf("list accepted %q", in)
+		}
+	}
+	ups, err := ParseSimulate([]byte("Reading package lists...\nBuilding dependency tree...\n0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n"))
+	if err != nil || len(ups) != 0 {
+		t.Errorf("nothing pending: %v %v", ups, err)
+	}
+	ups, err = ParseSimulate([]byte("Reading package lists...\nInst linux-image-6.1.0-21-amd64 (6.1.90-1 Debian-Security:12/stable-security [amd64])\n"))
+	if err != nil || len(ups) != 1 || ups[0].From != "" || !ups[0].Security {
+		t.Errorf("new package: %+v %v", ups, err)
+	}
+	ups, err = ParseListUpgradable([]byte("Listing...\nlibssl3/bookworm-security,bookworm 3.0.13-1~deb12u1 amd64 [upgradable from: 3.0.11-1~deb12u2]\nbash/noble-updates 5.2-1 amd64 [upgradable from: 5.1-1]\n"))
+	if err != nil || len(ups) != 2 || !ups[0].Security || ups[1].Security {
+		t.Errorf("list: %+v %v", ups, err)
+	}
+}
+
+// aptRepo is a real apt configuration in a private root: a status file,
+// two local repositories (one labelled as Debian's security archive), and
+// APT_CONFIG pointing apt at them, so the real apt answers and nothing of
+// the host's apt state is read or written.
+type aptRepo struct {
+	root string
+}
+
+func requireApt(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: skipped with -short")
+	}
+	for _, bin := range []string{"apt-get", "apt", "dpkg-deb", "apt-ftparchive"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("needs %s (apt-get install apt-utils dpkg-dev)", bin)
+		}
+	}
+}
+
+func run(t *testing.T, dir string, name string, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	out, err := cmd.Output()
+	if err != nil {
+		msg := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			msg = string(ee.Stderr)
+		}
+		t.Fatalf("%s %v: %v\n%s", name, args, err, msg)
+	}
+	return out
+}
+
+// buildDeb makes an empty package with dpkg-deb.
+func buildDeb(t *testing.T, dir, name, version string) string {
+	t.Helper()
+	pkg := filepath.Join(dir, name+"_"+version)
+	if err := os.MkdirAll(filepath.Join(pkg, "DEBIAN"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	control := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: all\nMaintainer: test <test@example.invalid>\nDescription: test package\n", name, version)
+	if err := os.WriteFile(filepath.Join(pkg, "DEBIAN", "control"), []byte(control), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deb := pkg + ".deb"
+	run(t, dir, "dpkg-deb", "--root-owner-group", "-b", pkg, deb)
+	return deb
+}
+
+// publish writes a repository for one suite: pool, Packages, Release.
+func publish(t *testing.T, repo, suite, label string, debs ...string) {
+	t.Helper()
+	pool := filepath.Join(repo, "pool", suite)
+	bin := filepath.Join(repo, "dists", suite, "main", "binary-all")
+	for _, d := range []string{pool, bin} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range debs {
+		b, err := os.ReadFile(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(pool, filepath.Base(d)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	packages := run(t, repo, "apt-ftparchive", "packages", "pool/"+suite)
+	if err := os.WriteFile(filepath.Join(bin, "Packages"), packages, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	release := run(t, repo, "apt-ftparchive",
+		"-o", "APT::FTPArchive::Release::Origin=Debian",
+		"-o", "APT::FTPArchive::Release::Label="+label,
+		"-o", "APT::FTPArchive::Release::Suite="+suite,
+		"-o", "APT::FTPArchive::Release::Codename="+suite,
+		"-o", "APT::FTPArchive::Release::Architectures=all amd64",
+		"-o", "APT::FTPArchive::Release::Components=main",
+		"release", filepath.Join("dists", suite))
+	if err := os.WriteFile(filepath.Join(repo, "dists", suite, "Release"), release, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newAptRepo(t *testing.T, installed map[string]string) *aptRepo {
+	t.Helper()
+	requireApt(t)
+	a := &aptRepo{root: t.TempDir()}
+	for _, d := range []string{"etc/apt/apt.conf.d", "etc/apt/preferences.d", "etc/apt/sources.list.d", "var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "var/lib/dpkg", "repo"} {
+		if err := os.MkdirAll(filepath.Join(a.root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var status strings.Builder
+	names := make([]string, 0, len(installed))
+	for n := range installed {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(&status, "Package: %s\nStatus: install ok installed\nPriority: optional\nSection: misc\nMaintainer: test <test@example.invalid>\nArchitecture: all\nVersion: %s\nDescription: test package\n\n", n, installed[n])
+	}
+	if err := os.WriteFile(filepath.Join(a.root, "var/lib/dpkg/status"), []byte(status.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf(`Dir "/";
+Dir::State "%[1]s/var/lib/apt";
+Dir::State::status "%[1]s/var/lib/dpkg/status";
+Dir::Etc "%[1]s/etc/apt";
+Dir::Cache "%[1]s/var/cache/apt";
+Dir::Log "%[1]s/var/log/apt";
+Debug::NoLocking "true";
+APT::Architecture "amd64";
+APT::Get::List-Cleanup "false";
+Acquire::Languages "none";
+`, a.root)
+	cfg := filepath.Join(a.root, "apt.conf")
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("APT_CONFIG", cfg)
+	return a
+}
+
+func (a *aptRepo) sources(t *testing.T, suites ...string) {
+	t.Helper()
+	var b strings.Builder
+	for _, s := range suites {
+		fmt.Fprintf(&b, "deb [trusted=yes] file://%s/repo %s main\n", a.root, s)
+	}
+	if err := os.WriteFile(filepath.Join(a.root, "etc/apt/sources.list"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, a.root, "apt-get", "-q", "update")
+}
+
+// TestRealApt: the real apt, two versions of real packages, a security
+// archive labelled as Debian labels it, and the area's own commands.
+func TestRealApt(t *testing.T) {
+	a := newAptRepo(t, map[string]string{"libfoo1": "1.0-1", "barutils": "2.0-1", "quux": "3.0-1"})
+	build := t.TempDir()
+	repo := filepath.Join(a.root, "repo")
+	publish(t, repo, "stable-security", "Debian-Security", buildDeb(t, build, "libfoo1", "1.0-1+deb12u1"))
+	publish(t, repo, "stable", "Debian", buildDeb(t, build, "barutils", "2.1-1"), buildDeb(t, build, "quux", "3.0-1"), buildDeb(t, build, "libfoo1", "1.0-1"))
+	a.sources(t, "stable", "stable-security")
+
+	env := &checks.Env{Root: a.root, Proc: "/proc", Sys: "/sys", Cmd: checks.ExecRunner{}}
+	for _, method := range []string{"list", "simulate"} {
+		t.Run(method, func(t *testing.T) {
+			opt := DefaultOptions()
+			opt.AptMethod = method
+			f := &Facts{Now: time.Now(), MaxIndexAge: opt.MaxIndexAge, Manager: "apt"}
+			gatherApt(context.Background(), env, opt, f)
+			if f.UpdatesErr != "" {
+				t.Fatal(f.UpdatesErr)
+			}
+
+			var names []string
+			for _, u := range f.Updates {
+				names = append(names, fmt.Sprintf("%s:%s:%v", u.Name, u.To, u.Security))
+			}
+			sort.Strings(names)
+			if got, want := strings.Join(names, " "), "barutils:2.1-1:false libfoo1:1.0-1+deb12u1:true"; got != want {
+				t.Fatalf("updates %s, want %s", got, want)
+			}
+			byID := map[string]checks.Finding{}
+			for _, fi := range Evaluate(f) {
+				byID[fi.ID] = fi
+			}
+			if fi := byID[IDSecurityPending]; fi.Status != checks.Fail || !strings.Contains(fi.Reason, "1 security updates pending: libfoo1 1.0-1 -> 1.0-1+deb12u1 (stable-security") {
+				t.Errorf("security-pending: %s %q", fi.Status, fi.Reason)
+			}
+			if fi := byID[IDPending]; fi.Status != checks.Fail || !strings.HasPrefix(fi.Reason, "2 updates pending") {
+				t.Errorf("pending: %s %q", fi.Status, fi.Reason)
+			}
+			if fi := byID[IDIndexFresh]; fi.Status != checks.Pass {
+				t.Errorf("index-fresh after apt-get update: %s %q", fi.Status, fi.Reason)
+			}
+		})
+	}
+
+	// The index grows old: nothing pending can no longer be trusted.
+	old := time.Now().Add(-10 * 24 * time.Hour)
+	files, _ := filepath.Glob(filepath.Join(a.root, "var/lib/apt/lists/*Release"))
+	for _, p := range files {
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(t, repo, "stable-security", "Debian-Security")
+	publish(t, repo, "stable", "Debian")
+	f := &Facts{Now: time.Now(), MaxIndexAge: 48 * time.Hour, Manager: "apt"}
+	gatherApt(context.Background(), env, DefaultOptions(), f)
+	for _, fi := range Evaluate(f) {
+		switch fi.ID {
+		case IDIndexFresh:
+			if fi.Status != checks.Fail || !strings.Contains(fi.Reason, "10 days old") {
+				t.Errorf("stale index: %s %q", fi.Status, fi.Reason)
+			}
+		case IDSecurityPending:
+			// apt still lists from the old index: the pending update is real.
+			if fi.Status != checks.Fail {
+				t.Errorf("security pending with a stale index: %s %q", fi.Status, fi.Reason)
+			}
+		}
+	}
+}

@@ -1,0 +1,75 @@
+package patches
+
+import (
+	"context"
+
+	"github.com/vigie-agent/vigie/checks"
+)
+
+var updateDuty = checks.Seed(checks.SectionBestPractices,
+	"mettre régulièrement à jour le système d'exploitation afin de bénéficier des mises à jour de configuration et des correctifs de sécurité")
+
+var instanceDuty = checks.Seed(checks.SectionCustomer,
+	"Gestion des instances : configuration du système d'exploitation, applications, middleware, correctifs et mises à jour logicielles pour vos instances.")
+
+var versionsDuty = checks.Seed("Mises à jour et gestion des versions",
+	"Il est de votre responsabilité de mettre à jour votre machine vers la version souhaitée")
+
+var rules = []checks.Rule[*Facts]{
+	{Meta: checks.Meta{
+		ID: IDSecurityPending, Title: "No security update is pending", Severity: checks.High,
+		Rationale:  "Once a fix is published, the vulnerability it fixes is public too. The provider patches its hypervisors; inside the guest, applying the distribution's security updates is the customer's duty. vigie asks the package manager itself (apt list --upgradable, dnf updateinfo, zypper list-patches), so pins, holds and priorities count as they do for you; on apt, an update is a security update when one of the archives it comes from ends in -security. An index too old to trust makes \"nothing pending\" an error, not a pass.",
+		ManualFix:  "Debian/Ubuntu: `apt-get update && apt-get install --only-upgrade $(the listed packages)`, or `unattended-upgrade -v`. RHEL family: `dnf upgrade --security`. SUSE: `zypper patch --category security`. Then check patches.reboot-required.",
+		References: []checks.Reference{updateDuty, instanceDuty},
+	}, Eval: pendingRule(isSecurity, "security updates")},
+	{Meta: checks.Meta{
+		ID: IDPending, Title: "No update is pending", Severity: checks.Low,
+		Rationale:  "Bug fixes and point releases that are not flagged as security still fix crashes and data loss, and the longer they wait, the larger and riskier the next upgrade.",
+		ManualFix:  "`apt-get update && apt-get upgrade` (Debian/Ubuntu), `dnf upgrade` (RHEL family), `zypper update` (SUSE), in a maintenance window.",
+		References: []checks.Reference{updateDuty},
+	}, Eval: pendingRule(isPackage, "updates")},
+	{Meta: checks.Meta{
+		ID: IDReboot, Title: "No reboot is pending", Severity: checks.Medium,
+		Rationale:  "An updated kernel, libc or OpenSSL fixes nothing until the processes using the old one restart; for the kernel that means a reboot. vigie compares the running kernel with the newest in /boot, and reads the distribution's own flag (/run/reboot-required on Debian and Ubuntu, dnf needs-restarting -r on RHEL).",
+		ManualFix:  "Reboot in a maintenance window (`systemctl reboot`), then check that `uname -r` is the newest installed kernel.",
+		References: []checks.Reference{updateDuty},
+	}, Eval: rebootRule},
+	{Meta: checks.Meta{
+		ID: IDAutoUpdates, Title: "Security updates install automatically", Severity: checks.Medium,
+		Rationale:  "Regular updates done by hand stop the first busy week. Unattended-upgrades (Debian, Ubuntu) or dnf-automatic (RHEL family), limited to security updates, keeps the window between a fix and its installation to a day.",
+		ManualFix:  "Debian/Ubuntu: `apt-get install unattended-upgrades && dpkg-reconfigure -plow unattended-upgrades` (writes APT::Periodic::Unattended-Upgrade \"1\" to /etc/apt/apt.conf.d/20auto-upgrades; the default origins include -security). RHEL: `dnf install dnf-automatic`, set `upgrade_type = security` and `apply_updates = yes` in /etc/dnf/automatic.conf, `systemctl enable --now dnf-automatic.timer`.",
+		References: []checks.Reference{updateDuty},
+	}, Eval: autoRule},
+	{Meta: checks.Meta{
+		ID: IDIndexFresh, Title: "The package index is recent enough to trust", Severity: checks.Medium,
+		Rationale:  "The package manager only knows the updates published before its last refresh: with an index a month old, \"nothing pending\" means nothing. vigie never refreshes it itself unless patches.refresh is set, so a check does not touch the network.",
+		ManualFix:  "Refresh it (`apt-get update`, `dnf makecache`, `zypper refresh`) and make sure the timer that does it daily runs (apt-daily.timer, dnf-makecache.timer).",
+		References: []checks.Reference{updateDuty},
+	}, Eval: indexRule},
+	{Meta: checks.Meta{
+		ID: IDOSSupported, Title: "The OS release still receives security updates", Severity: checks.High,
+		Rationale:  "A release past its end of life gets no security fix at all, so every other patch check passes while the host grows more vulnerable. The dates come from a table in vigie naming each distribution's published lifecycle; paid extensions (ELTS, ESM, ELS) are not counted.",
+		ManualFix:  "Upgrade to a supported release (Debian: follow the release notes' upgrade chapter; Ubuntu: `do-release-upgrade`; RHEL family: leapp), or rebuild the instance from a current image.",
+		References: []checks.Reference{versionsDuty, instanceDuty},
+	}, Eval: osRule},
+}
+
+// Area is the patches area.
+type Area struct{ Options Options }
+
+// New returns the patches area with its options.
+func New(opt Options) *Area { return &Area{Options: opt} }
+
+// Name implements checks.Area.
+func (*Area) Name() string { return "patches" }
+
+// Checks implements checks.Area.
+func (*Area) Checks() []checks.Meta { return checks.Metas(rules) }
+
+// Run gathers the facts once and evaluates every rule over them.
+func (a *Area) Run(ctx context.Context, env *checks.Env) []checks.Finding {
+	return checks.Evaluate(rules, Gather(ctx, env, a.Options))
+}
+
+// Evaluate applies the rules to facts gathered elsewhere.
+func Evaluate(f *Facts) []checks.Finding { return checks.Evaluate(rules, f) }

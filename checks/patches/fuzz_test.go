@@ -1,0 +1,87 @@
+package patches
+
+import (
+	"os"
+	"testing"
+)
+
+func seed(f *testing.F, paths ...string) {
+	for _, p := range paths {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+}
+
+func FuzzParseSimulate(f *testing.F) {
+	seed(f, "testdata/apt/dist-upgrade-debian12.txt")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ups, err := ParseSimulate(b)
+		for _, u := range ups {
+			if err == nil && (u.Name == "" || u.To == "") {
+				t.Fatalf("update without name or version: %+v", u)
+			}
+		}
+	})
+}
+
+func FuzzParseListUpgradable(f *testing.F) {
+	seed(f, "testdata/apt/list-upgradable-debian12.txt")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ups, err := ParseListUpgradable(b)
+		for _, u := range ups {
+			if err == nil && (u.Name == "" || u.To == "" || u.From == "") {
+				t.Fatalf("incomplete update: %+v", u)
+			}
+		}
+	})
+}
+
+func FuzzParseAptConfig(f *testing.F) {
+	seed(f, "testdata/apt/apt-config-dump-debian12-unattended.txt")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseAptConfig(b)
+		if err != nil {
+			return
+		}
+		for k := range c.Values {
+			if k == "" {
+				t.Fatal("empty key")
+			}
+		}
+	})
+}
+
+func FuzzParseUpdateinfo(f *testing.F) {
+	seed(f, "testdata/dnf/pending/updateinfo-list.txt")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ups, _ := ParseUpdateinfo(b)
+		for _, u := range ups {
+			if u.Name == "" || u.Arch == "" || len(u.Advisories) == 0 {
+				t.Fatalf("incomplete advisory update: %+v", u)
+			}
+		}
+	})
+}
+
+func FuzzParseCheckUpdate(f *testing.F) {
+	seed(f, "testdata/dnf/pending/check-update.txt")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ups, _ := ParseCheckUpdate(b)
+		for _, u := range ups {
+			if u.Name == "" || !archs[u.Arch] {
+				t.Fatalf("bad update: %+v", u)
+			}
+		}
+	})
+}
+
+func FuzzParseZypperXML(f *testing.F) {
+	seed(f, "testdata/zypper/pending/list-patches.xml", "testdata/zypper/pending/list-updates.xml")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ups, err := ParseZypperXML(b)
+		if err != nil && len(ups) > 0 {
+			t.Fatal("updates returned with an error")
+		}
+	})
+}
