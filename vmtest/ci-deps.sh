@@ -15,6 +15,8 @@ e2fsprogs
 openssh-client
 lintian
 rpm
+apt-utils
+dpkg-dev
 tar
 ca-certificates
 "

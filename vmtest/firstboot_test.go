@@ -91,6 +91,9 @@ func runFirstBoot(t *testing.T, fb firstBoot) {
 	reported := time.Since(start)
 	status, statusErr := guestSSH(port, key, time.Minute, "cloud-init status --long", nil)
 	outside, probeErr := probeFromOutside(port)
+	if fb.name == "binary" && statusErr == nil && strings.Contains(status, "status: done") {
+		checkPatchesInGuest(t, port, key, fb.installed)
+	}
 
 	// Power off from inside; the collector writes the results disk on the way down.
 	_, _ = guestSSH(port, key, 30*time.Second, "sudo systemctl poweroff", nil)

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/vigie-agent/vigie/checks"
-	"github.com/vigie-agent/vigie/checks/units"
 )
 
 // TestLoadScratch loads persisted files into a scratch namespace; the host's
@@ -78,37 +77,7 @@ func TestPersistentRule(t *testing.T) {
 	}
 }
 
-func TestUnitStatesFiles(t *testing.T) {
-	root := t.TempDir()
-	for _, d := range []string{"etc/systemd/system/sysinit.target.wants", "lib/systemd/system"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, u := range []string{"nftables.service", "ufw.service", "firewalld.service"} {
-		if err := os.WriteFile(filepath.Join(root, "lib/systemd/system", u), nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.Symlink("/lib/systemd/system/nftables.service", filepath.Join(root, "etc/systemd/system/sysinit.target.wants/nftables.service")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink("/dev/null", filepath.Join(root, "etc/systemd/system/firewalld.service")); err != nil {
-		t.Fatal(err)
-	}
-	got, via := units.States(context.Background(), &checks.Env{Root: root}, persistUnits)
-	if via != units.ViaFiles {
-		t.Errorf("via %s", via)
-	}
-	want := map[string]string{"nftables.service": "enabled", "ufw.service": "disabled", "firewalld.service": "masked"}
-	for u, w := range want {
-		if got[u] != w {
-			t.Errorf("%s: %q, want %q", u, got[u], w)
-		}
-	}
-	if got["netfilter-persistent.service"] != "" {
-		t.Errorf("absent unit: %q", got["netfilter-persistent.service"])
-	}
+func TestUFWEnabled(t *testing.T) {
 	if !ufwEnabled([]byte("# comment\nENABLED=yes\nLOGLEVEL=low\n")) || ufwEnabled([]byte("ENABLED=no\n")) {
 		t.Error("ufw.conf ENABLED")
 	}

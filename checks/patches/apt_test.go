@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/internal/aptrepo"
 )
 
 func TestParseAptFixtures(t *testing.T) {
@@ -106,78 +107,13 @@ func requireApt(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: skipped with -short")
 	}
-	for _, bin := range []string{"apt-get", "apt", "dpkg-deb", "apt-ftparchive"} {
+	for _, bin := range []string{"apt-get", "apt"} {
 		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("needs %s (apt-get install apt-utils dpkg-dev)", bin)
+			t.Skipf("needs %s", bin)
 		}
 	}
-}
-
-func run(t *testing.T, dir string, name string, args ...string) []byte {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	out, err := cmd.Output()
-	if err != nil {
-		msg := ""
-		if ee, ok := err.(*exec.ExitError); ok {
-			msg = string(ee.Stderr)
-		}
-		t.Fatalf("%s %v: %v\n%s", name, args, err, msg)
-	}
-	return out
-}
-
-// buildDeb makes an empty package with dpkg-deb.
-func buildDeb(t *testing.T, dir, name, version string) string {
-	t.Helper()
-	pkg := filepath.Join(dir, name+"_"+version)
-	if err := os.MkdirAll(filepath.Join(pkg, "DEBIAN"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	control := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: all\nMaintainer: test <test@example.invalid>\nDescription: test package\n", name, version)
-	if err := os.WriteFile(filepath.Join(pkg, "DEBIAN", "control"), []byte(control), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	deb := pkg + ".deb"
-	run(t, dir, "dpkg-deb", "--root-owner-group", "-b", pkg, deb)
-	return deb
-}
-
-// publish writes a repository for one suite: pool, Packages, Release.
-func publish(t *testing.T, repo, suite, label string, debs ...string) {
-	t.Helper()
-	pool := filepath.Join(repo, "pool", suite)
-	bin := filepath.Join(repo, "dists", suite, "main", "binary-all")
-	for _, d := range []string{pool, bin} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, d := range debs {
-		b, err := os.ReadFile(d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(pool, filepath.Base(d)), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	packages := run(t, repo, "apt-ftparchive", "packages", "pool/"+suite)
-	if err := os.WriteFile(filepath.Join(bin, "Packages"), packages, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	release := run(t, repo, "apt-ftparchive",
-		"-o", "APT::FTPArchive::Release::Origin=Debian",
-		"-o", "APT::FTPArchive::Release::Label="+label,
-		"-o", "APT::FTPArchive::Release::Suite="+suite,
-		"-o", "APT::FTPArchive::Release::Codename="+suite,
-		"-o", "APT::FTPArchive::Release::Architectures=all amd64",
-		"-o", "APT::FTPArchive::Release::Components=main",
-		"release", filepath.Join("dists", suite))
-	if err := os.WriteFile(filepath.Join(repo, "dists", suite, "Release"), release, 0o644); err != nil {
-		t.Fatal(err)
+	if m := aptrepo.Missing(); m != "" {
+		t.Skipf("needs %s (apt-get install apt-utils)", m)
 	}
 }
 
@@ -230,7 +166,9 @@ func (a *aptRepo) sources(t *testing.T, suites ...string) {
 	if err := os.WriteFile(filepath.Join(a.root, "etc/apt/sources.list"), []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run(t, a.root, "apt-get", "-q", "update")
+	if out, err := exec.Command("apt-get", "-q", "update").CombinedOutput(); err != nil {
+		t.Fatalf("apt-get update: %v\n%s", err, out)
+	}
 }
 
 // TestRealApt: the real apt, two versions of real packages, a security
@@ -239,8 +177,8 @@ func TestRealApt(t *testing.T) {
 	a := newAptRepo(t, map[string]string{"libfoo1": "1.0-1", "barutils": "2.0-1", "quux": "3.0-1"})
 	build := t.TempDir()
 	repo := filepath.Join(a.root, "repo")
-	publish(t, repo, "stable-security", "Debian-Security", buildDeb(t, build, "libfoo1", "1.0-1+deb12u1"))
-	publish(t, repo, "stable", "Debian", buildDeb(t, build, "barutils", "2.1-1"), buildDeb(t, build, "quux", "3.0-1"), buildDeb(t, build, "libfoo1", "1.0-1"))
+	aptrepo.Publish(t, repo, "stable-security", "Debian-Security", aptrepo.Deb(t, build, "libfoo1", "1.0-1+deb12u1"))
+	aptrepo.Publish(t, repo, "stable", "Debian", aptrepo.Deb(t, build, "barutils", "2.1-1"), aptrepo.Deb(t, build, "quux", "3.0-1"), aptrepo.Deb(t, build, "libfoo1", "1.0-1"))
 	a.sources(t, "stable", "stable-security")
 
 	env := &checks.Env{Root: a.root, Proc: "/proc", Sys: "/sys", Cmd: checks.ExecRunner{}}
@@ -286,10 +224,9 @@ func TestRealApt(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	publish(t, repo, "stable-security", "Debian-Security")
-	publish(t, repo, "stable", "Debian")
 	f := &Facts{Now: time.Now(), MaxIndexAge: 48 * time.Hour, Manager: "apt"}
 	gatherApt(context.Background(), env, DefaultOptions(), f)
+
 	for _, fi := range Evaluate(f) {
 		switch fi.ID {
 		case IDIndexFresh:

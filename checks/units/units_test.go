@@ -1,0 +1,43 @@
+package units
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/vigie-agent/vigie/checks"
+)
+
+func TestUnitStatesFiles(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"etc/systemd/system/sysinit.target.wants", "lib/systemd/system"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, u := range []string{"nftables.service", "ufw.service", "firewalld.service"} {
+		if err := os.WriteFile(filepath.Join(root, "lib/systemd/system", u), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("/lib/systemd/system/nftables.service", filepath.Join(root, "etc/systemd/system/sysinit.target.wants/nftables.service")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/null", filepath.Join(root, "etc/systemd/system/firewalld.service")); err != nil {
+		t.Fatal(err)
+	}
+	got, via := States(context.Background(), &checks.Env{Root: root}, []string{"nftables.service", "firewalld.service", "ufw.service", "netfilter-persistent.service"})
+	if via != ViaFiles {
+		t.Errorf("via %s", via)
+	}
+	want := map[string]string{"nftables.service": "enabled", "ufw.service": "disabled", "firewalld.service": "masked"}
+	for u, w := range want {
+		if got[u] != w {
+			t.Errorf("%s: %q, want %q", u, got[u], w)
+		}
+	}
+	if got["netfilter-persistent.service"] != "" {
+		t.Errorf("absent unit: %q", got["netfilter-persistent.service"])
+	}
+}
