@@ -5,8 +5,10 @@ import (
 	"time"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/checks/disks"
 	"github.com/vigie-agent/vigie/checks/firewall"
 	"github.com/vigie-agent/vigie/checks/patches"
+	"github.com/vigie-agent/vigie/checks/scaleway"
 	"github.com/vigie-agent/vigie/checks/ssh"
 )
 
@@ -16,12 +18,16 @@ var (
 	Commit  = ""
 )
 
-// Catalogue registers every area this build has, configured.
+// Catalogue registers every area this build has, configured. The areas of
+// one catalogue share one metadata client, so the API is asked at most once
+// per run.
 func Catalogue(cfg Config) (*checks.Catalogue, error) {
+	md := scaleway.NewClient(cfg.Scaleway.MetadataURL)
 	return checks.NewCatalogue(
 		ssh.New(cfg.SSHOptions()),
 		firewall.New(cfg.FirewallOptions()),
 		patches.New(cfg.PatchesOptions()),
+		disks.New(cfg.DisksOptions(md)),
 	)
 }
 

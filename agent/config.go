@@ -17,8 +17,10 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/checks/disks"
 	"github.com/vigie-agent/vigie/checks/firewall"
 	"github.com/vigie-agent/vigie/checks/patches"
+	"github.com/vigie-agent/vigie/checks/scaleway"
 	"github.com/vigie-agent/vigie/checks/ssh"
 )
 
@@ -35,6 +37,22 @@ type Config struct {
 	SSH      SSHConfig      `mapstructure:"ssh"`
 	Firewall FirewallConfig `mapstructure:"firewall"`
 	Patches  PatchesConfig  `mapstructure:"patches"`
+	Disks    DisksConfig    `mapstructure:"disks"`
+	Scaleway ScalewayConfig `mapstructure:"scaleway"`
+}
+
+// DisksConfig holds the disks area's settings.
+type DisksConfig struct {
+	// Scratch names devices or mount points to treat as scratch storage.
+	Scratch []string `mapstructure:"scratch"`
+}
+
+// ScalewayConfig holds how vigie reaches the instance metadata API.
+type ScalewayConfig struct {
+	// MetadataURL, when set, is asked even where the local files do not say
+	// Scaleway; empty means the standard address, asked only on a detected
+	// Scaleway instance.
+	MetadataURL string `mapstructure:"metadata_url"`
 }
 
 // PatchesConfig holds the patches area's settings.
@@ -81,6 +99,7 @@ func Defaults() Config {
 			ConfigPath:   so.ConfigPath,
 		},
 		Firewall: FirewallConfig{AllowedPorts: []string{}},
+		Disks:    DisksConfig{Scratch: []string{}},
 		Patches: PatchesConfig{
 			Refresh:     po.Refresh,
 			IndexMaxAge: po.MaxIndexAge,
@@ -179,6 +198,9 @@ func (c Config) Validate(cat *checks.Catalogue) error {
 			return configErrorf("firewall.allowed_ports: %v", err)
 		}
 	}
+	if u := c.Scaleway.MetadataURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		return configErrorf("scaleway.metadata_url: %q is not an http(s) URL", u)
+	}
 	if c.Patches.IndexMaxAge <= 0 {
 		return configErrorf("patches.index_max_age: must be positive, got %s", c.Patches.IndexMaxAge)
 	}
@@ -216,6 +238,12 @@ func (c Config) PatchesOptions() patches.Options {
 	o.MaxIndexAge = c.Patches.IndexMaxAge
 	o.AptMethod = c.Patches.AptMethod
 	return o
+}
+
+// DisksOptions converts the configuration for the disks area; md is the
+// run's metadata client, shared by every area that needs it.
+func (c Config) DisksOptions(md *scaleway.Client) disks.Options {
+	return disks.Options{Scratch: c.Disks.Scratch, Metadata: md}
 }
 
 // validPort accepts "PORT/tcp" and "PORT/udp".

@@ -1,0 +1,140 @@
+package scaleway
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vigie-agent/vigie/checks"
+)
+
+func envWith(t *testing.T, files map[string]string) *checks.Env {
+	t.Helper()
+	root := t.TempDir()
+	for p, c := range files {
+		full := filepath.Join(root, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &checks.Env{Root: root, Sys: filepath.Join(root, "sys"), Proc: filepath.Join(root, "proc")}
+}
+
+func TestDetect(t *testing.T) {
+	tests := []struct {
+		files map[string]string
+		want  bool
+	}{
+		{map[string]string{"sys/class/dmi/id/sys_vendor": "Scaleway\n"}, true},
+		{map[string]string{"etc/scw-release": "1\n"}, true},
+		{map[string]string{"var/run/scaleway": ""}, true},
+		{map[string]string{"sys/class/dmi/id/sys_vendor": "QEMU\n"}, false},
+		{map[string]string{}, false},
+	}
+	for _, tt := range tests {
+		if got := Detect(envWith(t, tt.files)); got.Scaleway != tt.want {
+			t.Errorf("%v: %+v", tt.files, got)
+		}
+	}
+}
+
+const sample = `{"id":"8f1b0c6e-1d0a-4a5e-9f5c-2f1d2b7a9c31","name":"web-1","hostname":"web-1",
+"commercial_type":"PRO2-S","zone":"fr-par-1","location":{"zone_id":"fr-par-1"},
+"volumes":{"1":{"id":"a","volume_type":"sbs_volume"},"0":{"id":"b","volume_type":"l_ssd"},"10":{"id":"c","volume_type":"scratch"},"2":{"id":"d","volume_type":"b_ssd"}}}`
+
+// TestNoContactOffScaleway: off Scaleway and without a configured URL the
+// client sends nothing, not even to a server that would answer.
+func TestNoContactOffScaleway(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		_, _ = w.Write([]byte(sample))
+	}))
+	defer srv.Close()
+	c := NewClient("")
+	c.URL = srv.URL // as if the default address answered
+	if _, err := c.Get(context.Background(), envWith(t, nil)); !errors.Is(err, ErrNotScaleway) {
+		t.Fatalf("err = %v", err)
+	}
+	if hits.Load() != 0 {
+		t.Fatalf("%d requests sent off Scaleway", hits.Load())
+	}
+}
+
+func TestGetOnScaleway(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		_, _ = w.Write([]byte(sample))
+	}))
+	defer srv.Close()
+	c := NewClient("")
+	c.URL = srv.URL
+	env := envWith(t, map[string]string{"sys/class/dmi/id/sys_vendor": "Scaleway\n"})
+	for i := 0; i < 3; i++ {
+		md, err := c.Get(context.Background(), env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if md.CommercialType != "PRO2-S" || md.ZoneName() != "fr-par-1" {
+			t.Errorf("metadata %+v", md)
+		}
+		var types []string
+		for _, v := range md.SortedVolumes() {
+			types = append(types, v.VolumeType)
+		}
+		if got := types; len(got) != 4 || got[0] != "l_ssd" || got[1] != "sbs_volume" || got[2] != "b_ssd" || got[3] != "scratch" {
+			t.Errorf("volume order %v", got)
+		}
+	}
+	if hits.Load() != 1 {
+		t.Errorf("%d requests, want 1 per run", hits.Load())
+	}
+}
+
+// TestGivesUpFast: a metadata address that accepts and never answers
+// costs less than 300 ms.
+func TestGivesUpFast(t *testing.T) {
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-stop:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(stop)
+	c := NewClient(srv.URL)
+	start := time.Now()
+	_, err := c.Get(context.Background(), envWith(t, nil))
+	if d := time.Since(start); err == nil || d >= 300*time.Millisecond {
+		t.Fatalf("took %s, err %v", d, err)
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	for _, in := range []string{"", "{}", "<html>", `{"volumes": 3}`} {
+		if _, err := Parse([]byte(in)); err == nil {
+			t.Errorf("accepted %q", in)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(sample))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		md, err := Parse(b)
+		if err == nil && md.ID == "" && md.CommercialType == "" {
+			t.Fatal("accepted metadata without identity")
+		}
+	})
+}
