@@ -1,0 +1,344 @@
+package remediations
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// FileChange is one file a plan wants to hold new content.
+type FileChange struct {
+	Path    string      // absolute path
+	Content []byte      // the new content
+	Mode    fs.FileMode // for a file that does not exist yet
+	Why     string
+}
+
+// Plan is what a remediation will do, built from the area's facts before
+// anything changes.
+type Plan struct {
+	Area  string
+	Files []FileChange
+	// Refusals say what the plan will not change and why (anti-lockout,
+	// destructive steps not allowed). A plan with refusals and no files
+	// changes nothing.
+	Refusals []string
+	// Validate runs after the files are written, before they take effect
+	// (sshd -t): a failure reverts the files.
+	Validate func(ctx context.Context) error
+	// Activate makes the files take effect (reload a service). It runs
+	// again after a revert, to put the old files back in force.
+	Activate func(ctx context.Context) error
+	// Verify runs the area's checks again on the changed system.
+	Verify func(ctx context.Context) error
+}
+
+// Empty reports whether the plan changes nothing.
+func (p *Plan) Empty() bool { return len(p.Files) == 0 }
+
+// Run states recorded in the journal.
+const (
+	StateApplying   = "applying"    // files may be half changed: revert on sight
+	StateApplied    = "applied"     // changes in force and verified
+	StateRolledBack = "rolled-back" // a step failed, everything was put back
+	StateUndone     = "undone"      // an operator asked for the old state back
+)
+
+// Manifest is the journal of one run, written before the first change.
+type Manifest struct {
+	Run     string        `json:"run"`
+	Area    string        `json:"area"`
+	State   string        `json:"state"`
+	Started time.Time     `json:"started"`
+	Files   []BackupEntry `json:"files"`
+	Error   string        `json:"error,omitempty"`
+}
+
+// BackupEntry records how to put one file back.
+type BackupEntry struct {
+	Path    string      `json:"path"`
+	Existed bool        `json:"existed"`
+	Backup  string      `json:"backup,omitempty"` // copy of the old content, under the run directory
+	Mode    fs.FileMode `json:"mode"`
+	UID     int         `json:"uid"`
+	GID     int         `json:"gid"`
+}
+
+// Engine applies plans. Dir holds one directory per run (backups and
+// manifest): /var/lib/vigie/backups.
+type Engine struct {
+	Dir string
+	// AfterStep, when set, is called after each step with its name; tests
+	// use it to inject failures and to stop a run half way, as a crash
+	// would.
+	AfterStep func(step string) error
+}
+
+// ErrVerify wraps a verification failure.
+var ErrVerify = errors.New("verification failed")
+
+// Apply runs a plan as one transaction and returns its run id. On any
+// failure the files are restored, Activate runs again, and the error says
+// which step failed.
+func (e *Engine) Apply(ctx context.Context, p *Plan) (string, error) {
+	if p.Empty() {
+		return "", nil
+	}
+	run := newRunID()
+	m := &Manifest{Run: run, Area: p.Area, State: StateApplying, Started: time.Now().UTC()}
+	dir := filepath.Join(e.Dir, run)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return run, fmt.Errorf("create %s: %w", dir, err)
+	}
+	for i, fc := range p.Files {
+		b, err := backup(dir, i, fc.Path)
+		if err != nil {
+			return run, fmt.Errorf("back up %s: %w", fc.Path, err)
+		}
+		m.Files = append(m.Files, b)
+	}
+	if err := e.save(m); err != nil {
+		return run, err
+	}
+	if err := e.step("backup"); err != nil {
+		return run, e.rollback(ctx, p, m, err)
+	}
+	for _, fc := range p.Files {
+		if err := os.MkdirAll(filepath.Dir(fc.Path), 0o755); err != nil {
+			return run, e.rollback(ctx, p, m, fmt.Errorf("create %s: %w", filepath.Dir(fc.Path), err))
+		}
+		if err := WriteAtomic(fc.Path, fc.Content, fc.Mode); err != nil {
+			return run, e.rollback(ctx, p, m, err)
+		}
+		if err := e.step("write " + fc.Path); err != nil {
+			return run, e.rollback(ctx, p, m, err)
+		}
+	}
+	for _, s := range []struct {
+		name string
+		fn   func(context.Context) error
+	}{{"validate", p.Validate}, {"activate", p.Activate}, {"verify", p.Verify}} {
+		if s.fn == nil {
+			continue
+		}
+		if err := s.fn(ctx); err != nil {
+			if s.name == "verify" {
+				err = fmt.Errorf("%w: %v", ErrVerify, err)
+			}
+			return run, e.rollback(ctx, p, m, fmt.Errorf("%s: %w", s.name, err))
+		}
+		if err := e.step(s.name); err != nil {
+			return run, e.rollback(ctx, p, m, err)
+		}
+	}
+	m.State = StateApplied
+	return run, e.save(m)
+}
+
+func (e *Engine) step(name string) error {
+	if e.AfterStep == nil {
+		return nil
+	}
+	return e.AfterStep(name)
+}
+
+// rollback restores every file of the run and reactivates the old
+// configuration. It returns the original error, with any failure to
+// restore added: a restore failure is what an operator must hear about.
+func (e *Engine) rollback(ctx context.Context, p *Plan, m *Manifest, cause error) error {
+	rerr := e.restore(m)
+	if rerr == nil && p != nil && p.Activate != nil {
+		rerr = p.Activate(ctx)
+	}
+	m.State, m.Error = StateRolledBack, cause.Error()
+	if rerr != nil {
+		m.Error += "; ROLLBACK INCOMPLETE: " + rerr.Error()
+		_ = e.save(m)
+		return fmt.Errorf("%w; rollback failed: %v (backups in %s)", cause, rerr, filepath.Join(e.Dir, m.Run))
+	}
+	_ = e.save(m)
+	return fmt.Errorf("%w (every change rolled back)", cause)
+}
+
+// restore puts every file of a manifest back: old content, mode and owner,
+// or no file where there was none.
+func (e *Engine) restore(m *Manifest) error {
+	var errs []error
+	for i := len(m.Files) - 1; i >= 0; i-- {
+		b := m.Files[i]
+		if !b.Existed {
+			if err := os.Remove(b.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("remove %s: %w", b.Path, err))
+			}
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(e.Dir, m.Run, b.Backup))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("read backup of %s: %w", b.Path, err))
+			continue
+		}
+		if err := WriteAtomic(b.Path, data, b.Mode); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := os.Chmod(b.Path, b.Mode); err != nil {
+			errs = append(errs, err)
+		}
+		if err := os.Chown(b.Path, b.UID, b.GID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// backup copies the current content of path into the run directory.
+func backup(dir string, i int, path string) (BackupEntry, error) {
+	b := BackupEntry{Path: path, UID: -1, GID: -1}
+	st, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return b, nil
+	}
+	if err != nil {
+		return b, err
+	}
+	if !st.Mode().IsRegular() {
+		return b, fmt.Errorf("%s is not a regular file", path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return b, err
+	}
+	b.Existed, b.Mode = true, st.Mode().Perm()
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		b.UID, b.GID = int(sys.Uid), int(sys.Gid)
+	}
+	b.Backup = "files/" + strconv.Itoa(i) + "-" + filepath.Base(path)
+	if err := os.MkdirAll(filepath.Join(dir, "files"), 0o700); err != nil {
+		return b, err
+	}
+	return b, WriteAtomic(filepath.Join(dir, b.Backup), data, 0o600)
+}
+
+func (e *Engine) save(m *Manifest) error {
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := WriteAtomic(filepath.Join(e.Dir, m.Run, "manifest.json"), append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write journal: %w", err)
+	}
+	return nil
+}
+
+// Runs lists the journal, newest first.
+func (e *Engine) Runs() ([]*Manifest, error) {
+	ents, err := os.ReadDir(e.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", e.Dir, err)
+	}
+	var out []*Manifest
+	for _, ent := range ents {
+		data, err := os.ReadFile(filepath.Join(e.Dir, ent.Name(), "manifest.json"))
+		if err != nil {
+			continue
+		}
+		var m Manifest
+		if err := json.Unmarshal(data, &m); err != nil {
+			continue
+		}
+		out = append(out, &m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Run > out[j].Run })
+	return out, nil
+}
+
+// Recover reverts every run left in the applying state by a crash, and
+// reactivates through activate (by area). It returns what it reverted.
+func (e *Engine) Recover(ctx context.Context, activate func(ctx context.Context, area string) error) ([]string, error) {
+	runs, err := e.Runs()
+	if err != nil {
+		return nil, err
+	}
+	var done []string
+	var errs []error
+	for _, m := range runs {
+		if m.State != StateApplying {
+			continue
+		}
+		err := e.restore(m)
+		if err == nil && activate != nil {
+			err = activate(ctx, m.Area)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("revert interrupted run %s: %w", m.Run, err))
+			continue
+		}
+		m.State, m.Error = StateRolledBack, "interrupted; reverted by a later run"
+		if err := e.save(m); err != nil {
+			errs = append(errs, err)
+		}
+		done = append(done, m.Run)
+	}
+	return done, errors.Join(errs...)
+}
+
+// Undo restores the files of an applied run (the newest when run is "").
+func (e *Engine) Undo(ctx context.Context, run string, activate func(ctx context.Context, area string) error) (*Manifest, error) {
+	runs, err := e.Runs()
+	if err != nil {
+		return nil, err
+	}
+	var m *Manifest
+	for _, r := range runs {
+		if (run == "" && r.State == StateApplied) || r.Run == run {
+			m = r
+			break
+		}
+	}
+	if m == nil {
+		if run == "" {
+			return nil, errors.New("no applied run to undo")
+		}
+		return nil, fmt.Errorf("no run %s in %s", run, e.Dir)
+	}
+	if m.State != StateApplied {
+		return m, fmt.Errorf("run %s is %s, not applied: nothing to undo", m.Run, m.State)
+	}
+	if err := e.restore(m); err != nil {
+		return m, err
+	}
+	if activate != nil {
+		if err := activate(ctx, m.Area); err != nil {
+			return m, fmt.Errorf("files restored, but reactivating %s failed: %w", m.Area, err)
+		}
+	}
+	m.State = StateUndone
+	return m, e.save(m)
+}
+
+// Changed reports whether a file change would alter the file.
+func Changed(fc FileChange) bool {
+	old, err := os.ReadFile(fc.Path)
+	return err != nil || !bytes.Equal(old, fc.Content)
+}
+
+// newRunID sorts by time and is unique: 20061102T150405Z-4 random bytes.
+func newRunID() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return time.Now().UTC().Format("20060102T150405.000000Z") + "-" + hex.EncodeToString(b[:])
+}

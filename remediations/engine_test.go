@@ -1,0 +1,233 @@
+package remediations
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// fixture is a directory with one existing file and the path of one that
+// does not exist yet.
+type fixture struct {
+	dir, existing, created, state string
+}
+
+func newFixture(t *testing.T) fixture {
+	t.Helper()
+	dir := t.TempDir()
+	f := fixture{dir: dir, existing: filepath.Join(dir, "etc", "app.conf"), created: filepath.Join(dir, "etc", "app.d", "00-vigie.conf"), state: filepath.Join(dir, "state")}
+	if err := os.MkdirAll(filepath.Dir(f.existing), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.existing, []byte("Setting old\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f fixture) plan(activations *int, validate, activate, verify error) *Plan {
+	return &Plan{
+		Area: "test",
+		Files: []FileChange{
+			{Path: f.existing, Content: []byte("Setting new\n"), Mode: 0o644},
+			{Path: f.created, Content: []byte("Setting first\n"), Mode: 0o600},
+		},
+		Validate: func(context.Context) error { return validate },
+		Activate: func(context.Context) error {
+			*activations++
+			if *activations == 1 {
+				return activate
+			}
+			return nil
+		},
+		Verify: func(context.Context) error { return verify },
+	}
+}
+
+// assertUntouched: the existing file byte-identical with its mode, the
+// new one absent.
+func (f fixture) assertUntouched(t *testing.T) {
+	t.Helper()
+	b, err := os.ReadFile(f.existing)
+	if err != nil || string(b) != "Setting old\n" {
+		t.Errorf("existing file: %q, %v", b, err)
+	}
+	if st, err := os.Stat(f.existing); err != nil || st.Mode().Perm() != 0o640 {
+		t.Errorf("existing file mode: %v, %v", st.Mode(), err)
+	}
+	if _, err := os.Stat(f.created); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("created file still there: %v", err)
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(f.existing), ".*vigie-*"))
+	if len(leftovers) > 0 {
+		t.Errorf("temporary files left: %v", leftovers)
+	}
+}
+
+func TestApplyFailuresRollBack(t *testing.T) {
+	boom := errors.New("boom")
+	tests := []struct {
+		name                       string
+		failAt                     string
+		validate, activate, verify error
+		wantActivations            int
+	}{
+		{name: "after backup", failAt: "backup", wantActivations: 1},
+		{name: "after the first write", failAt: "write existing", wantActivations: 1},
+		{name: "after the last write", failAt: "write created", wantActivations: 1},
+		{name: "validation fails", validate: boom, wantActivations: 1},
+		{name: "reload fails", activate: boom, wantActivations: 2},
+		{name: "verification fails", verify: boom, wantActivations: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			n := 0
+			e := &Engine{Dir: f.state, AfterStep: func(step string) error {
+				step = strings.Replace(strings.Replace(step, f.existing, "existing", 1), f.created, "created", 1)
+				if step == tt.failAt {
+					return boom
+				}
+				return nil
+			}}
+			run, err := e.Apply(context.Background(), f.plan(&n, tt.validate, tt.activate, tt.verify))
+			if err == nil || !strings.Contains(err.Error(), "rolled back") {
+				t.Fatalf("err = %v", err)
+			}
+			if tt.verify != nil && !errors.Is(err, ErrVerify) {
+				t.Errorf("verification error not marked: %v", err)
+			}
+			f.assertUntouched(t)
+			if n != tt.wantActivations {
+				t.Errorf("%d activations, want %d", n, tt.wantActivations)
+			}
+			runs, _ := e.Runs()
+			if len(runs) != 1 || runs[0].Run != run || runs[0].State != StateRolledBack {
+				t.Errorf("journal: %+v", runs)
+			}
+		})
+	}
+}
+
+func TestApplyAndUndo(t *testing.T) {
+	f := newFixture(t)
+	n := 0
+	e := &Engine{Dir: f.state}
+	run, err := e.Apply(context.Background(), f.plan(&n, nil, nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(f.existing); string(b) != "Setting new\n" {
+		t.Errorf("not applied: %q", b)
+	}
+	if st, _ := os.Stat(f.existing); st.Mode().Perm() != 0o640 {
+		t.Errorf("rewrite changed the mode to %v", st.Mode())
+	}
+	if st, _ := os.Stat(f.created); st.Mode().Perm() != 0o600 {
+		t.Errorf("new file mode %v", st.Mode())
+	}
+	var reactivated string
+	m, err := e.Undo(context.Background(), "", func(_ context.Context, area string) error { reactivated = area; return nil })
+	if err != nil || m.Run != run || m.State != StateUndone || reactivated != "test" {
+		t.Fatalf("undo: %+v %v %q", m, err, reactivated)
+	}
+	f.assertUntouched(t)
+	if _, err := e.Undo(context.Background(), run, nil); err == nil {
+		t.Error("undoing twice accepted")
+	}
+}
+
+func TestNoBackupNoChange(t *testing.T) {
+	f := newFixture(t)
+	// The state directory cannot be created: nothing may change.
+	if err := os.WriteFile(f.state, []byte("a file where the directory goes"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	if _, err := (&Engine{Dir: f.state}).Apply(context.Background(), f.plan(&n, nil, nil, nil)); err == nil {
+		t.Fatal("applied without a journal")
+	}
+	f.assertUntouched(t)
+}
+
+const crashEnv = "VIGIE_TEST_CRASH_AT"
+
+// TestCrashHelper is the child process of TestCrashRecovery: it applies a
+// plan and dies, as a kill would stop it, at the step named in crashEnv.
+func TestCrashHelper(t *testing.T) {
+	at := os.Getenv(crashEnv)
+	if at == "" {
+		t.Skip("child process of TestCrashRecovery")
+	}
+	f := fixture{existing: os.Getenv("EXISTING"), created: os.Getenv("CREATED"), state: os.Getenv("STATE")}
+	n := 0
+	e := &Engine{Dir: f.state, AfterStep: func(step string) error {
+		if strings.HasPrefix(step, at) {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		}
+		return nil
+	}}
+	_, _ = e.Apply(context.Background(), f.plan(&n, nil, nil, nil))
+	t.Fatal("not killed")
+}
+
+// TestCrashRecovery kills a real process between steps and checks that the
+// next run finds the journal and reverts the half-applied change.
+func TestCrashRecovery(t *testing.T) {
+	for _, at := range []string{"backup", "write ", "validate"} {
+		t.Run(at, func(t *testing.T) {
+			f := newFixture(t)
+			cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelper$")
+			cmd.Env = append(os.Environ(), crashEnv+"="+at, "EXISTING="+f.existing, "CREATED="+f.created, "STATE="+f.state)
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != -1 {
+				t.Fatalf("child was not killed: %v", err)
+			}
+			e := &Engine{Dir: f.state}
+			runs, _ := e.Runs()
+			if len(runs) != 1 || runs[0].State != StateApplying {
+				t.Fatalf("journal after the crash: %+v", runs)
+			}
+			var reactivated []string
+			done, err := e.Recover(context.Background(), func(_ context.Context, area string) error {
+				reactivated = append(reactivated, area)
+				return nil
+			})
+			if err != nil || len(done) != 1 || len(reactivated) != 1 {
+				t.Fatalf("recover: %v %v %v", done, err, reactivated)
+			}
+			f.assertUntouched(t)
+			runs, _ = e.Runs()
+			if runs[0].State != StateRolledBack {
+				t.Errorf("state after recovery: %s", runs[0].State)
+			}
+		})
+	}
+}
+
+func TestWriteAtomicKeepsOwnerAndMode(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown")
+	}
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, []byte("a"), 0o604); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(p, 1234, 5678); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteAtomic(p, []byte("b"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(p)
+	sys := st.Sys().(*syscall.Stat_t)
+	if st.Mode().Perm() != 0o604 || sys.Uid != 1234 || sys.Gid != 5678 {
+		t.Errorf("mode %v owner %d:%d", st.Mode(), sys.Uid, sys.Gid)
+	}
+}
