@@ -30,10 +30,12 @@ const DefaultConfigPath = "/etc/vigie/vigie.yaml"
 // Config is /etc/vigie/vigie.yaml. Every key has a default, so a missing
 // file is a valid configuration.
 type Config struct {
-	Profile  string         `mapstructure:"profile"`
-	FailOn   string         `mapstructure:"fail_on"`
-	Only     []string       `mapstructure:"only"`
-	Timeout  time.Duration  `mapstructure:"timeout"`
+	Profile string        `mapstructure:"profile"`
+	FailOn  string        `mapstructure:"fail_on"`
+	Only    []string      `mapstructure:"only"`
+	Timeout time.Duration `mapstructure:"timeout"`
+	// StateDir holds backups and the journal of `vigie fix`.
+	StateDir string         `mapstructure:"state_dir"`
 	SSH      SSHConfig      `mapstructure:"ssh"`
 	Firewall FirewallConfig `mapstructure:"firewall"`
 	Patches  PatchesConfig  `mapstructure:"patches"`
@@ -87,10 +89,11 @@ func Defaults() Config {
 	so := ssh.DefaultOptions()
 	po := patches.DefaultOptions()
 	return Config{
-		Profile: "baseline",
-		FailOn:  "low",
-		Only:    []string{},
-		Timeout: 10 * time.Second,
+		Profile:  "baseline",
+		FailOn:   "low",
+		Only:     []string{},
+		Timeout:  10 * time.Second,
+		StateDir: "/var/lib/vigie",
 		SSH: SSHConfig{
 			Probe:        so.Probe,
 			ProbeUser:    so.ProbeUser,

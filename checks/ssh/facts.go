@@ -97,7 +97,7 @@ func Gather(ctx context.Context, env *checks.Env, opt Options) *Facts {
 	var early chan []ProbeResult
 	if opt.Probe && files != nil {
 		early = make(chan []ProbeResult, 1)
-		guess := probeTargets(FromFiles(files)["listenaddress"])
+		guess := ProbeTargets(FromFiles(files)["listenaddress"])
 		go func() { early <- probeAddrs(ctx, guess, opt) }()
 	}
 
@@ -140,7 +140,7 @@ func Gather(ctx context.Context, env *checks.Env, opt Options) *Facts {
 	}
 	wg.Go(func() { f.HostKeys = readHostKeys(env, f.Global["hostkey"]) })
 	if opt.Probe {
-		wg.Go(func() { f.Probes = reconcileProbes(ctx, early, probeTargets(f.Global["listenaddress"]), opt) })
+		wg.Go(func() { f.Probes = reconcileProbes(ctx, early, ProbeTargets(f.Global["listenaddress"]), opt) })
 	} else {
 		f.ProbeOff = true
 	}
@@ -217,9 +217,9 @@ func readHostKeys(env *checks.Env, paths []string) []HostKey {
 	return out
 }
 
-// probeTargets maps the addresses sshd listens on to addresses to connect
+// ProbeTargets maps the addresses sshd listens on to addresses to connect
 // to: a wildcard becomes the loopback of its family.
-func probeTargets(listens []string) []string {
+func ProbeTargets(listens []string) []string {
 	seen := map[string]bool{}
 	var addrs []string
 	for _, l := range listens {

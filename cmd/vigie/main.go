@@ -85,7 +85,7 @@ func newRootCmd(stdout io.Writer) *cobra.Command {
 	pf.StringVar(&g.rootPath, "path.root", "/", "root of the inspected file system (for images and containers)")
 	pf.StringVar(&g.procPath, "path.proc", "/proc", "procfs mount point")
 	pf.StringVar(&g.sysPath, "path.sys", "/sys", "sysfs mount point")
-	root.AddCommand(newCheckCmd(g, stdout), newExplainCmd(stdout), newVersionCmd(stdout))
+	root.AddCommand(newCheckCmd(g, stdout), newFixCmd(g, stdout), newUndoCmd(g, stdout), newExplainCmd(stdout), newVersionCmd(stdout))
 	return root
 }
 
@@ -144,6 +144,68 @@ func newCheckCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 	fl.String("profile", "baseline", "profile: "+fmt.Sprint(checks.ProfileNames()))
 	fl.String("fail-on", "low", "lowest severity that makes the exit status 1: info, low, medium, high, critical")
 	return cmd
+}
+
+func newFixCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
+	var opt agent.FixOptions
+	cmd := &cobra.Command{
+		Use:   "fix",
+		Short: "Plan, show and apply the remediations, transactionally",
+		Long: "Build a plan of changes from the same facts as `check`, print it as a diff, and apply it with --yes (or after a\n" +
+			"confirmation on a terminal): back up every file, write atomically, reload, check again, roll everything back on failure.\n" +
+			"Without a terminal and without --yes it only shows the plan. Exit status: 0 applied and verified (or nothing to do),\n" +
+			"1 a change failed and was rolled back, 2 vigie could not run.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := agent.LoadConfig(g.config, cmd.Flags().Changed("config"), nil)
+			if err != nil {
+				return &exitError{exitUsage, err}
+			}
+			cat, err := agent.Catalogue(cfg)
+			if err != nil {
+				return &exitError{exitUsage, err}
+			}
+			if err := cfg.Validate(cat); err != nil {
+				return &exitError{exitUsage, err}
+			}
+			if !opt.Yes && !opt.DryRun && term.IsTerminal(int(os.Stdin.Fd())) {
+				opt.Confirm = agent.TTYConfirm(os.Stdin, stdout)
+			}
+			code, err := agent.Fix(cmd.Context(), cfg, g.env(), stdout, opt)
+			if err != nil || code != 0 {
+				return &exitError{code, err}
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringSliceVar(&opt.Only, "only", nil, "areas to fix, comma-separated (available: ssh)")
+	fl.BoolVar(&opt.DryRun, "dry-run", false, "show the plan, change nothing")
+	fl.BoolVar(&opt.Yes, "yes", false, "apply without asking")
+	fl.BoolVar(&opt.Force, "force", false, "turn password login off even when no administrator has an ED25519 key (lockout risk)")
+	return cmd
+}
+
+func newUndoCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "undo [RUN-ID]",
+		Short: "Restore the files of a fix run (the last applied one by default) and reload",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := agent.LoadConfig(g.config, cmd.Flags().Changed("config"), nil)
+			if err != nil {
+				return &exitError{exitUsage, err}
+			}
+			run := ""
+			if len(args) == 1 {
+				run = args[0]
+			}
+			if err := agent.Undo(cmd.Context(), cfg, g.env(), stdout, run); err != nil {
+				return &exitError{exitFailing, err}
+			}
+			return nil
+		},
+	}
 }
 
 func listChecks(w io.Writer, cat *checks.Catalogue, profileName string) error {

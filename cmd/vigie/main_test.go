@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -137,5 +138,24 @@ func TestCheckJSONValidates(t *testing.T) {
 	}
 	if err := s.Validate(v); err != nil {
 		t.Fatalf("does not validate: %v\n%s", err, out)
+	}
+}
+
+// TestFixDryRun plans on a fixture tree and writes nothing.
+func TestFixDryRun(t *testing.T) {
+	code, out, errOut := runVigie(t, "fix", "--dry-run", "--only", "ssh", "--config", "testdata/offline.yaml", "--path.root", "testdata/default")
+	if code != 0 {
+		t.Fatalf("exit %d: %s\n%s", code, errOut, out)
+	}
+	for _, want := range []string{"== ssh:", "Not changed: password login", "+HostKey /etc/ssh/ssh_host_ed25519_key", "Not applied (dry run)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat("testdata/default/etc/ssh/sshd_config.d/00-vigie.conf"); !os.IsNotExist(err) {
+		t.Errorf("dry run wrote the drop-in: %v", err)
+	}
+	if code, _, errOut := runVigie(t, "fix", "--only", "dns", "--config", "testdata/offline.yaml"); code != 2 || !strings.Contains(errOut, `no remediation for "dns"`) {
+		t.Errorf("unknown area: exit %d %q", code, errOut)
 	}
 }

@@ -1,0 +1,201 @@
+package agent
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/vigie-agent/vigie/checks"
+	sshcheck "github.com/vigie-agent/vigie/checks/ssh"
+	"github.com/vigie-agent/vigie/remediations"
+	sshfix "github.com/vigie-agent/vigie/remediations/ssh"
+)
+
+// FixOptions are the flags of `vigie fix`.
+type FixOptions struct {
+	Only    []string
+	DryRun  bool
+	Yes     bool
+	Force   bool
+	Confirm func(prompt string) bool // asks the operator; nil means no
+}
+
+// remediable lists the areas `vigie fix` can change, in the order it
+// changes them.
+var remediable = []string{"ssh"}
+
+// Engine returns the remediation engine over the configured state
+// directory.
+func (c Config) Engine() *remediations.Engine {
+	return &remediations.Engine{Dir: filepath.Join(c.StateDir, "backups")}
+}
+
+// activate reloads what an area's files configure, after an undo or the
+// revert of an interrupted run.
+func (c Config) activate(env *checks.Env) func(ctx context.Context, area string) error {
+	return func(ctx context.Context, area string) error {
+		switch area {
+		case "ssh":
+			f := sshcheck.Gather(ctx, env, c.SSHOptions())
+			return sshfix.Reloader(f.Global.Get("pidfile"), sshcheck.ProbeTargets(f.Global["listenaddress"]))(ctx)
+		}
+		return fmt.Errorf("no way to reactivate area %s", area)
+	}
+}
+
+// Fix plans, shows and (when allowed) applies the remediations. It returns
+// the exit status: 0 applied and verified or nothing to do, 1 a change failed
+// and was rolled back, 2 vigie could not run.
+func Fix(ctx context.Context, cfg Config, env *checks.Env, out io.Writer, opt FixOptions) (int, error) {
+	areas := map[string]bool{}
+	for _, o := range opt.Only {
+		for _, a := range strings.Split(o, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				areas[a] = true
+			}
+		}
+	}
+	for a := range areas {
+		if !contains(remediable, a) {
+			return 2, configErrorf("fix: no remediation for %q (available: %s)", a, strings.Join(remediable, ", "))
+		}
+	}
+	e := cfg.Engine()
+	if !opt.DryRun {
+		done, err := e.Recover(ctx, cfg.activate(env))
+		for _, r := range done {
+			fmt.Fprintf(out, "Reverted run %s, interrupted before it finished.\n", r)
+		}
+		if err != nil {
+			return 1, err
+		}
+	}
+	status := 0
+	for _, area := range remediable {
+		if len(areas) > 0 && !areas[area] {
+			continue
+		}
+		p, err := buildPlan(ctx, cfg, env, area, opt)
+		if err != nil {
+			return 2, err
+		}
+		if err := ShowPlan(out, p); err != nil {
+			return 2, err
+		}
+		if p.Empty() {
+			continue
+		}
+		if opt.DryRun || (!opt.Yes && (opt.Confirm == nil || !opt.Confirm(fmt.Sprintf("Apply these %d change(s) to %s? [y/N] ", len(p.Files), area)))) {
+			fmt.Fprintf(out, "Not applied (dry run). `vigie fix --yes --only %s` applies it.\n", area)
+			continue
+		}
+		run, err := e.Apply(ctx, p)
+		if err != nil {
+			fmt.Fprintf(out, "%s: FAILED: %v\n", area, err)
+			status = 1
+			continue
+		}
+		fmt.Fprintf(out, "%s: applied and verified (run %s; `vigie undo %s` reverts it).\n", area, run, run)
+	}
+	return status, nil
+}
+
+func buildPlan(ctx context.Context, cfg Config, env *checks.Env, area string, opt FixOptions) (*remediations.Plan, error) {
+	switch area {
+	case "ssh":
+		so := cfg.SSHOptions()
+		f := sshcheck.Gather(ctx, env, so)
+		return sshfix.BuildPlan(ctx, env, f, sshfix.Options{
+			Check:   so,
+			DropIn:  filepath.Join(filepath.Dir(so.ConfigPath), "sshd_config.d", "00-vigie.conf"),
+			HostKey: filepath.Join(filepath.Dir(so.ConfigPath), "ssh_host_ed25519_key"),
+			Force:   opt.Force,
+			Reload:  sshfix.Reloader(f.Global.Get("pidfile"), sshcheck.ProbeTargets(f.Global["listenaddress"])),
+		})
+	}
+	return nil, fmt.Errorf("no remediation for %s", area)
+}
+
+// ShowPlan prints a plan as a reviewer reads it: what will change and why,
+// a unified diff per file (secret files by size only), and what will not
+// be changed.
+func ShowPlan(w io.Writer, p *remediations.Plan) error {
+	fmt.Fprintf(w, "== %s: %d change(s)\n", p.Area, len(p.Files))
+	for _, r := range p.Refusals {
+		fmt.Fprintf(w, "Not changed: %s\n", r)
+	}
+	for _, fc := range p.Files {
+		fmt.Fprintf(w, "\n--- %s: %s\n", fc.Path, fc.Why)
+		if fc.Mode&0o077 == 0 && fc.Mode != 0 {
+			if _, err := os.Stat(fc.Path); err != nil {
+				fmt.Fprintf(w, "(new secret file, mode %04o, %d bytes: content not shown)\n", fc.Mode, len(fc.Content))
+				continue
+			}
+		}
+		d, err := unifiedDiff(fc.Path, fc.Content)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(w, d)
+	}
+	return nil
+}
+
+// unifiedDiff runs diff -u between the file and its new content.
+func unifiedDiff(path string, content []byte) (string, error) {
+	tmp, err := os.CreateTemp("", "vigie-plan-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(content); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	tmp.Close()
+	old := path
+	if _, err := os.Stat(path); err != nil {
+		old = "/dev/null"
+	}
+	out, err := exec.Command("diff", "-u", "--label", path+" (now)", "--label", path+" (after fix)", old, tmp.Name()).Output()
+	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 1 {
+		err = nil // differences found
+	}
+	if err != nil {
+		return "", fmt.Errorf("diff %s: %w", path, err)
+	}
+	return string(out), nil
+}
+
+// Undo restores a run (the newest applied one when run is "").
+func Undo(ctx context.Context, cfg Config, env *checks.Env, out io.Writer, run string) error {
+	m, err := cfg.Engine().Undo(ctx, run, cfg.activate(env))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Run %s (%s) undone: %d file(s) restored.\n", m.Run, m.Area, len(m.Files))
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TTYConfirm asks on the terminal.
+func TTYConfirm(in io.Reader, out io.Writer) func(string) bool {
+	return func(prompt string) bool {
+		fmt.Fprint(out, prompt)
+		line, _ := bufio.NewReader(in).ReadString('\n')
+		return strings.EqualFold(strings.TrimSpace(line), "y") || strings.EqualFold(strings.TrimSpace(line), "yes")
+	}
+}

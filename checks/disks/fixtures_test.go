@@ -1,0 +1,119 @@
+package disks
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/vigie-agent/vigie/checks"
+)
+
+// fixtureEnv reads a tree captured in a Debian 12 guest by
+// testdata/capture (see each scenario's README.md).
+func fixtureEnv(t *testing.T, scenario string) *checks.Env {
+	t.Helper()
+	root := filepath.Join("testdata", scenario)
+	if _, err := os.Stat(root); err != nil {
+		t.Fatalf("fixture %s: %v", scenario, err)
+	}
+	return &checks.Env{Root: root, Proc: filepath.Join(root, "proc"), Sys: filepath.Join(root, "sys")}
+}
+
+// itemVerdicts summarises a scenario as "kind label: encrypted/clear".
+func itemVerdicts(f *Facts) []string {
+	var out []string
+	for _, it := range f.Items {
+		v := "clear"
+		if it.Encrypted {
+			v = "encrypted"
+		}
+		out = append(out, it.Kind+" "+it.Label+": "+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+type scenario struct {
+	name    string
+	items   []string                 // every item and its verdict
+	chains  map[string]string        // item label -> substring of its chain
+	status  map[string]checks.Status // check id -> verdict
+	scratch []string
+}
+
+var scenarios = []scenario{
+	{
+		name:  "plain",
+		items: []string{"filesystem /: clear", "filesystem /data: clear", "swap /dev/vdd2: clear"},
+		chains: map[string]string{
+			"/data":     "vdd1 (partition) > vdd (disk)",
+			"/dev/vdd2": "vdd2 (partition) > vdd (disk)",
+		},
+		status: map[string]checks.Status{IDLocal: checks.Fail, IDSwap: checks.Fail, IDScratch: checks.Skip, IDBlock: checks.Skip},
+	},
+}
+
+func TestFixtureScenarios(t *testing.T) {
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			f := Gather(context.Background(), fixtureEnv(t, sc.name), Options{Scratch: sc.scratch})
+			if f.Err != "" {
+				t.Fatal(f.Err)
+			}
+			if got := itemVerdicts(f); strings.Join(got, "; ") != strings.Join(sortedCopy(sc.items), "; ") {
+				t.Errorf("items\n got %q\nwant %q", got, sortedCopy(sc.items))
+			}
+			for label, want := range sc.chains {
+				found := false
+				for _, it := range f.Items {
+					if it.Label == label {
+						found = true
+						if !strings.Contains(it.Chain, want) {
+							t.Errorf("%s: chain %q lacks %q", label, it.Chain, want)
+						}
+					}
+				}
+				if !found {
+					t.Errorf("no item %s", label)
+				}
+			}
+			for _, fi := range Evaluate(f) {
+				if want, ok := sc.status[fi.ID]; ok && fi.Status != want {
+					t.Errorf("%s: %s (%s), want %s", fi.ID, fi.Status, fi.Reason, want)
+				}
+			}
+		})
+	}
+}
+
+func sortedCopy(s []string) []string {
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
+}
+
+func TestUnescape(t *testing.T) {
+	for in, want := range map[string]string{
+		`/mnt/my\040disk`: "/mnt/my disk",
+		`/a\011b\012c`:    "/a\tb\nc",
+		`/back\134slash`:  `/back\slash`,
+		`/trailing\04`:    `/trailing\04`,
+		`/not\999octal`:   `/not\999octal`,
+	} {
+		if got := unescape(in); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}
+
+func FuzzUnescape(f *testing.F) {
+	f.Add(`/mnt/my\040disk`)
+	f.Fuzz(func(t *testing.T, s string) {
+		if got := unescape(s); len(got) > len(s) {
+			t.Fatalf("%q grew to %q", s, got)
+		}
+	})
+}
