@@ -8,11 +8,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 
+	sddbus "github.com/coreos/go-systemd/v22/dbus"
+
 	"github.com/vigie-agent/vigie/checks"
+	fwcheck "github.com/vigie-agent/vigie/checks/firewall"
 	sshcheck "github.com/vigie-agent/vigie/checks/ssh"
 	"github.com/vigie-agent/vigie/remediations"
+	fwfix "github.com/vigie-agent/vigie/remediations/firewall"
 	sshfix "github.com/vigie-agent/vigie/remediations/ssh"
 )
 
@@ -27,7 +32,7 @@ type FixOptions struct {
 
 // remediable lists the areas `vigie fix` can change, in the order it
 // changes them.
-var remediable = []string{"ssh"}
+var remediable = []string{"ssh", "firewall"}
 
 // Engine returns the remediation engine over the configured state
 // directory.
@@ -43,6 +48,9 @@ func (c Config) activate(env *checks.Env) func(ctx context.Context, area string)
 		case "ssh":
 			f := sshcheck.Gather(ctx, env, c.SSHOptions())
 			return sshfix.Reloader(f.Global.Get("pidfile"), sshcheck.ProbeTargets(f.Global["listenaddress"]))(ctx)
+		case "firewall":
+			opt := c.firewallFixOptions(env, nil)
+			return fwfix.Sync(ctx, env.Path(opt.PersistFile), opt)
 		}
 		return fmt.Errorf("no way to reactivate area %s", area)
 	}
@@ -117,8 +125,76 @@ func buildPlan(ctx context.Context, cfg Config, env *checks.Env, area string, op
 			Force:   opt.Force,
 			Reload:  sshfix.Reloader(f.Global.Get("pidfile"), sshcheck.ProbeTargets(f.Global["listenaddress"])),
 		})
+	case "firewall":
+		f := fwcheck.Gather(ctx, env, cfg.FirewallOptions())
+		return fwfix.BuildPlan(env, f, cfg.firewallFixOptions(env, sshPorts(ctx, cfg, env, f), opt.Force))
 	}
 	return nil, fmt.Errorf("no remediation for %s", area)
+}
+
+// firewallFixOptions places vigie's ruleset file beside the distribution's
+// nftables.conf (Debian) or sysconfig file (RHEL family).
+func (c Config) firewallFixOptions(env *checks.Env, ssh []int, force ...bool) fwfix.Options {
+	conf := "/etc/nftables.conf"
+	if _, err := os.Stat(env.Path(conf)); err != nil {
+		if _, err := os.Stat(env.Path("/etc/sysconfig/nftables.conf")); err == nil {
+			conf = "/etc/sysconfig/nftables.conf"
+		}
+	}
+	o := fwfix.Options{
+		Check:        c.FirewallOptions(),
+		SSHPorts:     ssh,
+		Allowed:      c.Firewall.AllowedPorts,
+		PersistFile:  "/etc/vigie/vigie.nft",
+		NftablesConf: conf,
+		Force:        len(force) > 0 && force[0],
+	}
+	if _, err := os.Stat("/run/systemd/system"); err == nil && (env.Root == "" || env.Root == "/") {
+		o.EnableService = enableNftables
+	}
+	return o
+}
+
+// sshPorts are the ports sshd serves: from its effective configuration and
+// from the sockets sshd processes hold, so a port opened by hand or by
+// socket activation is kept too.
+func sshPorts(ctx context.Context, cfg Config, env *checks.Env, f *fwcheck.Facts) []int {
+	seen := map[int]bool{}
+	var out []int
+	add := func(p int) {
+		if p > 0 && !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	sf := sshcheck.Gather(ctx, env, cfg.SSHOptions())
+	for _, a := range sf.Global["listenaddress"] {
+		if i := strings.LastIndexByte(a, ':'); i >= 0 {
+			p, _ := strconv.Atoi(a[i+1:])
+			add(p)
+		}
+	}
+	for _, l := range f.Listeners {
+		if l.Proto == "tcp" && strings.HasPrefix(l.Process, "sshd") {
+			add(l.Port)
+		}
+	}
+	return out
+}
+
+// enableNftables enables nftables.service so the ruleset is loaded at the
+// next boot. It does not start it now: the unit's file begins with
+// "flush ruleset", which would drop other tables of the running host.
+func enableNftables(ctx context.Context) error {
+	conn, err := sddbus.NewSystemConnectionContext(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to systemd: %w", err)
+	}
+	defer conn.Close()
+	if _, _, err := conn.EnableUnitFilesContext(ctx, []string{"nftables.service"}, false, true); err != nil {
+		return fmt.Errorf("enable nftables.service: %w", err)
+	}
+	return conn.ReloadContext(ctx)
 }
 
 // ShowPlan prints a plan as a reviewer reads it: what will change and why,

@@ -42,6 +42,9 @@ type Plan struct {
 	Activate func(ctx context.Context) error
 	// Verify runs the area's checks again on the changed system.
 	Verify func(ctx context.Context) error
+	// Commit makes a verified change durable beyond files (enable a boot
+	// service). A failure still reverts the files.
+	Commit func(ctx context.Context) error
 }
 
 // Empty reports whether the plan changes nothing.
@@ -128,7 +131,7 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) (string, error) {
 	for _, s := range []struct {
 		name string
 		fn   func(context.Context) error
-	}{{"validate", p.Validate}, {"activate", p.Activate}, {"verify", p.Verify}} {
+	}{{"validate", p.Validate}, {"activate", p.Activate}, {"verify", p.Verify}, {"commit", p.Commit}} {
 		if s.fn == nil {
 			continue
 		}

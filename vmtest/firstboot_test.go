@@ -93,6 +93,7 @@ func runFirstBoot(t *testing.T, fb firstBoot) {
 	outside, probeErr := probeFromOutside(port)
 	if fb.name == "binary" && statusErr == nil && strings.Contains(status, "status: done") {
 		checkPatchesInGuest(t, port, key, fb.installed)
+		checkDisksInGuest(t, port, key, fb.installed)
 	}
 
 	// Power off from inside; the collector writes the results disk on the way down.

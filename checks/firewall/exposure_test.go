@@ -2,16 +2,10 @@ package firewall
 
 import (
 	"context"
-	"net"
 	"os"
-	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/vigie-agent/vigie/checks"
 )
@@ -87,80 +81,16 @@ func denyRuleset(rules ...*Rule) *Ruleset {
 	return &Ruleset{Tables: []*Table{t}}
 }
 
-// listenIn opens a TCP listener inside a namespace: the socket belongs to
-// the namespace of the thread that creates it.
-func listenIn(t *testing.T, n *testNetns, addr string) net.Listener {
-	t.Helper()
-	type res struct {
-		l   net.Listener
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			ch <- res{err: err}
-			return
-		}
-		defer unix.Close(orig)
-		if err := unix.Setns(n.fd, unix.CLONE_NEWNET); err != nil {
-			ch <- res{err: err}
-			return
-		}
-		l, err := net.Listen("tcp", addr)
-		// Go back before unlocking, so the thread (perhaps the main one)
-		// serves the rest of the test in the host namespace.
-		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
-			panic(err)
-		}
-		runtime.UnlockOSThread()
-		ch <- res{l, err}
-	}()
-	r := <-ch
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	t.Cleanup(func() { r.l.Close() })
-	return r.l
-}
-
-// member starts a process in the namespace so its /proc/PID/net files show
-// the namespace's sockets and tables.
-func member(t *testing.T, n *testNetns) int {
-	t.Helper()
-	cmd := exec.Command("ip", "netns", "exec", n.name, "sleep", "60")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	// ip enters the namespace, then execs sleep: wait until the process is
-	// in the namespace itself, compared by inode.
-	var want unix.Stat_t
-	if err := unix.Fstat(n.fd, &want); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 200; i++ {
-		var st unix.Stat_t
-		if err := unix.Stat("/proc/"+strconv.Itoa(cmd.Process.Pid)+"/ns/net", &st); err == nil && st.Ino == want.Ino && st.Dev == want.Dev {
-			return cmd.Process.Pid
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("member process never entered the namespace")
-	return 0
-}
-
 // TestExposureLive: a real listener in a namespace, judged against the
 // real ruleset of that namespace.
 func TestExposureLive(t *testing.T) {
 	n := newNetns(t)
-	listenIn(t, n, "0.0.0.0:8080")
-	pid := member(t, n)
+	n.Listen(t, "0.0.0.0:8080")
+	pid := n.Member(t)
 	opt := DefaultOptions()
-	opt.NetNS = "/run/netns/" + n.name
+	opt.NetNS = n.Path
 	opt.NetDir = "/proc/" + strconv.Itoa(pid)
-	opt.CmdPrefix = []string{"ip", "netns", "exec", n.name}
+	opt.CmdPrefix = n.Prefix()
 	env := checks.DefaultEnv()
 	find := func(fs []checks.Finding, id string) checks.Finding {
 		for _, f := range fs {
@@ -206,9 +136,9 @@ func TestLegacyRules(t *testing.T) {
 	if out, err := n.exec("iptables-legacy", "-A", "INPUT", "-s", "203.0.113.0/24", "-j", "DROP"); err != nil {
 		t.Skipf("iptables-legacy: %v: %s (apt-get install iptables)", err, out)
 	}
-	pid := member(t, n)
+	pid := n.Member(t)
 	opt := DefaultOptions()
-	opt.CmdPrefix = []string{"ip", "netns", "exec", n.name}
+	opt.CmdPrefix = n.Prefix()
 	l := readLegacy(context.Background(), checks.DefaultEnv(), "/proc/"+strconv.Itoa(pid), opt)
 	r := legacyRule(&Facts{Legacy: l})
 	if r.Status != checks.Fail || !strings.Contains(r.Reason, "filter -A INPUT -s 203.0.113.0/24 -j DROP") {

@@ -179,10 +179,10 @@ func newFixCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringSliceVar(&opt.Only, "only", nil, "areas to fix, comma-separated (available: ssh)")
+	fl.StringSliceVar(&opt.Only, "only", nil, "areas to fix, comma-separated (available: ssh, firewall)")
 	fl.BoolVar(&opt.DryRun, "dry-run", false, "show the plan, change nothing")
 	fl.BoolVar(&opt.Yes, "yes", false, "apply without asking")
-	fl.BoolVar(&opt.Force, "force", false, "turn password login off even when no administrator has an ED25519 key (lockout risk)")
+	fl.BoolVar(&opt.Force, "force", false, "turn password login off even when no administrator has an ED25519 key, add vigie's table beside firewalld or ufw (risky)")
 	return cmd
 }
 

@@ -1,0 +1,224 @@
+package firewall
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+
+	"github.com/google/nftables"
+	"golang.org/x/sys/unix"
+
+	"github.com/vigie-agent/vigie/checks"
+	fwcheck "github.com/vigie-agent/vigie/checks/firewall"
+	"github.com/vigie-agent/vigie/remediations"
+)
+
+// Options say where the ruleset goes and what must stay open.
+type Options struct {
+	Check fwcheck.Options
+	// SSHPorts are the ports sshd listens on: never closed.
+	SSHPorts []int
+	// Allowed are the configured public services ("443/tcp").
+	Allowed []string
+	// PersistFile holds vigie's table for the boot; NftablesConf is the
+	// file nftables.service loads, which must include it.
+	PersistFile  string
+	NftablesConf string
+	// Force applies even where firewalld or ufw manage the ruleset.
+	Force bool
+	// EnableService enables nftables.service once the change is verified;
+	// nil leaves persistence to the operator, and the plan says so.
+	EnableService func(ctx context.Context) error
+}
+
+// BuildPlan decides the changes from the firewall facts.
+func BuildPlan(env *checks.Env, f *fwcheck.Facts, opt Options) (*remediations.Plan, error) {
+	p := &remediations.Plan{Area: "firewall"}
+	if f.Ruleset == nil {
+		return nil, fmt.Errorf("cannot read the nftables ruleset: %s", f.RulesetErr)
+	}
+	if _, err := exec.LookPath(opt.Check.NftPath); err != nil {
+		p.Refusals = append(p.Refusals, "nft is not installed: nftables.service could not restore the ruleset at boot (apt-get install nftables)")
+		return p, nil
+	}
+	if mgr := manager(f); mgr != "" && !opt.Force {
+		p.Refusals = append(p.Refusals, mgr+" manages this host's firewall: change it through "+mgr+", or run with --force to add vigie's table beside it")
+		return p, nil
+	}
+	spec := Spec{}
+	for _, port := range opt.SSHPorts {
+		spec.Ports = append(spec.Ports, Port{Proto: "tcp", Port: port, Why: "sshd"})
+	}
+	for _, a := range opt.Allowed {
+		port, err := ParsePort(a, "firewall.allowed_ports")
+		if err != nil {
+			return nil, err
+		}
+		spec.Ports = append(spec.Ports, port)
+	}
+	if len(opt.SSHPorts) == 0 {
+		p.Refusals = append(p.Refusals, "sshd listens on no port vigie could find: the ruleset would close every remote access, so it is not applied")
+		return p, nil
+	}
+	text := []byte(spec.Text())
+	files := []remediations.FileChange{{Path: env.Path(opt.PersistFile), Content: text, Mode: 0o644, Why: "vigie's table, loaded at boot"}}
+	conf, err := os.ReadFile(env.Path(opt.NftablesConf))
+	include := "include \"" + opt.PersistFile + "\"\n"
+	switch {
+	case err != nil && !os.IsNotExist(err):
+		return nil, fmt.Errorf("read %s: %w", opt.NftablesConf, err)
+	case os.IsNotExist(err):
+		conf = []byte("#!/usr/sbin/nft -f\n")
+	}
+	if !bytes.Contains(conf, []byte(strings.TrimSpace(include))) {
+		if len(conf) > 0 && !bytes.HasSuffix(conf, []byte("\n")) {
+			conf = append(conf, '\n')
+		}
+		conf = append(conf, []byte("# Added by vigie fix: vigie's default-deny table.\n"+include)...)
+		files = append(files, remediations.FileChange{Path: env.Path(opt.NftablesConf), Content: conf, Mode: 0o755, Why: "the file nftables.service loads includes vigie's table"})
+	}
+	for _, fc := range files {
+		if remediations.Changed(fc) {
+			p.Files = append(p.Files, fc)
+		}
+	}
+	if len(p.Files) == 0 && f.Ruleset.Evaluate("input", "ipv4").Deny() && vigieTableMatches(f) {
+		return p, nil // already in force
+	}
+	if len(p.Files) == 0 {
+		// Files are right but the kernel lost the table (flushed by hand):
+		// rewrite the file identically so the engine reapplies it.
+		p.Files = append(p.Files, files[0])
+	}
+	p.Validate = func(ctx context.Context) error {
+		out, err := exec.CommandContext(ctx, opt.Check.NftPath, "-c", "-f", env.Path(opt.NftablesConf)).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("nft -c -f %s: %v: %s", opt.NftablesConf, err, bytes.TrimSpace(out))
+		}
+		return nil
+	}
+	p.Activate = func(ctx context.Context) error { return Sync(ctx, env.Path(opt.PersistFile), opt) }
+	p.Verify = func(ctx context.Context) error { return verify(ctx, env, opt, spec) }
+	p.Commit = opt.EnableService
+	if opt.EnableService == nil {
+		p.Refusals = append(p.Refusals, "systemd is not running: enable nftables.service yourself so the ruleset comes back after a reboot")
+	}
+	return p, nil
+}
+
+// manager names firewalld or ufw when they manage the live ruleset.
+func manager(f *fwcheck.Facts) string {
+	for _, t := range f.Ruleset.Tables {
+		if strings.HasPrefix(t.Owner, "firewalld") || strings.HasPrefix(t.Owner, "ufw") {
+			return strings.Fields(t.Owner)[0]
+		}
+	}
+	for _, u := range []string{"firewalld.service", "ufw.service"} {
+		if f.Persist.Units[u] == "enabled" {
+			return strings.TrimSuffix(u, ".service")
+		}
+	}
+	return ""
+}
+
+func vigieTableMatches(f *fwcheck.Facts) bool {
+	for _, t := range f.Ruleset.Tables {
+		if t.Family == "inet" && t.Name == TableName {
+			return true
+		}
+	}
+	return false
+}
+
+// Sync makes the kernel hold what the persisted file says: vigie's table
+// through one netlink transaction when the file is one vigie wrote, no
+// table when the file is gone (after a revert), and any other content
+// through nft. Undo and the recovery of an interrupted run use it too.
+func Sync(ctx context.Context, path string, opt Options) error {
+	conn, closeNS, err := connIn(opt.Check.NetNS)
+	if err != nil {
+		return err
+	}
+	defer closeNS()
+	data, err := os.ReadFile(path)
+	switch {
+	case os.IsNotExist(err):
+		return Delete(conn)
+	case err != nil:
+		return err
+	}
+	if spec := (Spec{Ports: portsOf(data)}); bytes.Equal([]byte(spec.Text()), data) {
+		return spec.Apply(conn)
+	}
+	argv := append(append([]string(nil), opt.Check.CmdPrefix...), opt.Check.NftPath, "-f", path)
+	if out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput(); err != nil {
+		return fmt.Errorf("nft -f %s: %v: %s", path, err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// portsOf reads the ports back from the spec's own text, so activation
+// after a restart of vigie needs nothing but the file.
+func portsOf(text []byte) []Port {
+	var out []Port
+	for _, l := range strings.Split(string(text), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 4 && (f[0] == "tcp" || f[0] == "udp") && f[1] == "dport" && f[3] == "accept" {
+			if n, err := strconv.Atoi(f[2]); err == nil {
+				why := ""
+				if len(f) >= 6 && f[4] == "comment" {
+					why = strings.Trim(strings.Join(f[5:], " "), `"`)
+				}
+				out = append(out, Port{Proto: f[0], Port: n, Why: why})
+			}
+		}
+	}
+	return out
+}
+
+func connIn(ns string) (*nftables.Conn, func(), error) {
+	if ns == "" {
+		c, err := nftables.New()
+		return c, func() {}, err
+	}
+	fd, err := unix.Open(ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open %s: %w", ns, err)
+	}
+	c, err := nftables.New(nftables.WithNetNSFd(fd))
+	if err != nil {
+		unix.Close(fd)
+		return nil, nil, err
+	}
+	return c, func() { unix.Close(fd) }, nil
+}
+
+// verify reads the live ruleset again and evaluates it like the check:
+// default deny for every family, and every port that must stay open
+// admitted.
+func verify(ctx context.Context, env *checks.Env, opt Options, spec Spec) error {
+	f := fwcheck.Gather(ctx, env, opt.Check)
+	if f.Ruleset == nil {
+		return fmt.Errorf("read the ruleset back: %s", f.RulesetErr)
+	}
+	var bad []string
+	for _, fam := range f.Families() {
+		hv := f.Ruleset.Evaluate("input", fam)
+		if !hv.Deny() {
+			bad = append(bad, fam+" input is not default-deny")
+		}
+		for _, p := range spec.sortedPorts() {
+			if ok, why := hv.Admits(p.Proto, p.Port); !ok {
+				bad = append(bad, fmt.Sprintf("%s %d/%s would be closed: %s", fam, p.Port, p.Proto, why))
+			}
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%s", strings.Join(bad, "; "))
+	}
+	return nil
+}
