@@ -33,7 +33,7 @@ func DefaultOptions() Options {
 		SshdPath:     "/usr/sbin/sshd",
 		Probe:        true,
 		ProbeUser:    "root",
-		ProbeTimeout: 2 * time.Second,
+		ProbeTimeout: 5 * time.Second,
 		MaxUsers:     32,
 	}
 }
