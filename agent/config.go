@@ -41,6 +41,14 @@ type Config struct {
 	Patches  PatchesConfig  `mapstructure:"patches"`
 	Disks    DisksConfig    `mapstructure:"disks"`
 	Scaleway ScalewayConfig `mapstructure:"scaleway"`
+	Fix      FixConfig      `mapstructure:"fix"`
+}
+
+// FixConfig holds the settings of `vigie fix`.
+type FixConfig struct {
+	// ConfirmWindow is how long a change applied from an SSH session waits
+	// for the operator's confirmation before it is undone.
+	ConfirmWindow time.Duration `mapstructure:"confirm_window"`
 }
 
 // DisksConfig holds the disks area's settings.
@@ -103,6 +111,7 @@ func Defaults() Config {
 		},
 		Firewall: FirewallConfig{AllowedPorts: []string{}},
 		Disks:    DisksConfig{Scratch: []string{}},
+		Fix:      FixConfig{ConfirmWindow: 60 * time.Second},
 		Patches: PatchesConfig{
 			Refresh:     po.Refresh,
 			IndexMaxAge: po.MaxIndexAge,
@@ -203,6 +212,9 @@ func (c Config) Validate(cat *checks.Catalogue) error {
 	}
 	if u := c.Scaleway.MetadataURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 		return configErrorf("scaleway.metadata_url: %q is not an http(s) URL", u)
+	}
+	if c.Fix.ConfirmWindow < 0 {
+		return configErrorf("fix.confirm_window: must not be negative, got %s", c.Fix.ConfirmWindow)
 	}
 	if c.Patches.IndexMaxAge <= 0 {
 		return configErrorf("patches.index_max_age: must be positive, got %s", c.Patches.IndexMaxAge)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
 
@@ -28,6 +29,13 @@ type FixOptions struct {
 	Yes     bool
 	Force   bool
 	Confirm func(prompt string) bool // asks the operator; nil means no
+	// Window, when positive, keeps an applied change only if the operator
+	// confirms it within that time (the prompt, or `vigie fix --confirm`
+	// from another session); otherwise it is undone. Used when the
+	// operator may be cut off by the change itself: over SSH.
+	Window time.Duration
+	// Answer reads the operator's answer to the confirmation prompt.
+	Answer func() <-chan bool
 }
 
 // remediable lists the areas `vigie fix` can change, in the order it
@@ -109,8 +117,66 @@ func Fix(ctx context.Context, cfg Config, env *checks.Env, out io.Writer, opt Fi
 			continue
 		}
 		fmt.Fprintf(out, "%s: applied and verified (run %s; `vigie undo %s` reverts it).\n", area, run, run)
+		if opt.Window > 0 && !confirmed(ctx, cfg, out, run, opt) {
+			if _, err := e.Undo(ctx, run, cfg.activate(env)); err != nil {
+				fmt.Fprintf(out, "%s: not confirmed, and the undo FAILED: %v\n", area, err)
+			} else {
+				fmt.Fprintf(out, "%s: not confirmed within %s: undone.\n", area, opt.Window)
+			}
+			status = 1
+		}
 	}
 	return status, nil
+}
+
+// confirmed waits for the operator to keep run: an answer to the prompt,
+// or the file `vigie fix --confirm` writes from another session.
+func confirmed(ctx context.Context, cfg Config, out io.Writer, run string, opt FixOptions) bool {
+	flag := filepath.Join(cfg.StateDir, "confirm-"+run)
+	pending := filepath.Join(cfg.StateDir, "pending-confirm")
+	_ = os.WriteFile(pending, []byte(run+"\n"), 0o600)
+	defer os.Remove(pending)
+	defer os.Remove(flag)
+	fmt.Fprintf(out, "Keep this change? Answer y, or run `vigie fix --confirm` from another session, within %s; anything else undoes it. ", opt.Window)
+	var answers <-chan bool
+	if opt.Answer != nil {
+		answers = opt.Answer()
+	}
+	deadline := time.NewTimer(opt.Window)
+	defer deadline.Stop()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case ok := <-answers:
+			return ok
+		case <-tick.C:
+			if _, err := os.Stat(flag); err == nil {
+				fmt.Fprintln(out, "confirmed from another session.")
+				return true
+			}
+		case <-deadline.C:
+			fmt.Fprintln(out)
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// ConfirmPending confirms the change a `vigie fix` in another session is
+// waiting on.
+func ConfirmPending(cfg Config, out io.Writer) error {
+	b, err := os.ReadFile(filepath.Join(cfg.StateDir, "pending-confirm"))
+	if err != nil {
+		return fmt.Errorf("no change is waiting for confirmation (%w)", err)
+	}
+	run := strings.TrimSpace(string(b))
+	if err := os.WriteFile(filepath.Join(cfg.StateDir, "confirm-"+run), nil, 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Run %s confirmed.\n", run)
+	return nil
 }
 
 func buildPlan(ctx context.Context, cfg Config, env *checks.Env, area string, opt FixOptions) (*remediations.Plan, error) {
@@ -273,5 +339,17 @@ func TTYConfirm(in io.Reader, out io.Writer) func(string) bool {
 		fmt.Fprint(out, prompt)
 		line, _ := bufio.NewReader(in).ReadString('\n')
 		return strings.EqualFold(strings.TrimSpace(line), "y") || strings.EqualFold(strings.TrimSpace(line), "yes")
+	}
+}
+
+// StdinAnswer reads one line from the terminal for the confirmation.
+func StdinAnswer(in io.Reader) func() <-chan bool {
+	return func() <-chan bool {
+		ch := make(chan bool, 1)
+		go func() {
+			line, _ := bufio.NewReader(in).ReadString('\n')
+			ch <- strings.EqualFold(strings.TrimSpace(line), "y") || strings.EqualFold(strings.TrimSpace(line), "yes")
+		}()
+		return ch
 	}
 }

@@ -148,6 +148,7 @@ func newCheckCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 
 func newFixCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 	var opt agent.FixOptions
+	var confirm bool
 	cmd := &cobra.Command{
 		Use:   "fix",
 		Short: "Plan, show and apply the remediations, transactionally",
@@ -168,8 +169,21 @@ func newFixCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 			if err := cfg.Validate(cat); err != nil {
 				return &exitError{exitUsage, err}
 			}
-			if !opt.Yes && !opt.DryRun && term.IsTerminal(int(os.Stdin.Fd())) {
+			if confirm {
+				if err := agent.ConfirmPending(cfg, stdout); err != nil {
+					return &exitError{exitFailing, err}
+				}
+				return nil
+			}
+			interactive := term.IsTerminal(int(os.Stdin.Fd()))
+			if !opt.Yes && !opt.DryRun && interactive {
 				opt.Confirm = agent.TTYConfirm(os.Stdin, stdout)
+			}
+			// Over SSH, a change can cut the operator off: keep it only
+			// once the operator, still connected, confirms it.
+			if _, overSSH := os.LookupEnv("SSH_CONNECTION"); overSSH && interactive && !opt.DryRun {
+				opt.Window = cfg.Fix.ConfirmWindow
+				opt.Answer = agent.StdinAnswer(os.Stdin)
 			}
 			code, err := agent.Fix(cmd.Context(), cfg, g.env(), stdout, opt)
 			if err != nil || code != 0 {
@@ -182,6 +196,7 @@ func newFixCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 	fl.StringSliceVar(&opt.Only, "only", nil, "areas to fix, comma-separated (available: ssh, firewall)")
 	fl.BoolVar(&opt.DryRun, "dry-run", false, "show the plan, change nothing")
 	fl.BoolVar(&opt.Yes, "yes", false, "apply without asking")
+	fl.BoolVar(&confirm, "confirm", false, "keep the change a `vigie fix` in another session is waiting on")
 	fl.BoolVar(&opt.Force, "force", false, "turn password login off even when no administrator has an ED25519 key, add vigie's table beside firewalld or ufw (risky)")
 	return cmd
 }
