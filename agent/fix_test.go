@@ -27,7 +27,9 @@ func TestConfirmWindow(t *testing.T) {
 	}
 	// A second session confirms while the first waits.
 	done := make(chan bool, 1)
-	go func() { done <- confirmed(context.Background(), cfg, &out, "run-3", FixOptions{Window: 10 * time.Second}) }()
+	go func() {
+		done <- confirmed(context.Background(), cfg, &out, "run-3", FixOptions{Window: 10 * time.Second})
+	}()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		if _, err := os.Stat(filepath.Join(cfg.StateDir, "pending-confirm")); err == nil {
