@@ -12,11 +12,10 @@ import (
 	"strings"
 	"time"
 
-	sddbus "github.com/coreos/go-systemd/v22/dbus"
-
 	"github.com/vigie-agent/vigie/checks"
 	fwcheck "github.com/vigie-agent/vigie/checks/firewall"
 	sshcheck "github.com/vigie-agent/vigie/checks/ssh"
+	"github.com/vigie-agent/vigie/checks/units"
 	"github.com/vigie-agent/vigie/remediations"
 	fwfix "github.com/vigie-agent/vigie/remediations/firewall"
 	sshfix "github.com/vigie-agent/vigie/remediations/ssh"
@@ -252,9 +251,9 @@ func sshPorts(ctx context.Context, cfg Config, env *checks.Env, f *fwcheck.Facts
 // next boot. It does not start it now: the unit's file begins with
 // "flush ruleset", which would drop other tables of the running host.
 func enableNftables(ctx context.Context) error {
-	conn, err := sddbus.NewSystemConnectionContext(ctx)
+	conn, err := units.Connect(ctx)
 	if err != nil {
-		return fmt.Errorf("connect to systemd: %w", err)
+		return err
 	}
 	defer conn.Close()
 	if _, _, err := conn.EnableUnitFilesContext(ctx, []string{"nftables.service"}, false, true); err != nil {

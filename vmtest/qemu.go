@@ -39,6 +39,10 @@ type vmConfig struct {
 	SSHPort   int    // host loopback port forwarded to the guest's 22
 	FileSrv   string // host loopback address the guest reaches as 10.0.2.100:80
 	MemoryMiB int
+	// ExtraFwd forwards more host loopback ports to guest ports.
+	ExtraFwd map[int]int
+	// AllowReboot lets a guest reboot go on instead of ending qemu.
+	AllowReboot bool
 }
 
 // vm is one running qemu.
@@ -85,9 +89,13 @@ func startVM(t *testing.T, cfg vmConfig) *vm {
 	}
 	nic := fmt.Sprintf("user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:%d-:22,guestfwd=tcp:%s:80-cmd:%s",
 		cfg.SSHPort, guestFwdAddr, self)
+	for host, guest := range cfg.ExtraFwd {
+		nic += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-:%d", host, guest)
+	}
+
 	args := []string{
 		"-accel", "tcg,thread=multi", "-smp", "2", "-m", strconv.Itoa(cfg.MemoryMiB),
-		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-nodefaults", "-no-user-config", "-display", "none",
 		"-kernel", cfg.Image.Kernel, "-initrd", cfg.Image.Initrd,
 		"-append", "root=LABEL=vigie-root rw console=ttyS0 net.ifnames=0 panic=-1",
 		"-drive", "if=none,id=root,format=qcow2,file=" + root,
@@ -104,6 +112,9 @@ func startVM(t *testing.T, cfg vmConfig) *vm {
 		"-nic", nic,
 		"-serial", "file:" + v.Console,
 		"-monitor", "unix:" + v.monitor + ",server=on,wait=off",
+	}
+	if !cfg.AllowReboot {
+		args = append(args, "-no-reboot") // a reboot or a panic ends qemu
 	}
 	cmd := exec.Command("qemu-system-x86_64", args...)
 	cmd.Env = append(os.Environ(), guestFwdEnv+"="+cfg.FileSrv)

@@ -54,6 +54,24 @@ var scenarios = []scenario{
 		},
 		status: map[string]checks.Status{IDLocal: checks.Fail, IDSwap: checks.Fail, IDScratch: checks.Skip, IDBlock: checks.Skip},
 	},
+	{
+		name:   "luks2-partition",
+		items:  []string{"filesystem /: clear", "filesystem /secure: encrypted"},
+		chains: map[string]string{"/secure": "(dm-crypt LUKS2 luks-4826c58e-3c55-4b17-b501-bbdb04dde0eb) > "},
+		status: map[string]checks.Status{IDLocal: checks.Fail, IDSwap: checks.Pass},
+	},
+	{
+		name:   "lvm-on-luks",
+		items:  []string{"filesystem /: clear", "filesystem /srv: encrypted", "swap /dev/dm-2: encrypted"},
+		chains: map[string]string{"/srv": "(LVM vgcrypt-srv) > ", "/dev/dm-2": "(dm-crypt LUKS2"},
+		status: map[string]checks.Status{IDLocal: checks.Fail, IDSwap: checks.Pass},
+	},
+	{
+		name:   "luks-on-lvm",
+		items:  []string{"filesystem /: clear", "filesystem /vault: encrypted", "filesystem /plainlv: clear"},
+		chains: map[string]string{"/vault": "(dm-crypt LUKS2 vault_crypt) > ", "/plainlv": "(LVM vgdata-plain) > "},
+		status: map[string]checks.Status{IDLocal: checks.Fail},
+	},
 }
 
 func TestFixtureScenarios(t *testing.T) {

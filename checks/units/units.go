@@ -42,9 +42,9 @@ func statesDBus(ctx context.Context, names []string, out map[string]string) erro
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	conn, err := sddbus.NewSystemConnectionContext(ctx)
+	conn, err := Connect(ctx)
 	if err != nil {
-		return fmt.Errorf("connect to systemd: %w", err)
+		return err
 	}
 	defer conn.Close()
 	files, err := conn.ListUnitFilesByPatternsContext(ctx, nil, names)
@@ -84,4 +84,20 @@ func statesFiles(env *checks.Env, names []string, out map[string]string) {
 			}
 		}
 	}
+}
+
+// Connect reaches systemd's manager API: through the system D-Bus when a
+// bus daemon runs, else through systemd's own private socket
+// (/run/systemd/private, root only), which minimal images without dbus
+// still have.
+func Connect(ctx context.Context) (*sddbus.Conn, error) {
+	conn, err := sddbus.NewSystemConnectionContext(ctx)
+	if err == nil {
+		return conn, nil
+	}
+	conn, perr := sddbus.NewSystemdConnectionContext(ctx)
+	if perr != nil {
+		return nil, fmt.Errorf("connect to systemd: %w; private socket: %v", err, perr)
+	}
+	return conn, nil
 }

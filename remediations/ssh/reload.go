@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	sddbus "github.com/coreos/go-systemd/v22/dbus"
+	"github.com/vigie-agent/vigie/checks/units"
 )
 
 // Reloader makes a running sshd read its configuration again: through
@@ -34,9 +34,9 @@ func Reloader(pidFile string, listen []string) func(ctx context.Context) error {
 }
 
 func reloadSystemd(ctx context.Context) error {
-	conn, err := sddbus.NewSystemConnectionContext(ctx)
+	conn, err := units.Connect(ctx)
 	if err != nil {
-		return fmt.Errorf("connect to systemd: %w", err)
+		return err
 	}
 	defer conn.Close()
 	for _, unit := range []string{"ssh.service", "sshd.service"} {

@@ -1,0 +1,130 @@
+//go:build vmtest
+
+package vmtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// echoPort is a service nobody allowed: a listener the fix must cut off.
+const echoPort = 8080
+
+// readForwarded connects to a forwarded port and reads what the guest
+// sends. Through qemu's user network the host side always connects; a
+// guest that drops the packets shows as no data.
+func readForwarded(port int) string {
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 5*time.Second)
+	if err != nil {
+		return ""
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(15 * time.Second))
+	b, _ := io.ReadAll(c)
+	return string(b)
+}
+
+// TestFixSSHFirewall: a default guest (binary example) runs
+// `vigie fix --yes --only ssh,firewall`. From outside, password auth is
+// refused, only an ED25519 host key is offered, the key still logs in, a
+// forwarded port nobody allowed is dropped; after a reboot the ruleset is
+// back and `vigie check` passes both areas.
+func TestFixSSHFirewall(t *testing.T) {
+	needTools(t)
+	img := ensureImage(t)
+	dir := runDir(t, "fix")
+	key := newSSHKey(t, dir)
+	bin := artifact(t, "VIGIE_BINARY", "bin/vigie")
+	fileSrv, _ := serveFile(t, bin, "/vigie")
+	template, err := os.ReadFile(filepath.Join("..", "packaging/cloud-init/binary.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	userData := strings.Replace(string(template), binaryPlaceholder, "http://"+guestFwdAddr+"/vigie", 1)
+	metaData := fmt.Sprintf("instance-id: vigie-vmtest-fix-%d\nlocal-hostname: vigie-guest\npublic-keys:\n  - %s\n", time.Now().UnixNano(), key.Public)
+	port, echo := freePort(t), freePort(t)
+	v := startVM(t, vmConfig{Image: img, Dir: dir, UserData: userData, MetaData: metaData, SSHPort: port, FileSrv: fileSrv,
+		ExtraFwd: map[int]int{echo: echoPort}, AllowReboot: true})
+	v.waitSSH(t, key, sshUpWithin)
+	v.waitBootFinished(t, key, cloudInitWithin)
+	defer func() {
+		_, _ = guestSSH(port, key, 30*time.Second, "sudo systemctl poweroff", nil)
+		if err := v.waitExit(powerOffWithin); err != nil {
+			v.stop(forcedStopWithin)
+		}
+	}()
+	sh := func(cmd string) string {
+		t.Helper()
+		out, err := guestSSH(port, key, 3*time.Minute, cmd, nil)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		return out
+	}
+	startEcho := fmt.Sprintf("sudo systemd-run --unit=vigie-echo /usr/bin/systemd-socket-activate -l %d -a --inetd /bin/echo hello", echoPort)
+	sh(startEcho)
+	time.Sleep(2 * time.Second)
+	if got := readForwarded(echo); !strings.Contains(got, "hello") {
+		t.Fatalf("before the fix the echo service should answer, got %q", got)
+	}
+
+	out := sh("sudo /usr/local/bin/vigie fix --yes --only ssh,firewall")
+	if strings.Count(out, "applied and verified") != 2 {
+		t.Fatalf("vigie fix:\n%s", out)
+	}
+	t.Logf("vigie fix:\n%s", tailLines(out, 6))
+
+	outside, err := probeFromOutside(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(outside.AuthMethods, []string{"publickey"}) {
+		t.Errorf("after the fix the server offers %v", outside.AuthMethods)
+	}
+	if !slices.Equal(outside.HostKeyAlgorithms, []string{"ssh-ed25519"}) || !slices.Equal(outside.KeyTypes, []string{"ssh-ed25519"}) {
+		t.Errorf("after the fix: host key algorithms %v, keyscan %v", outside.HostKeyAlgorithms, outside.KeyTypes)
+	}
+	if got := readForwarded(echo); strings.Contains(got, "hello") {
+		t.Errorf("the echo service still answers through the firewall: %q", got)
+	}
+
+	// Reboot: the ruleset must come back from the persisted file.
+	_, _ = guestSSH(port, key, 30*time.Second, "sudo systemctl reboot", nil)
+	time.Sleep(10 * time.Second)
+	v.waitSSH(t, key, sshUpWithin)
+	if out, err := guestSSH(port, key, time.Minute, "sudo nft list table inet vigie", nil); err != nil {
+		t.Fatalf("after the reboot table inet vigie is gone: %v\n%s", err, out)
+	}
+	raw, _ := guestSSH(port, key, 2*time.Minute, "sudo /usr/local/bin/vigie check --only ssh,firewall --json; echo \"exit=$?\" >&2", nil)
+	if i := strings.LastIndex(raw, "exit="); i >= 0 {
+		raw = raw[:i]
+	}
+	var rep report
+	if err := json.Unmarshal([]byte(raw), &rep); err != nil {
+		t.Fatalf("decode: %v\n%s", err, raw)
+	}
+	for _, id := range []string{"ssh.password-auth", "ssh.root-login", "ssh.pubkey-algorithms", "ssh.host-keys", "ssh.crypto", "ssh.live-probe",
+		"firewall.input-default-deny", "firewall.persistent"} {
+		if f, ok := rep.finding(id); !ok || f.Status != "pass" {
+			t.Errorf("after the reboot %s: %+v", id, f)
+		}
+	}
+	// The service runs again, the firewall still drops it.
+	sh(startEcho)
+	time.Sleep(2 * time.Second)
+	if out := sh(fmt.Sprintf("sudo ss -tlnH 'sport = :%d'", echoPort)); !strings.Contains(out, strconv.Itoa(echoPort)) {
+		t.Fatalf("echo service not listening after the reboot:\n%s", out)
+	}
+	if got := readForwarded(echo); strings.Contains(got, "hello") {
+		t.Errorf("after the reboot the echo service answers through the firewall: %q", got)
+	}
+}
