@@ -72,6 +72,18 @@ var scenarios = []scenario{
 		chains: map[string]string{"/vault": "(dm-crypt LUKS2 vault_crypt) > ", "/plainlv": "(LVM vgdata-plain) > "},
 		status: map[string]checks.Status{IDLocal: checks.Fail},
 	},
+	{
+		name:   "md-raid1-luks",
+		items:  []string{"filesystem /: clear", "filesystem /raid: encrypted"},
+		chains: map[string]string{"/raid": "(dm-crypt LUKS2 md0_crypt) > md0 (md raid1) > ["},
+		status: map[string]checks.Status{IDLocal: checks.Fail},
+	},
+	{
+		name:   "crypt-swap",
+		items:  []string{"filesystem /: clear", "swap /dev/dm-0: encrypted", "swap /dev/vde1: clear"},
+		chains: map[string]string{"/dev/dm-0": "(dm-crypt PLAIN", "/dev/vde1": "vde1 (partition) > vde (disk)"},
+		status: map[string]checks.Status{IDSwap: checks.Fail},
+	},
 }
 
 func TestFixtureScenarios(t *testing.T) {
