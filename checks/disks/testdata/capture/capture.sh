@@ -39,9 +39,18 @@ cat /proc/swaps >"$out/proc/swaps"
 # copy_file ABS: copies one small text attribute.
 copy_file() {
 	[ -f "$1" ] && [ ! -L "$1" ] || return 0
-	head -c 65537 "$1" >"$tmp" 2>/dev/null || return 0
-	[ "$(stat -c %s "$tmp")" -le 65536 ] || return 0
-	tr -d '\000' <"$tmp" | cmp -s - "$tmp" || return 0
+	if ! head -c 65537 "$1" >"$tmp" 2>/dev/null; then
+		echo "capture.sh: skipped $1: read failed" >&2
+		return 0
+	fi
+	if [ "$(stat -c %s "$tmp")" -gt 65536 ]; then
+		echo "capture.sh: skipped $1: over 64 KiB" >&2
+		return 0
+	fi
+	if ! tr -d '\000' <"$tmp" | cmp -s - "$tmp"; then
+		echo "capture.sh: skipped $1: binary" >&2
+		return 0
+	fi
 	mkdir -p "$(dirname "$out$1")"
 	cat "$tmp" >"$out$1"
 }
