@@ -2,6 +2,8 @@ package disks
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -9,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/checks/scaleway"
 )
 
 // fixtureEnv reads a tree captured in a Debian 12 guest by
@@ -84,6 +87,76 @@ var scenarios = []scenario{
 		chains: map[string]string{"/dev/dm-0": "(dm-crypt PLAIN", "/dev/vde1": "vde1 (partition) > vde (disk)"},
 		status: map[string]checks.Status{IDSwap: checks.Fail},
 	},
+	{
+		name:   "nvme-scratch",
+		items:  []string{"filesystem /: clear", "filesystem /scratch: clear", "filesystem /scratch2: encrypted"},
+		chains: map[string]string{"/scratch": "nvme0n1 (disk)", "/scratch2": "(dm-crypt LUKS2 scratch2_crypt) > nvme1n1 (disk)"},
+		// Off Scaleway, local NVMe is local storage.
+		status: map[string]checks.Status{IDLocal: checks.Fail, IDScratch: checks.Skip},
+	},
+	{
+		name:    "nvme-scratch",
+		items:   []string{"filesystem /: clear", "filesystem /scratch: clear", "filesystem /scratch2: encrypted"},
+		scratch: []string{"/scratch", "nvme1n1"},
+		status:  map[string]checks.Status{IDScratch: checks.Fail},
+	},
+	{
+		name:   "scw-block",
+		items:  []string{"filesystem /: clear", "filesystem /mnt/block: clear"},
+		chains: map[string]string{"/mnt/block": "sda (disk)"},
+		status: map[string]checks.Status{IDBlock: checks.Fail, IDScratch: checks.Skip},
+	},
+	{
+		name:   "btrfs",
+		items:  []string{"filesystem /: clear", "filesystem /btr, /btr-sub: encrypted"},
+		chains: map[string]string{"/btr, /btr-sub": "(dm-crypt LUKS2 btr_crypt) > "},
+		status: map[string]checks.Status{IDLocal: checks.Fail},
+	},
+}
+
+// TestScalewayClassification serves the metadata fixtures from a loopback
+// server: a GPU instance's NVMe disks are scratch storage, a SCSI disk
+// with vendor SCW is a block volume.
+func TestScalewayClassification(t *testing.T) {
+	for _, tt := range []struct {
+		tree, meta, id string
+		status         checks.Status
+		reason         string
+	}{
+		{"nvme-scratch", "gpu-scratch.json", IDScratch, checks.Fail, "1 of 2 scratch storage item(s) not encrypted: filesystem /scratch on scratch"},
+		{"scw-block", "pro2-block.json", IDBlock, checks.Fail, "filesystem /mnt/block on block"},
+	} {
+		body, err := os.ReadFile(filepath.Join("testdata/metadata", tt.meta))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(body) }))
+		md := scaleway.NewClient(srv.URL)
+		f := Gather(context.Background(), fixtureEnv(t, tt.tree), Options{Metadata: md})
+		srv.Close()
+		if !strings.Contains(f.ClassSource, "Scaleway metadata API") {
+			t.Errorf("%s: classified by %q", tt.tree, f.ClassSource)
+		}
+		for _, fi := range Evaluate(f) {
+			if fi.ID == tt.id && (fi.Status != tt.status || !strings.Contains(fi.Reason, tt.reason)) {
+				t.Errorf("%s: %s %s %q", tt.tree, fi.ID, fi.Status, fi.Reason)
+			}
+		}
+	}
+}
+
+// TestNoMetadataOffScaleway: a tree without the Scaleway markers never
+// reaches the metadata address (the client is not forced).
+func TestNoMetadataOffScaleway(t *testing.T) {
+	var hits int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits++ }))
+	defer srv.Close()
+	md := scaleway.NewClient("")
+	md.URL = srv.URL
+	f := Gather(context.Background(), fixtureEnv(t, "nvme-scratch"), Options{Metadata: md})
+	if hits != 0 || !strings.Contains(f.ClassSource, "not a Scaleway instance") {
+		t.Errorf("%d requests, classified by %q", hits, f.ClassSource)
+	}
 }
 
 func TestFixtureScenarios(t *testing.T) {
