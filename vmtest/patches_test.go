@@ -96,19 +96,9 @@ func checkPatchesInGuest(t *testing.T, port int, key sshKey, vigie string) {
 			return
 		}
 	}
-	out, err := guestSSH(port, key, 2*time.Minute, "sudo "+vigie+" check --only patches --json; echo \"exit=$?\" >&2", nil)
-	if !strings.Contains(out, "exit=1") {
-		t.Errorf("vigie check --only patches: %v, want exit 1\n%s", err, out)
+	rep, ok := guestCheck(t, port, key, vigie+" check --only patches --json")
+	if !ok {
 		return
-	}
-	js := out[:strings.LastIndex(out, "exit=1")]
-	var rep report
-	if err := json.Unmarshal([]byte(js), &rep); err != nil {
-		t.Errorf("decode report: %v\n%s", err, out)
-		return
-	}
-	if err := validateReport([]byte(js)); err != nil {
-		t.Errorf("patches report does not match the schema: %v", err)
 	}
 	sec, ok := rep.finding("patches.security-pending")
 	if !ok || sec.Status != "fail" || !strings.Contains(sec.Reason, "vigie-demo 1.0-1 -> 1.0-1+deb12u1 (stable-security)") || strings.Contains(sec.Reason, "vigie-bump") {
@@ -122,4 +112,26 @@ func checkPatchesInGuest(t *testing.T, port int, key sshKey, vigie string) {
 		t.Errorf("patches.index-fresh right after apt-get update: %+v", f)
 	}
 	t.Logf("patches in the guest: %s / %s", sec.Reason, all.Reason)
+}
+
+// guestCheck runs `vigie check ... --json` in the guest as root, expects
+// exit status 1 (findings), and returns the report, validated against the
+// schema. Errors are reported, not fatal: the caller still powers off.
+func guestCheck(t *testing.T, port int, key sshKey, args string) (report, bool) {
+	t.Helper()
+	var rep report
+	out, err := guestSSH(port, key, 2*time.Minute, "sudo "+args+"; echo \"exit=$?\" >&2", nil)
+	if !strings.Contains(out, "exit=1") {
+		t.Errorf("%s: %v, want exit 1\n%s", args, err, out)
+		return rep, false
+	}
+	js := out[:strings.LastIndex(out, "exit=1")]
+	if err := json.Unmarshal([]byte(js), &rep); err != nil {
+		t.Errorf("decode report: %v\n%s", err, out)
+		return rep, false
+	}
+	if err := validateReport([]byte(js)); err != nil {
+		t.Errorf("%s: the report does not match the schema: %v", args, err)
+	}
+	return rep, true
 }

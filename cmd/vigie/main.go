@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/vigie-agent/vigie/agent"
@@ -89,6 +90,23 @@ func newRootCmd(stdout io.Writer) *cobra.Command {
 	return root
 }
 
+// load reads and validates the configuration; flags, when given, override
+// it. Any problem is a usage error (exit 2).
+func (g *globalFlags) load(cmd *cobra.Command, flags *pflag.FlagSet) (agent.Config, *checks.Catalogue, error) {
+	cfg, err := agent.LoadConfig(g.config, cmd.Flags().Changed("config"), flags)
+	if err != nil {
+		return cfg, nil, &exitError{exitUsage, err}
+	}
+	cat, err := agent.Catalogue(cfg)
+	if err != nil {
+		return cfg, nil, &exitError{exitUsage, err}
+	}
+	if err := cfg.Validate(cat); err != nil {
+		return cfg, nil, &exitError{exitUsage, err}
+	}
+	return cfg, cat, nil
+}
+
 func (g *globalFlags) env() *checks.Env {
 	env := checks.DefaultEnv()
 	env.Root, env.Proc, env.Sys = g.rootPath, g.procPath, g.sysPath
@@ -104,16 +122,9 @@ func newCheckCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 			"Exit status: 0 when nothing fails (or cannot be checked) at or above --fail-on, 1 when something does, 2 when vigie could not run.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := agent.LoadConfig(g.config, cmd.Flags().Changed("config"), cmd.Flags())
+			cfg, cat, err := g.load(cmd, cmd.Flags())
 			if err != nil {
-				return &exitError{exitUsage, err}
-			}
-			cat, err := agent.Catalogue(cfg)
-			if err != nil {
-				return &exitError{exitUsage, err}
-			}
-			if err := cfg.Validate(cat); err != nil {
-				return &exitError{exitUsage, err}
+				return err
 			}
 			if list {
 				return listChecks(stdout, cat, cfg.Profile)
@@ -158,16 +169,9 @@ func newFixCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 			"1 a change failed and was rolled back, 2 vigie could not run.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := agent.LoadConfig(g.config, cmd.Flags().Changed("config"), nil)
+			cfg, _, err := g.load(cmd, nil)
 			if err != nil {
-				return &exitError{exitUsage, err}
-			}
-			cat, err := agent.Catalogue(cfg)
-			if err != nil {
-				return &exitError{exitUsage, err}
-			}
-			if err := cfg.Validate(cat); err != nil {
-				return &exitError{exitUsage, err}
+				return err
 			}
 			if confirm {
 				if err := agent.ConfirmPending(cfg, stdout); err != nil {
