@@ -56,7 +56,7 @@ func (c Config) activate(env *checks.Env) func(ctx context.Context, area string)
 			f := sshcheck.Gather(ctx, env, c.SSHOptions())
 			return sshfix.Reloader(f.Global.Get("pidfile"), sshcheck.ProbeTargets(f.Global["listenaddress"]))(ctx)
 		case "firewall":
-			opt := c.firewallFixOptions(env, nil)
+			opt := c.firewallFixOptions(env, nil, false)
 			return fwfix.Sync(ctx, env.Path(opt.PersistFile), opt)
 		}
 		return fmt.Errorf("no way to reactivate area %s", area)
@@ -199,7 +199,7 @@ func buildPlan(ctx context.Context, cfg Config, env *checks.Env, area string, op
 
 // firewallFixOptions places vigie's ruleset file beside the distribution's
 // nftables.conf (Debian) or sysconfig file (RHEL family).
-func (c Config) firewallFixOptions(env *checks.Env, ssh []int, force ...bool) fwfix.Options {
+func (c Config) firewallFixOptions(env *checks.Env, ssh []int, force bool) fwfix.Options {
 	conf := "/etc/nftables.conf"
 	if _, err := os.Stat(env.Path(conf)); err != nil {
 		if _, err := os.Stat(env.Path("/etc/sysconfig/nftables.conf")); err == nil {
@@ -212,7 +212,7 @@ func (c Config) firewallFixOptions(env *checks.Env, ssh []int, force ...bool) fw
 		Allowed:      c.Firewall.AllowedPorts,
 		PersistFile:  "/etc/vigie/vigie.nft",
 		NftablesConf: conf,
-		Force:        len(force) > 0 && force[0],
+		Force:        force,
 	}
 	if _, err := os.Stat("/run/systemd/system"); err == nil && (env.Root == "" || env.Root == "/") {
 		o.EnableService = enableNftables

@@ -80,7 +80,7 @@ func BuildPlan(ctx context.Context, env *checks.Env, f *sshcheck.Facts, opt Opti
 	p.Files = append(p.Files, remediations.FileChange{Path: env.Path(opt.DropIn), Content: []byte(b.String()), Mode: 0o644,
 		Why: "settings that win over the main file and cloud-init's drop-in"})
 
-	if !hasED25519HostKey(f, opt.HostKey) {
+	if !hasED25519HostKey(env, f, opt.HostKey) {
 		priv, pub, err := newHostKey()
 		if err != nil {
 			return nil, err
@@ -189,13 +189,13 @@ func groupMembers(env *checks.Env, groups ...string) map[string]bool {
 	return out
 }
 
-func hasED25519HostKey(f *sshcheck.Facts, path string) bool {
+func hasED25519HostKey(env *checks.Env, f *sshcheck.Facts, path string) bool {
 	for _, hk := range f.HostKeys {
 		if hk.Path == path && hk.Err == "" && sshcheck.IsED25519(hk.Type) {
 			return true
 		}
 	}
-	if _, err := os.Stat(path); err == nil {
+	if _, err := os.Stat(env.Path(path)); err == nil {
 		return true // present but not configured: the drop-in configures it
 	}
 	return false
