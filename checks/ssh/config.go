@@ -71,14 +71,19 @@ func Canonical(keyword string) string {
 	return k
 }
 
-const maxIncludeDepth = 16
+const (
+	maxIncludeDepth = 16
+	// maxConfigFiles bounds the files one parse reads: Include patterns can
+	// fan out (Include * *), and a loop must not cost exponential time.
+	maxConfigFiles = 256
+)
 
 // ParseConfigFiles reads the main sshd_config at path (already mapped to the
 // inspected root) and every file it Includes. sshdir is where relative
 // Include patterns resolve on the inspected system ("/etc/ssh"); mapPath maps
 // an absolute path of that system to where it is read.
 func ParseConfigFiles(path, sshdir string, mapPath func(string) string) (*ConfigFiles, error) {
-	p := &configParser{sshdir: sshdir, mapPath: mapPath, cfg: &ConfigFiles{}}
+	p := &configParser{sshdir: sshdir, mapPath: mapPath, cfg: &ConfigFiles{}, open: map[string]bool{}}
 	if err := p.file(path, 0, nil); err != nil {
 		return nil, err
 	}
@@ -89,6 +94,7 @@ type configParser struct {
 	sshdir  string
 	mapPath func(string) string
 	cfg     *ConfigFiles
+	open    map[string]bool // files being parsed: an Include of one of them is a loop
 }
 
 // file parses one file. When match is non-nil the file was included from
@@ -96,6 +102,19 @@ type configParser struct {
 func (p *configParser) file(name string, depth int, match *MatchBlock) error {
 	if depth > maxIncludeDepth {
 		return fmt.Errorf("include nested more than %d deep at %s", maxIncludeDepth, name)
+	}
+	if p.open[name] {
+		return fmt.Errorf("include loop: %s includes itself", name)
+	}
+	if len(p.cfg.Files) >= maxConfigFiles {
+		return fmt.Errorf("more than %d configuration files: not reading %s", maxConfigFiles, name)
+	}
+	p.open[name] = true
+	defer delete(p.open, name)
+	// Only regular files: an Include reaching a FIFO or a device would
+	// block the read forever.
+	if st, err := os.Stat(p.mapPath(name)); err == nil && !st.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", name)
 	}
 	data, err := os.ReadFile(p.mapPath(name))
 	if err != nil {

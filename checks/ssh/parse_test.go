@@ -3,6 +3,7 @@ package ssh
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -96,8 +97,36 @@ func TestParseConfigFilesIncludeLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := ParseConfigFiles(cfg, dir, func(p string) string { return p })
-	if err == nil || !strings.Contains(err.Error(), "nested") {
+	if err == nil || !strings.Contains(err.Error(), "include loop") {
 		t.Fatalf("include loop: err = %v", err)
+	}
+	// Fan-out: every pattern matches every file of the directory.
+	for i := 0; i < 8; i++ {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("d%d.conf", i)), []byte("Include *.conf *.conf\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(cfg, []byte("Include *.conf *.conf *.conf\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseConfigFiles(cfg, dir, func(p string) string { return p }); err == nil {
+		t.Fatal("an Include fan-out that never ends was accepted")
+	}
+}
+
+func TestParseConfigFilesDiamond(t *testing.T) {
+	// The same file included twice, not from itself, is not a loop.
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "sshd_config")
+	if err := os.WriteFile(filepath.Join(dir, "common.conf"), []byte("PasswordAuthentication no\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, []byte("Include common.conf\nInclude common.conf\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseConfigFiles(cfg, dir, func(p string) string { return p })
+	if err != nil || len(c.Global) != 2 {
+		t.Fatalf("%v %+v", err, c)
 	}
 }
 
