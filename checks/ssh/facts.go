@@ -192,14 +192,14 @@ func readHostKeys(env *checks.Env, paths []string) []HostKey {
 	out := make([]HostKey, 0, len(paths))
 	for _, p := range paths {
 		hk := HostKey{Path: p}
-		if pub, err := os.ReadFile(env.Path(p + ".pub")); err == nil {
+		if pub, err := readRegular(env.Path(p + ".pub")); err == nil {
 			if k, _, _, _, err := xssh.ParseAuthorizedKey(pub); err == nil {
 				hk.Type = k.Type()
 				out = append(out, hk)
 				continue
 			}
 		}
-		priv, err := os.ReadFile(env.Path(p))
+		priv, err := readRegular(env.Path(p))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			hk.Err = "missing"
@@ -362,4 +362,17 @@ func parentDir(p string) string {
 		return "/"
 	}
 	return p[:i]
+}
+
+// readRegular reads a file only if it is a regular file: a HostKey pointing
+// at a FIFO or a device must not block the check.
+func readRegular(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	return os.ReadFile(path)
 }
