@@ -133,7 +133,8 @@ func Fix(ctx context.Context, cfg Config, env *checks.Env, out io.Writer, opt Fi
 func confirmed(ctx context.Context, cfg Config, out io.Writer, run string, opt FixOptions) bool {
 	flag := filepath.Join(cfg.StateDir, "confirm-"+run)
 	pending := filepath.Join(cfg.StateDir, "pending-confirm")
-	_ = os.WriteFile(pending, []byte(run+"\n"), 0o600)
+	// Atomic: a confirming session must never read a half-written run id.
+	_ = remediations.WriteAtomic(pending, []byte(run+"\n"), 0o600)
 	defer os.Remove(pending)
 	defer os.Remove(flag)
 	fmt.Fprintf(out, "Keep this change? Answer y, or run `vigie fix --confirm` from another session, within %s; anything else undoes it. ", opt.Window)
@@ -171,6 +172,9 @@ func ConfirmPending(cfg Config, out io.Writer) error {
 		return fmt.Errorf("no change is waiting for confirmation (%w)", err)
 	}
 	run := strings.TrimSpace(string(b))
+	if run == "" || strings.ContainsAny(run, "/\x00") {
+		return fmt.Errorf("no change is waiting for confirmation (%q)", run)
+	}
 	if err := os.WriteFile(filepath.Join(cfg.StateDir, "confirm-"+run), nil, 0o600); err != nil {
 		return err
 	}
