@@ -120,3 +120,30 @@ func (c *Catalogue) IDs() []string {
 	sort.Strings(ids)
 	return ids
 }
+
+// RuleArea is an area whose checks are rules over facts gathered once per
+// run: the shape of every area, written once.
+type RuleArea[F any] struct {
+	AreaName string
+	Rules    []Rule[F]
+	Gather   func(ctx context.Context, env *Env) F
+	// Finish, when set, may rewrite the findings with what only the facts
+	// as a whole tell (an area not installed, a fact source that fell back).
+	Finish func(F, []Finding) []Finding
+}
+
+// Name implements Area.
+func (a *RuleArea[F]) Name() string { return a.AreaName }
+
+// Checks implements Area.
+func (a *RuleArea[F]) Checks() []Meta { return Metas(a.Rules) }
+
+// Run gathers the facts once and evaluates every rule over them.
+func (a *RuleArea[F]) Run(ctx context.Context, env *Env) []Finding {
+	f := a.Gather(ctx, env)
+	out := Evaluate(a.Rules, f)
+	if a.Finish != nil {
+		out = a.Finish(f, out)
+	}
+	return out
+}

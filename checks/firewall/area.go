@@ -45,21 +45,13 @@ var rules = []checks.Rule[*Facts]{
 	}, Eval: legacyRule},
 }
 
-// Area is the firewall area.
-type Area struct{ Options Options }
-
 // New returns the firewall area with its options.
-func New(opt Options) *Area { return &Area{Options: opt} }
-
-// Name implements checks.Area.
-func (*Area) Name() string { return "firewall" }
-
-// Checks implements checks.Area.
-func (*Area) Checks() []checks.Meta { return checks.Metas(rules) }
-
-// Run gathers the facts once and evaluates every rule over them.
-func (a *Area) Run(ctx context.Context, env *checks.Env) []checks.Finding {
-	return checks.Evaluate(rules, Gather(ctx, env, a.Options))
+func New(opt Options) checks.Area {
+	return &checks.RuleArea[*Facts]{
+		AreaName: "firewall",
+		Rules:    rules,
+		Gather:   func(ctx context.Context, env *checks.Env) *Facts { return Gather(ctx, env, opt) },
+	}
 }
 
 // Evaluate applies the rules to facts gathered elsewhere.

@@ -61,33 +61,26 @@ var rules = []checks.Rule[*Facts]{
 	}, Eval: liveProbe},
 }
 
-// Area is the SSH area.
-type Area struct{ Options Options }
-
 // New returns the SSH area with its options.
-func New(opt Options) *Area { return &Area{Options: opt} }
-
-// Name implements checks.Area.
-func (*Area) Name() string { return "ssh" }
-
-// Checks implements checks.Area.
-func (*Area) Checks() []checks.Meta { return checks.Metas(rules) }
-
-// Run gathers the facts once and evaluates every rule over them.
-func (a *Area) Run(ctx context.Context, env *checks.Env) []checks.Finding {
-	f := Gather(ctx, env, a.Options)
-	if !f.Installed {
-		return checks.SkipAll(a.Checks(), "OpenSSH server is not installed (no "+a.Options.SshdPath+", no "+a.Options.ConfigPath+")")
-	}
-	out := checks.Evaluate(rules, f)
-	if f.Source == "config files" && f.SourceNote != "" {
-		for i := range out {
-			if out[i].ID != IDLiveProbe && out[i].Status != checks.Error {
-				out[i].Reason += " [read from the files: " + f.SourceNote + "]"
+func New(opt Options) checks.Area {
+	return &checks.RuleArea[*Facts]{
+		AreaName: "ssh",
+		Rules:    rules,
+		Gather:   func(ctx context.Context, env *checks.Env) *Facts { return Gather(ctx, env, opt) },
+		Finish: func(f *Facts, out []checks.Finding) []checks.Finding {
+			if !f.Installed {
+				return checks.SkipAll(checks.Metas(rules), "OpenSSH server is not installed (no "+opt.SshdPath+", no "+opt.ConfigPath+")")
 			}
-		}
+			if f.Source == "config files" && f.SourceNote != "" {
+				for i := range out {
+					if out[i].ID != IDLiveProbe && out[i].Status != checks.Error {
+						out[i].Reason += " [read from the files: " + f.SourceNote + "]"
+					}
+				}
+			}
+			return out
+		},
 	}
-	return out
 }
 
 // Evaluate applies the rules to facts gathered elsewhere (tests, fixtures).
