@@ -9,7 +9,6 @@ import (
 	"os"
 	"reflect"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/vigie-agent/vigie/checks/patches"
 	"github.com/vigie-agent/vigie/checks/scaleway"
 	"github.com/vigie-agent/vigie/checks/ssh"
+	fwfix "github.com/vigie-agent/vigie/remediations/firewall"
 )
 
 // DefaultConfigPath is where packages install the configuration.
@@ -206,7 +206,7 @@ func (c Config) Validate(cat *checks.Catalogue) error {
 		return configErrorf("ssh.probe_timeout: must be positive, got %s", c.SSH.ProbeTimeout)
 	}
 	for _, p := range c.Firewall.AllowedPorts {
-		if err := validPort(p); err != nil {
+		if _, err := fwfix.ParsePort(p, ""); err != nil {
 			return configErrorf("firewall.allowed_ports: %v", err)
 		}
 	}
@@ -259,16 +259,6 @@ func (c Config) PatchesOptions() patches.Options {
 // run's metadata client, shared by every area that needs it.
 func (c Config) DisksOptions(md *scaleway.Client) disks.Options {
 	return disks.Options{Scratch: c.Disks.Scratch, Metadata: md}
-}
-
-// validPort accepts "PORT/tcp" and "PORT/udp".
-func validPort(s string) error {
-	port, proto, ok := strings.Cut(s, "/")
-	n, err := strconv.Atoi(port)
-	if !ok || err != nil || n < 1 || n > 65535 || (proto != "tcp" && proto != "udp") {
-		return fmt.Errorf("%q is not PORT/tcp or PORT/udp", s)
-	}
-	return nil
 }
 
 // configKeys lists the dotted keys of a config struct from its tags, so the

@@ -119,6 +119,7 @@ func TestLoadConfigBadValues(t *testing.T) {
 		{"only: [ssh.password]\n", `unknown area or check "ssh.password"`},
 		{"timeout: -1s\n", "timeout: must be positive"},
 		{"ssh:\n  probe_timeout: 0s\n", "ssh.probe_timeout: must be positive"},
+		{"firewall:\n  allowed_ports: [\"443\"]\n", `firewall.allowed_ports: "443" is not PORT/tcp or PORT/udp`},
 	}
 	for _, tt := range tests {
 		cfg, err := LoadConfig(writeConfig(t, tt.body), true, nil)

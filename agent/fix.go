@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,7 +54,7 @@ func (c Config) activate(env *checks.Env) func(ctx context.Context, area string)
 	return func(ctx context.Context, area string) error {
 		switch area {
 		case "ssh":
-			f := sshcheck.Gather(ctx, env, c.SSHOptions())
+			f := sshcheck.Gather(ctx, env, c.sshConfigOnly())
 			return sshfix.Reloader(f.Global.Get("pidfile"), sshcheck.ProbeTargets(f.Global["listenaddress"]))(ctx)
 		case "firewall":
 			opt := c.firewallFixOptions(env, nil, false)
@@ -76,7 +77,7 @@ func Fix(ctx context.Context, cfg Config, env *checks.Env, out io.Writer, opt Fi
 		}
 	}
 	for a := range areas {
-		if !contains(remediable, a) {
+		if !slices.Contains(remediable, a) {
 			return 2, configErrorf("fix: no remediation for %q (available: %s)", a, strings.Join(remediable, ", "))
 		}
 	}
@@ -224,6 +225,14 @@ func (c Config) firewallFixOptions(env *checks.Env, ssh []int, force bool) fwfix
 	return o
 }
 
+// sshConfigOnly reads sshd's configuration without probing the server:
+// the ports and the pid file are all a reload or a ruleset needs.
+func (c Config) sshConfigOnly() sshcheck.Options {
+	o := c.SSHOptions()
+	o.Probe = false
+	return o
+}
+
 // sshPorts are the ports sshd serves: from its effective configuration and
 // from the sockets sshd processes hold, so a port opened by hand or by
 // socket activation is kept too.
@@ -236,7 +245,7 @@ func sshPorts(ctx context.Context, cfg Config, env *checks.Env, f *fwcheck.Facts
 			out = append(out, p)
 		}
 	}
-	sf := sshcheck.Gather(ctx, env, cfg.SSHOptions())
+	sf := sshcheck.Gather(ctx, env, cfg.sshConfigOnly())
 	for _, a := range sf.Global["listenaddress"] {
 		if i := strings.LastIndexByte(a, ':'); i >= 0 {
 			p, _ := strconv.Atoi(a[i+1:])
@@ -325,15 +334,6 @@ func Undo(ctx context.Context, cfg Config, env *checks.Env, out io.Writer, run s
 	}
 	fmt.Fprintf(out, "Run %s (%s) undone: %d file(s) restored.\n", m.Run, m.Area, len(m.Files))
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // TTYConfirm asks on the terminal.

@@ -1,6 +1,9 @@
 package patches
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Support is the end of security support of the running release.
 type Support struct {
@@ -57,20 +60,11 @@ func supportOf(os OSRelease) Support {
 		s.Known = true
 		return s
 	}
-	if i := indexByte(v, '.'); i > 0 && os.ID != "ubuntu" && os.ID != "opensuse-leap" {
+	if i := strings.IndexByte(v, '.'); i > 0 && os.ID != "ubuntu" && os.ID != "opensuse-leap" {
 		if s, ok := rel[v[:i]]; ok {
 			s.Known = true
 			return s
 		}
 	}
 	return Support{}
-}
-
-func indexByte(s string, c byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
 }

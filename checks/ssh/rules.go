@@ -2,6 +2,7 @@ package ssh
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/vigie-agent/vigie/checks"
@@ -90,7 +91,7 @@ func settingRule(keys []string, allowed func(key, value string) bool, want strin
 		if f.Files != nil {
 			for _, m := range f.Files.Matches {
 				for _, d := range m.Directives {
-					if contains(keys, d.Keyword) && !allowed(d.Keyword, strings.ToLower(d.Value())) {
+					if slices.Contains(keys, d.Keyword) && !allowed(d.Keyword, strings.ToLower(d.Value())) {
 						ev = append(ev, checks.Evidence{Subject: "Match " + m.Criteria, Key: d.Keyword, Value: d.Value(),
 							Want: want, Source: "config files", File: d.File, Line: d.Line})
 						bad = append(bad, fmt.Sprintf("%s %s for Match %s at %s:%d", d.Keyword, d.Value(), m.Criteria, d.File, d.Line))
@@ -118,15 +119,6 @@ func (f *Facts) unusable() (checks.Result, bool) {
 		return checks.Errorf("%s", reason), false
 	}
 	return checks.Result{}, true
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func passwordAuthOff(_, v string) bool { return v == "no" }
