@@ -169,3 +169,12 @@ func (r Result) With(ev ...Evidence) Result {
 	r.Evidence = append(r.Evidence, ev...)
 	return r
 }
+
+// Abridge joins the first n items with sep and says how many were left
+// out, so a reason stays one readable line however long the list.
+func Abridge(items []string, n int, sep string) string {
+	if len(items) > n {
+		return strings.Join(items[:n], sep) + sep + fmt.Sprintf("and %d more", len(items)-n)
+	}
+	return strings.Join(items, sep)
+}

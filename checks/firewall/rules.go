@@ -262,17 +262,10 @@ func legacyRule(f *Facts) checks.Result {
 	}
 	if len(l.Rules) > 0 {
 		ev = append(ev, checks.Evidence{Key: "legacy_rules", Value: l.Rules, Source: "iptables-legacy-save", Want: "none: nftables tools do not show them"})
-		return checks.Failf("%d legacy iptables rule(s) or policies are enforced but invisible to nft: %s", len(l.Rules), strings.Join(first(l.Rules, 3), "; ")).With(ev...)
+		return checks.Failf("%d legacy iptables rule(s) or policies are enforced but invisible to nft: %s", len(l.Rules), checks.Abridge(l.Rules, 3, "; ")).With(ev...)
 	}
 	if l.Err != "" {
 		return checks.Errorf("%s", l.Err).With(ev...)
 	}
 	return checks.Passf("no rule in the legacy x_tables interface").With(ev...)
-}
-
-func first(s []string, n int) []string {
-	if len(s) > n {
-		return append(s[:n:n], fmt.Sprintf("and %d more", len(s)-n))
-	}
-	return s
 }

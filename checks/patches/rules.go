@@ -91,19 +91,12 @@ func pendingRule(pick func(Update) bool, what string) func(*Facts) checks.Result
 		}
 		switch {
 		case len(list) > 0:
-			return checks.Failf("%d %s pending: %s", len(list), what, strings.Join(first(list, 5), "; ")).With(ev...)
+			return checks.Failf("%d %s pending: %s", len(list), what, checks.Abridge(list, 5, "; ")).With(ev...)
 		case stale != "":
 			return checks.Errorf("no %s pending according to an index that cannot be trusted: %s", what, stale).With(ev...)
 		}
 		return checks.Passf("no %s pending (%s)", what, f.Source).With(ev...)
 	}
-}
-
-func first(s []string, n int) []string {
-	if len(s) > n {
-		return append(s[:n:n], fmt.Sprintf("and %d more", len(s)-n))
-	}
-	return s
 }
 
 func isSecurity(u Update) bool { return u.Security }
