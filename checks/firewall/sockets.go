@@ -87,7 +87,7 @@ func ReadListeners(netDir, procRoot string) ([]Listener, error) {
 		{"net/udp6", "udp", func() ([]*sockLine, error) { s, err := pfs.NetUDP6(); return udpLines(s), err }},
 	}
 	for _, src := range sources {
-		lines, err := src.read()
+		lines, err := safeRead(src.read)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) && strings.HasSuffix(src.name, "6") {
 				continue // IPv6 disabled in the kernel
@@ -186,4 +186,16 @@ func owners(procRoot string, ls []Listener) {
 			return
 		}
 	}
+}
+
+// safeRead turns a panic of the procfs parser into an error: procfs
+// v0.23.0 indexes past the fields of a short /proc/net/udp line, and a
+// malformed file must give an error finding, never a crash.
+func safeRead(read func() ([]*sockLine, error)) (lines []*sockLine, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			lines, err = nil, fmt.Errorf("malformed content: %v", r)
+		}
+	}()
+	return read()
 }
