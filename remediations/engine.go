@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -25,11 +26,26 @@ type FileChange struct {
 	Why     string
 }
 
+// Action is a step that is not a file write: a package upgrade, a
+// filesystem made, a mount. Actions run in order after the files are
+// written and validated.
+type Action struct {
+	What string // the command or change, as shown in the plan
+	Do   func(ctx context.Context) error
+	// Undo reverts a completed Do on rollback. Nil means the step cannot
+	// be reverted (an installed package upgrade); the plan says so.
+	Undo func(ctx context.Context) error
+}
+
 // Plan is what a remediation will do, built from the area's facts before
 // anything changes.
 type Plan struct {
-	Area  string
-	Files []FileChange
+	Area    string
+	Files   []FileChange
+	Actions []Action
+	// Notes tell the reviewer what the plan implies beyond its changes
+	// (a reboot it will not do, a step that cannot be undone).
+	Notes []string
 	// Refusals say what the plan will not change and why (anti-lockout,
 	// destructive steps not allowed). A plan with refusals and no files
 	// changes nothing.
@@ -48,7 +64,7 @@ type Plan struct {
 }
 
 // Empty reports whether the plan changes nothing.
-func (p *Plan) Empty() bool { return len(p.Files) == 0 }
+func (p *Plan) Empty() bool { return len(p.Files) == 0 && len(p.Actions) == 0 }
 
 // Run states recorded in the journal.
 const (
@@ -65,7 +81,12 @@ type Manifest struct {
 	State   string        `json:"state"`
 	Started time.Time     `json:"started"`
 	Files   []BackupEntry `json:"files"`
-	Error   string        `json:"error,omitempty"`
+	// Actions lists the actions that completed, in order, so an operator
+	// reading an interrupted run knows what happened besides the files.
+	Actions []string `json:"actions,omitempty"`
+	Error   string   `json:"error,omitempty"`
+
+	done int // actions completed in this process, for rollback
 }
 
 // BackupEntry records how to put one file back.
@@ -128,10 +149,31 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) (string, error) {
 			return run, e.rollback(ctx, p, m, err)
 		}
 	}
+	if p.Validate != nil {
+		if err := p.Validate(ctx); err != nil {
+			return run, e.rollback(ctx, p, m, fmt.Errorf("validate: %w", err))
+		}
+		if err := e.step("validate"); err != nil {
+			return run, e.rollback(ctx, p, m, err)
+		}
+	}
+	for i, a := range p.Actions {
+		if err := a.Do(ctx); err != nil {
+			return run, e.rollback(ctx, p, m, fmt.Errorf("%s: %w", a.What, err))
+		}
+		m.done = i + 1
+		m.Actions = append(m.Actions, a.What)
+		if err := e.save(m); err != nil {
+			return run, e.rollback(ctx, p, m, err)
+		}
+		if err := e.step("action " + a.What); err != nil {
+			return run, e.rollback(ctx, p, m, err)
+		}
+	}
 	for _, s := range []struct {
 		name string
 		fn   func(context.Context) error
-	}{{"validate", p.Validate}, {"activate", p.Activate}, {"verify", p.Verify}, {"commit", p.Commit}} {
+	}{{"activate", p.Activate}, {"verify", p.Verify}, {"commit", p.Commit}} {
 		if s.fn == nil {
 			continue
 		}
@@ -159,11 +201,32 @@ func (e *Engine) step(name string) error {
 // rollback restores every file of the run and reactivates the old
 // configuration. It returns the original error, with any failure to
 // restore added: a restore failure is what an operator must hear about.
+//
+// Completed actions are undone first, newest first, while the files they
+// rely on are still in place; actions that cannot be undone are named in
+// the error so nobody believes them reverted.
 func (e *Engine) rollback(ctx context.Context, p *Plan, m *Manifest, cause error) error {
-	rerr := e.restore(m)
-	if rerr == nil && p != nil && p.Activate != nil {
-		rerr = p.Activate(ctx)
+	var errs []error
+	var kept []string
+	if p != nil {
+		for i := m.done - 1; i >= 0; i-- {
+			a := p.Actions[i]
+			if a.Undo == nil {
+				kept = append(kept, a.What)
+				continue
+			}
+			if err := a.Undo(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("undo %s: %w", a.What, err))
+			}
+		}
 	}
+	if err := e.restore(m); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 && p != nil && p.Activate != nil {
+		errs = append(errs, p.Activate(ctx))
+	}
+	rerr := errors.Join(errs...)
 	m.State, m.Error = StateRolledBack, cause.Error()
 	if rerr != nil {
 		m.Error += "; ROLLBACK INCOMPLETE: " + rerr.Error()
@@ -171,6 +234,9 @@ func (e *Engine) rollback(ctx context.Context, p *Plan, m *Manifest, cause error
 		return fmt.Errorf("%w; rollback failed: %v (backups in %s)", cause, rerr, filepath.Join(e.Dir, m.Run))
 	}
 	_ = e.save(m)
+	if len(kept) > 0 {
+		return fmt.Errorf("%w (everything else rolled back; kept, as it cannot be undone: %s)", cause, strings.Join(kept, "; "))
+	}
 	return fmt.Errorf("%w (every change rolled back)", cause)
 }
 

@@ -231,3 +231,69 @@ func TestWriteAtomicKeepsOwnerAndMode(t *testing.T) {
 		t.Errorf("mode %v owner %d:%d", st.Mode(), sys.Uid, sys.Gid)
 	}
 }
+
+// TestActions: actions run after the files are written, in order; on a
+// failure the completed ones are undone newest first before the files come
+// back, and those that cannot be undone are named.
+func TestActions(t *testing.T) {
+	boom := errors.New("boom")
+	tests := []struct {
+		name      string
+		failDo    int // 1-based action whose Do fails, 0 none
+		verify    error
+		wantLog   string
+		wantErr   string
+		wantState string
+	}{
+		{name: "all succeed", wantLog: "do a (new), do b, do c", wantState: StateApplied},
+		{name: "second fails", failDo: 2, wantLog: "do a (new), do b, undo a", wantErr: "b: boom (every change rolled back)", wantState: StateRolledBack},
+		{name: "verification fails", verify: boom, wantLog: "do a (new), do b, do c, undo c, undo a",
+			wantErr: "kept, as it cannot be undone: b", wantState: StateRolledBack},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			var log []string
+			act := func(i int, name string, undo bool) Action {
+				a := Action{What: name, Do: func(context.Context) error {
+					entry := "do " + name
+					if i == 1 {
+						// The files are already in place when actions run.
+						if b, _ := os.ReadFile(f.existing); string(b) == "Setting new\n" {
+							entry += " (new)"
+						}
+					}
+					log = append(log, entry)
+					if i == tt.failDo {
+						return boom
+					}
+					return nil
+				}}
+				if undo {
+					a.Undo = func(context.Context) error { log = append(log, "undo "+name); return nil }
+				}
+				return a
+			}
+			n := 0
+			p := f.plan(&n, nil, nil, tt.verify)
+			p.Actions = []Action{act(1, "a", true), act(2, "b", false), act(3, "c", true)}
+			e := &Engine{Dir: f.state}
+			_, err := e.Apply(context.Background(), p)
+			if got := strings.Join(log, ", "); got != tt.wantLog {
+				t.Errorf("log %q, want %q", got, tt.wantLog)
+			}
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("err = %v, want %q", err, tt.wantErr)
+			}
+			runs, _ := e.Runs()
+			if len(runs) != 1 || runs[0].State != tt.wantState {
+				t.Fatalf("journal: %+v", runs)
+			}
+			if tt.wantState == StateRolledBack {
+				f.assertUntouched(t)
+			} else if strings.Join(runs[0].Actions, ",") != "a,b,c" {
+				t.Errorf("journal actions %v", runs[0].Actions)
+			}
+		})
+	}
+}
