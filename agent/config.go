@@ -22,6 +22,7 @@ import (
 	"github.com/vigie-agent/vigie/checks/scaleway"
 	"github.com/vigie-agent/vigie/checks/ssh"
 	fwfix "github.com/vigie-agent/vigie/remediations/firewall"
+	patchfix "github.com/vigie-agent/vigie/remediations/patches"
 )
 
 // DefaultConfigPath is where packages install the configuration.
@@ -74,6 +75,13 @@ type PatchesConfig struct {
 	// AptMethod is "list" (apt list --upgradable) or "simulate"
 	// (apt-get -s dist-upgrade).
 	AptMethod string `mapstructure:"apt_method"`
+	// Reboot is "never" or "allowed": whether `vigie fix` and the
+	// automatic updates it configures may reboot, within RebootWindow.
+	Reboot       string `mapstructure:"reboot"`
+	RebootWindow string `mapstructure:"reboot_window"`
+	// LockTimeout is how long `vigie fix` waits for another package
+	// manager to release its lock.
+	LockTimeout time.Duration `mapstructure:"lock_timeout"`
 }
 
 // FirewallConfig holds the firewall area's settings.
@@ -116,6 +124,8 @@ func Defaults() Config {
 			Refresh:     po.Refresh,
 			IndexMaxAge: po.MaxIndexAge,
 			AptMethod:   po.AptMethod,
+			Reboot:      "never",
+			LockTimeout: 5 * time.Minute,
 		},
 	}
 }
@@ -221,6 +231,23 @@ func (c Config) Validate(cat *checks.Catalogue) error {
 	}
 	if c.Patches.AptMethod != "list" && c.Patches.AptMethod != "simulate" {
 		return configErrorf("patches.apt_method: %q is neither list nor simulate", c.Patches.AptMethod)
+	}
+	switch c.Patches.Reboot {
+	case "never":
+	case "allowed":
+		if c.Patches.RebootWindow == "" {
+			return configErrorf("patches.reboot_window: must be set (HH:MM-HH:MM) when patches.reboot is allowed")
+		}
+	default:
+		return configErrorf("patches.reboot: %q is neither never nor allowed", c.Patches.Reboot)
+	}
+	if c.Patches.RebootWindow != "" {
+		if _, err := patchfix.ParseWindow(c.Patches.RebootWindow); err != nil {
+			return configErrorf("patches.reboot_window: %v", err)
+		}
+	}
+	if c.Patches.LockTimeout < 0 {
+		return configErrorf("patches.lock_timeout: must not be negative, got %s", c.Patches.LockTimeout)
 	}
 	if c.SSH.ProbeUser == "" {
 		return configErrorf("ssh.probe_user: must not be empty")
