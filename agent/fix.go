@@ -13,22 +13,32 @@ import (
 	"strings"
 	"time"
 
+	sddbus "github.com/coreos/go-systemd/v22/dbus"
+
 	"github.com/vigie-agent/vigie/checks"
+	diskcheck "github.com/vigie-agent/vigie/checks/disks"
 	fwcheck "github.com/vigie-agent/vigie/checks/firewall"
+	patchcheck "github.com/vigie-agent/vigie/checks/patches"
+	"github.com/vigie-agent/vigie/checks/scaleway"
 	sshcheck "github.com/vigie-agent/vigie/checks/ssh"
 	"github.com/vigie-agent/vigie/checks/units"
 	"github.com/vigie-agent/vigie/remediations"
+	diskfix "github.com/vigie-agent/vigie/remediations/disks"
 	fwfix "github.com/vigie-agent/vigie/remediations/firewall"
+	patchfix "github.com/vigie-agent/vigie/remediations/patches"
 	sshfix "github.com/vigie-agent/vigie/remediations/ssh"
 )
 
 // FixOptions are the flags of `vigie fix`.
 type FixOptions struct {
-	Only    []string
-	DryRun  bool
-	Yes     bool
-	Force   bool
-	Confirm func(prompt string) bool // asks the operator; nil means no
+	Only   []string
+	DryRun bool
+	Yes    bool
+	Force  bool
+	// AllowDestructive lets the disks remediation erase scratch
+	// filesystems and swap to re-create them encrypted.
+	AllowDestructive bool
+	Confirm          func(prompt string) bool // asks the operator; nil means no
 	// Window, when positive, keeps an applied change only if the operator
 	// confirms it within that time (the prompt, or `vigie fix --confirm`
 	// from another session); otherwise it is undone. Used when the
@@ -40,7 +50,7 @@ type FixOptions struct {
 
 // remediable lists the areas `vigie fix` can change, in the order it
 // changes them.
-var remediable = []string{"ssh", "firewall"}
+var remediable = []string{"ssh", "firewall", "patches", "disks"}
 
 // Engine returns the remediation engine over the configured state
 // directory.
@@ -59,6 +69,10 @@ func (c Config) activate(env *checks.Env) func(ctx context.Context, area string)
 		case "firewall":
 			opt := c.firewallFixOptions(env, nil, false)
 			return fwfix.Sync(ctx, env.Path(opt.PersistFile), opt)
+		case "patches":
+			return nil // apt and dnf read their configuration at every run
+		case "disks":
+			return dbusSystemd{}.Reload(ctx)
 		}
 		return fmt.Errorf("no way to reactivate area %s", area)
 	}
@@ -106,8 +120,8 @@ func Fix(ctx context.Context, cfg Config, env *checks.Env, out io.Writer, opt Fi
 		if p.Empty() {
 			continue
 		}
-		if opt.DryRun || (!opt.Yes && (opt.Confirm == nil || !opt.Confirm(fmt.Sprintf("Apply these %d change(s) to %s? [y/N] ", len(p.Files), area)))) {
-			fmt.Fprintf(out, "Not applied (dry run). `vigie fix --yes --only %s` applies it.\n", area)
+		if opt.DryRun || (!opt.Yes && (opt.Confirm == nil || !opt.Confirm(fmt.Sprintf("Apply these %d change(s) to %s? [y/N] ", len(p.Files)+len(p.Actions), area)))) {
+			fmt.Fprintf(out, "Not applied (dry run). `vigie fix --yes --only %s%s` applies it.\n", area, destructiveFlag(opt, area))
 			continue
 		}
 		run, err := e.Apply(ctx, p)
@@ -117,6 +131,7 @@ func Fix(ctx context.Context, cfg Config, env *checks.Env, out io.Writer, opt Fi
 			continue
 		}
 		fmt.Fprintf(out, "%s: applied and verified (run %s; `vigie undo %s` reverts it).\n", area, run, run)
+		showArea(ctx, cfg, env, out, area)
 		if opt.Window > 0 && !confirmed(ctx, cfg, out, run, opt) {
 			if _, err := e.Undo(ctx, run, cfg.activate(env)); err != nil {
 				fmt.Fprintf(out, "%s: not confirmed, and the undo FAILED: %v\n", area, err)
@@ -198,6 +213,23 @@ func buildPlan(ctx context.Context, cfg Config, env *checks.Env, area string, op
 	case "firewall":
 		f := fwcheck.Gather(ctx, env, cfg.FirewallOptions())
 		return fwfix.BuildPlan(env, f, cfg.firewallFixOptions(env, sshPorts(ctx, cfg, env, f), opt.Force))
+	case "patches":
+		po := cfg.PatchesOptions()
+		f := patchcheck.Gather(ctx, env, po)
+		w, _ := patchfix.ParseWindow(cfg.Patches.RebootWindow) // validated with the configuration
+		o := patchfix.Options{Check: po, Reboot: cfg.Patches.Reboot, Window: w, LockTimeout: cfg.Patches.LockTimeout}
+		if liveSystemd(env) {
+			o.EnableUnits = enableUnits
+		}
+		return patchfix.BuildPlan(ctx, env, f, o)
+	case "disks":
+		do := cfg.DisksOptions(scaleway.NewClient(cfg.Scaleway.MetadataURL))
+		f := diskcheck.Gather(ctx, env, do)
+		o := diskfix.Options{AllowDestructive: opt.AllowDestructive, Check: do}
+		if liveSystemd(env) {
+			o.Systemd = dbusSystemd{}
+		}
+		return diskfix.BuildPlan(ctx, env, f, o)
 	}
 	return nil, fmt.Errorf("no remediation for %s", area)
 }
@@ -219,7 +251,7 @@ func (c Config) firewallFixOptions(env *checks.Env, ssh []int, force bool) fwfix
 		NftablesConf: conf,
 		Force:        force,
 	}
-	if _, err := os.Stat("/run/systemd/system"); err == nil && (env.Root == "" || env.Root == "/") {
+	if liveSystemd(env) {
 		o.EnableService = enableNftables
 	}
 	return o
@@ -276,12 +308,25 @@ func enableNftables(ctx context.Context) error {
 }
 
 // ShowPlan prints a plan as a reviewer reads it: what will change and why,
-// a unified diff per file (secret files by size only), and what will not
-// be changed.
+// a unified diff per file (secret files by size only), the commands it
+// will run, and what will not be changed.
 func ShowPlan(w io.Writer, p *remediations.Plan) error {
-	fmt.Fprintf(w, "== %s: %d change(s)\n", p.Area, len(p.Files))
+	fmt.Fprintf(w, "== %s: %d change(s)\n", p.Area, len(p.Files)+len(p.Actions))
 	for _, r := range p.Refusals {
 		fmt.Fprintf(w, "Not changed: %s\n", r)
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintln(w, n)
+	}
+	if len(p.Actions) > 0 {
+		fmt.Fprintln(w, "\nSteps, run once the file changes below are written:")
+		for i, a := range p.Actions {
+			undo := ""
+			if a.Undo == nil {
+				undo = " (cannot be undone)"
+			}
+			fmt.Fprintf(w, "  %d. %s%s\n", i+1, a.What, undo)
+		}
 	}
 	for _, fc := range p.Files {
 		fmt.Fprintf(w, "\n--- %s: %s\n", fc.Path, fc.Why)
@@ -354,5 +399,112 @@ func StdinAnswer(in io.Reader) func() <-chan bool {
 			ch <- strings.EqualFold(strings.TrimSpace(line), "y") || strings.EqualFold(strings.TrimSpace(line), "yes")
 		}()
 		return ch
+	}
+}
+
+func destructiveFlag(opt FixOptions, area string) string {
+	if area == "disks" && opt.AllowDestructive {
+		return " --allow-destructive"
+	}
+	return ""
+}
+
+// showArea prints the area's checks after a change: what the fix left
+// (a reboot it did not do, a disk it would not touch).
+func showArea(ctx context.Context, cfg Config, env *checks.Env, out io.Writer, area string) {
+	cat, err := Catalogue(cfg)
+	if err != nil {
+		return
+	}
+	sel, err := selectChecks(cat, []string{area})
+	if err != nil {
+		return
+	}
+	for _, f := range RunChecks(ctx, cat, env, checks.Profiles[cfg.Profile], sel, cfg.Timeout) {
+		fmt.Fprintf(out, "  %-5s %s: %s\n", f.Status, f.ID, f.Reason)
+	}
+}
+
+// liveSystemd reports whether vigie changes the running system under a
+// systemd it can ask (not a captured tree).
+func liveSystemd(env *checks.Env) bool {
+	if env.Root != "" && env.Root != "/" {
+		return false
+	}
+	_, err := os.Stat("/run/systemd/system")
+	return err == nil
+}
+
+// enableUnits enables or disables units at boot through systemd's API,
+// as systemctl enable does, and reloads so the timers are scheduled.
+func enableUnits(ctx context.Context, names []string, enable bool) error {
+	conn, err := units.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if enable {
+		if _, _, err := conn.EnableUnitFilesContext(ctx, names, false, true); err != nil {
+			return fmt.Errorf("enable %s: %w", strings.Join(names, ", "), err)
+		}
+	} else if _, err := conn.DisableUnitFilesContext(ctx, names, false); err != nil {
+		return fmt.Errorf("disable %s: %w", strings.Join(names, ", "), err)
+	}
+	if err := conn.ReloadContext(ctx); err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := startUnit(ctx, conn, n, enable); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dbusSystemd asks systemd through its API, waiting for each job's end.
+type dbusSystemd struct{}
+
+func (dbusSystemd) Reload(ctx context.Context) error {
+	conn, err := units.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.ReloadContext(ctx)
+}
+
+func (dbusSystemd) Start(ctx context.Context, unit string) error { return unitJob(ctx, unit, true) }
+func (dbusSystemd) Stop(ctx context.Context, unit string) error  { return unitJob(ctx, unit, false) }
+
+func unitJob(ctx context.Context, unit string, start bool) error {
+	conn, err := units.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return startUnit(ctx, conn, unit, start)
+}
+
+func startUnit(ctx context.Context, conn *sddbus.Conn, unit string, start bool) error {
+	ch := make(chan string, 1)
+	verb := "start"
+	var err error
+	if start {
+		_, err = conn.StartUnitContext(ctx, unit, "replace", ch)
+	} else {
+		verb = "stop"
+		_, err = conn.StopUnitContext(ctx, unit, "replace", ch)
+	}
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", verb, unit, err)
+	}
+	select {
+	case res := <-ch:
+		if res != "done" {
+			return fmt.Errorf("%s %s: job %s (journalctl -u %s says why)", verb, unit, res, unit)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%s %s: %w", verb, unit, ctx.Err())
 	}
 }

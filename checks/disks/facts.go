@@ -38,8 +38,10 @@ type DiskInfo struct {
 
 // Item is something holding data: a mounted filesystem or an active swap.
 type Item struct {
-	Kind      string // filesystem or swap
-	Label     string // mount points, or the swap path
+	Kind      string   // filesystem or swap
+	Label     string   // mount points, or the swap path
+	Points    []string // mount points of a filesystem
+	FSType    string   // filesystem type, or the swap type (partition, file)
 	Device    string
 	Encrypted bool
 	Chain     string
@@ -116,11 +118,11 @@ func Gather(ctx context.Context, env *checks.Env, opt Options) *Facts {
 		return di
 	}
 	for _, m := range mounts {
-		it := Item{Kind: "filesystem", Label: strings.Join(m.Points, ", "), Device: m.Device}
+		it := Item{Kind: "filesystem", Label: strings.Join(m.Points, ", "), Points: m.Points, FSType: m.FSType, Device: m.Device}
 		f.Items = append(f.Items, f.fill(it, diskOf, m.Points, scratch))
 	}
 	for _, s := range swaps {
-		f.Items = append(f.Items, f.fill(Item{Kind: "swap", Label: s.Path, Device: s.Device}, diskOf, nil, scratch))
+		f.Items = append(f.Items, f.fill(Item{Kind: "swap", Label: s.Path, FSType: s.Type, Device: s.Device}, diskOf, nil, scratch))
 	}
 	for _, name := range sortedNames(t) {
 		d := t.Devices[name]
