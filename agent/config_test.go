@@ -120,6 +120,10 @@ func TestLoadConfigBadValues(t *testing.T) {
 		{"timeout: -1s\n", "timeout: must be positive"},
 		{"ssh:\n  probe_timeout: 0s\n", "ssh.probe_timeout: must be positive"},
 		{"firewall:\n  allowed_ports: [\"443\"]\n", `firewall.allowed_ports: "443" is not PORT/tcp or PORT/udp`},
+		{"patches:\n  reboot: sometimes\n", `patches.reboot: "sometimes" is neither never nor allowed`},
+		{"patches:\n  reboot: allowed\n", "patches.reboot_window: must be set (HH:MM-HH:MM) when patches.reboot is allowed"},
+		{"patches:\n  reboot: allowed\n  reboot_window: 2am-4am\n", `patches.reboot_window: "2am" is not a time HH:MM`},
+		{"patches:\n  lock_timeout: -1s\n", "patches.lock_timeout: must not be negative"},
 	}
 	for _, tt := range tests {
 		cfg, err := LoadConfig(writeConfig(t, tt.body), true, nil)

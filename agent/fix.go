@@ -132,7 +132,9 @@ func Fix(ctx context.Context, cfg Config, env *checks.Env, out io.Writer, opt Fi
 		}
 		fmt.Fprintf(out, "%s: applied and verified (run %s; `vigie undo %s` reverts it).\n", area, run, run)
 		showArea(ctx, cfg, env, out, area)
-		if opt.Window > 0 && !confirmed(ctx, cfg, out, run, opt) {
+		// Only a change to sshd or the firewall can cut the operator off;
+		// the others are not undone for want of an answer.
+		if opt.Window > 0 && (area == "ssh" || area == "firewall") && !confirmed(ctx, cfg, out, run, opt) {
 			if _, err := e.Undo(ctx, run, cfg.activate(env)); err != nil {
 				fmt.Fprintf(out, "%s: not confirmed, and the undo FAILED: %v\n", area, err)
 			} else {
@@ -373,11 +375,31 @@ func unifiedDiff(path string, content []byte) (string, error) {
 
 // Undo restores a run (the newest applied one when run is "").
 func Undo(ctx context.Context, cfg Config, env *checks.Env, out io.Writer, run string) error {
-	m, err := cfg.Engine().Undo(ctx, run, cfg.activate(env))
+	e := cfg.Engine()
+	runs, err := e.Runs()
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		if r.Run == run || run == "" && r.State == remediations.StateApplied {
+			if r.Area == "disks" && r.State == remediations.StateApplied {
+				// The clear filesystem or swap no longer exists: putting
+				// the old fstab back would make the next boot look for it.
+				return fmt.Errorf("run %s re-created disks encrypted; restoring its files would point fstab at filesystems that no longer exist. Edit /etc/crypttab and /etc/fstab by hand (backups in %s)", r.Run, filepath.Join(e.Dir, r.Run))
+			}
+			break
+		}
+	}
+	m, err := e.Undo(ctx, run, cfg.activate(env))
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "Run %s (%s) undone: %d file(s) restored.\n", m.Run, m.Area, len(m.Files))
+	if len(m.Actions) > 0 {
+		// Upgrades stay installed; an encrypted scratch stays mounted until
+		// the next boot, which follows the restored crypttab and fstab.
+		fmt.Fprintf(out, "Not reverted by undo, as they were run: %s.\n", strings.Join(m.Actions, "; "))
+	}
 	return nil
 }
 

@@ -5,8 +5,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigie-agent/vigie/remediations"
 )
 
 func TestConfirmWindow(t *testing.T) {
@@ -48,5 +51,36 @@ func TestConfirmWindow(t *testing.T) {
 	}
 	if err := ConfirmPending(cfg, &out); err == nil {
 		t.Error("confirmed with nothing pending")
+	}
+}
+
+// TestShowPlanActions: the plan shows the notes, then every step in order,
+// marking those that cannot be undone, then the file diffs.
+func TestShowPlanActions(t *testing.T) {
+	dir := t.TempDir()
+	p := &remediations.Plan{
+		Area:     "patches",
+		Refusals: []string{"security update of pinned: the package is held"},
+		Notes:    []string{"Security updates to install:", "  libfoo1 1.0-1 -> 1.0-1+deb12u1 (stable-security)"},
+		Actions: []remediations.Action{
+			{What: "apt-get install -y libfoo1=1.0-1+deb12u1"},
+			{What: "systemctl enable apt-daily.timer", Undo: func(context.Context) error { return nil }},
+		},
+		Files: []remediations.FileChange{{Path: filepath.Join(dir, "99vigie"), Content: []byte("APT::Periodic::Unattended-Upgrade \"1\";\n"), Mode: 0o644, Why: "unattended-upgrades"}},
+	}
+	var b strings.Builder
+	if err := ShowPlan(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	want := []string{"== patches: 3 change(s)", "Not changed: security update of pinned", "  libfoo1 1.0-1 -> 1.0-1+deb12u1 (stable-security)",
+		"  1. apt-get install -y libfoo1=1.0-1+deb12u1 (cannot be undone)", "  2. systemctl enable apt-daily.timer\n", "+APT::Periodic::Unattended-Upgrade \"1\";"}
+	at := 0
+	for _, w := range want {
+		i := strings.Index(out[at:], w)
+		if i < 0 {
+			t.Fatalf("plan lacks %q after offset %d:\n%s", w, at, out)
+		}
+		at += i + len(w)
 	}
 }

@@ -75,7 +75,7 @@ func startVM(t *testing.T, cfg vmConfig) *vm {
 	root := filepath.Join(d, "root.qcow2")
 	run(t, "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", cfg.Image.Root, root)
 	seed := makeSeed(t, d, cfg.UserData, cfg.MetaData)
-	for name, size := range map[string]int64{"scratch1.img": 256 << 20, "scratch2.img": 256 << 20, "results.img": 64 << 20} {
+	for name, size := range map[string]int64{"scratch1.img": 256 << 20, "scratch2.img": 256 << 20, "swap1.img": 64 << 20, "results.img": 64 << 20} {
 		if err := os.Truncate(createFile(t, filepath.Join(d, name)), size); err != nil {
 			t.Fatal(err)
 		}
@@ -107,6 +107,8 @@ func startVM(t *testing.T, cfg vmConfig) *vm {
 		"-device", "virtio-blk-pci,drive=scratch1,serial=scratch1",
 		"-drive", "if=none,id=scratch2,format=raw,file=" + filepath.Join(d, "scratch2.img"),
 		"-device", "virtio-blk-pci,drive=scratch2,serial=scratch2",
+		"-drive", "if=none,id=swap1,format=raw,file=" + filepath.Join(d, "swap1.img"),
+		"-device", "virtio-blk-pci,drive=swap1,serial=swap1",
 		"-drive", "if=none,id=results,format=raw,file=" + v.results,
 		"-device", "virtio-blk-pci,drive=results,serial=results",
 		"-nic", nic,

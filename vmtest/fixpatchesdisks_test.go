@@ -1,0 +1,146 @@
+//go:build vmtest
+
+package vmtest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestFixPatchesDisks: a guest installed by packaging/cloud-init/binary.yaml
+// (URL substituted) gets a pending security update from a local repository
+// with unattended-upgrades turned off, an empty scratch filesystem, a clear
+// swap disk and a LUKS data disk. `vigie fix --only patches` installs the
+// security update only and turns unattended-upgrades on; `vigie fix
+// --allow-destructive --only disks` re-creates scratch and swap on dm-crypt
+// and leaves the data disk alone. After a reboot scratch and swap come back
+// encrypted, and the data disk still opens with its passphrase.
+func TestFixPatchesDisks(t *testing.T) {
+	needTools(t)
+	img := ensureImage(t)
+	dir := runDir(t, "fix-patches-disks")
+	key := newSSHKey(t, dir)
+	bin := artifact(t, "VIGIE_BINARY", "bin/vigie")
+	fileSrv, _ := serveFile(t, bin, "/vigie")
+	template, err := os.ReadFile(filepath.Join("..", "packaging/cloud-init/binary.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	userData := strings.Replace(string(template), binaryPlaceholder, "http://"+guestFwdAddr+"/vigie", 1)
+	metaData := fmt.Sprintf("instance-id: vigie-vmtest-fixpd-%d\nlocal-hostname: vigie-guest\npublic-keys:\n  - %s\n", time.Now().UnixNano(), key.Public)
+	port := freePort(t)
+	v := startVM(t, vmConfig{Image: img, Dir: dir, UserData: userData, MetaData: metaData, SSHPort: port, FileSrv: fileSrv, AllowReboot: true})
+	v.waitSSH(t, key, sshUpWithin)
+	v.waitBootFinished(t, key, cloudInitWithin)
+	defer func() {
+		_, _ = guestSSH(port, key, 30*time.Second, "sudo systemctl poweroff", nil)
+		if err := v.waitExit(powerOffWithin); err != nil {
+			v.stop(forcedStopWithin)
+		}
+	}()
+	sh := func(cmd string, stdin []byte) string {
+		t.Helper()
+		out, err := guestSSH(port, key, 5*time.Minute, cmd, stdin)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", cmd, err, out)
+		}
+		return out
+	}
+	const vigie = "/usr/local/bin/vigie"
+	const conf = "/etc/vigie-fix.yaml"
+
+	// Patches: old versions installed, the fix published, automatic
+	// updates off.
+	sh("sudo mkdir -p /srv/vigie-repo && sudo tar -C /srv/vigie-repo -xzf -", demoRepo(t))
+	sh("printf 'deb [trusted=yes] file:/srv/vigie-repo stable main\\ndeb [trusted=yes] file:/srv/vigie-repo stable-security main\\n' | sudo tee /etc/apt/sources.list.d/vigie-demo.list", nil)
+	sh("sudo apt-get -q update -o Dir::Etc::SourceList=/etc/apt/sources.list.d/vigie-demo.list -o Dir::Etc::SourceParts=/nonexistent", nil)
+	sh("sudo apt-get -q install -y vigie-demo=1.0-1 vigie-bump=1.0-1", nil)
+	sh(`printf 'APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "0";\n' | sudo tee /etc/apt/apt.conf.d/20auto-upgrades`, nil)
+
+	// Disks: an empty scratch filesystem, a clear swap, a LUKS data disk
+	// holding a file.
+	sh("sudo mkfs.ext4 -q -F /dev/disk/by-id/virtio-scratch1 && sudo mkdir -p /scratch && sudo mount /dev/disk/by-id/virtio-scratch1 /scratch", nil)
+	sh("sudo mkswap /dev/disk/by-id/virtio-swap1 && sudo swapon /dev/disk/by-id/virtio-swap1", nil)
+	sh("printf vigie-test-passphrase | sudo cryptsetup luksFormat --batch-mode --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file - /dev/disk/by-id/virtio-scratch2", nil)
+	sh("printf vigie-test-passphrase | sudo cryptsetup open --key-file - /dev/disk/by-id/virtio-scratch2 securedata && sudo mkfs.ext4 -q /dev/mapper/securedata && sudo mkdir -p /secure && sudo mount /dev/mapper/securedata /secure && echo precious | sudo tee /secure/record.txt", nil)
+	luksUUID := strings.TrimSpace(sh("sudo cryptsetup luksUUID /dev/disk/by-id/virtio-scratch2", nil))
+	sh(`printf 'disks:\n  scratch: ["/scratch"]\n' | sudo tee `+conf, nil)
+
+	// The dry run changes nothing and says why the data disks stay.
+	plan := sh("sudo "+vigie+" fix --dry-run --only patches,disks --config "+conf, nil)
+	for _, want := range []string{"vigie-demo 1.0-1 -> 1.0-1+deb12u1 (stable-security)", "re-creating it encrypted erases it", "holds data: vigie never encrypts data in place"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("dry run lacks %q:\n%s", want, plan)
+		}
+	}
+	if strings.Contains(plan, "vigie-bump=") {
+		t.Errorf("the plan upgrades a package with no security fix:\n%s", plan)
+	}
+
+	out := sh("sudo "+vigie+" fix --yes --only patches --config "+conf+"; echo exit=$?", nil)
+	if !strings.Contains(out, "patches: applied and verified") || !strings.Contains(out, "exit=0") {
+		t.Fatalf("vigie fix --only patches:\n%s", out)
+	}
+	if got := sh("dpkg-query -W -f '${Package}=${Version} ' vigie-demo vigie-bump", nil); got != "vigie-demo=1.0-1+deb12u1 vigie-bump=1.0-1 " {
+		t.Errorf("installed after the fix: %q", got)
+	}
+	rep, ok := guestCheck(t, port, key, vigie+" check --only patches --json --config "+conf)
+	if ok {
+		for id, want := range map[string]string{"patches.security-pending": "pass", "patches.auto-updates": "pass", "patches.pending": "fail"} {
+			if f, _ := rep.finding(id); f.Status != want {
+				t.Errorf("%s after the fix: %s %s, want %s", id, f.Status, f.Reason, want)
+			}
+		}
+	}
+	if got := sh("apt-config dump Unattended-Upgrade::Origins-Pattern APT::Periodic::Unattended-Upgrade", nil); !strings.Contains(got, `APT::Periodic::Unattended-Upgrade "1";`) || !strings.Contains(got, "codename=${distro_codename}-security") || strings.Contains(got, "label=Debian\"") {
+		t.Errorf("unattended-upgrades after the fix:\n%s", got)
+	}
+
+	out = sh("sudo "+vigie+" fix --yes --allow-destructive --only disks --config "+conf+"; echo exit=$?", nil)
+	if !strings.Contains(out, "disks: applied and verified") || !strings.Contains(out, "exit=0") {
+		t.Fatalf("vigie fix --only disks:\n%s", out)
+	}
+	t.Logf("disks fix:\n%s", out)
+	checkEncryptedDisks := func(when string) {
+		t.Helper()
+		rep, ok := guestCheck(t, port, key, vigie+" check --only disks --json --config "+conf)
+		if !ok {
+			return
+		}
+		for _, id := range []string{"disks.scratch-encrypted", "disks.swap-encrypted"} {
+			if f, _ := rep.finding(id); f.Status != "pass" {
+				t.Errorf("%s %s: %s %s", when, id, f.Status, f.Reason)
+			}
+		}
+		// The root filesystem of the image is clear: that one still fails.
+		if f, _ := rep.finding("disks.local-encrypted"); f.Status != "fail" || !strings.Contains(f.Reason, "filesystem /") {
+			t.Errorf("%s disks.local-encrypted: %s %s", when, f.Status, f.Reason)
+		}
+		mnt := sh("findmnt -n -o SOURCE,FSTYPE /scratch; swapon --show=NAME --noheadings; sudo dmsetup table --target crypt", nil)
+		if !strings.Contains(mnt, "/dev/mapper/vigie_scratch_") || !strings.Contains(mnt, "aes-xts-plain64") {
+			t.Errorf("%s: /scratch and swap:\n%s", when, mnt)
+		}
+	}
+	checkEncryptedDisks("after the fix")
+	if got := strings.TrimSpace(sh("cat /secure/record.txt", nil)); got != "precious" {
+		t.Errorf("data disk content after the fix: %q", got)
+	}
+
+	_, _ = guestSSH(port, key, 30*time.Second, "sudo systemctl reboot", nil)
+	time.Sleep(10 * time.Second)
+	v.waitSSH(t, key, sshUpWithin)
+	checkEncryptedDisks("after the reboot")
+	if got := strings.TrimSpace(sh("sudo cryptsetup luksUUID /dev/disk/by-id/virtio-scratch2", nil)); got != luksUUID {
+		t.Errorf("LUKS data disk UUID %q, was %q", got, luksUUID)
+	}
+	got := sh("printf vigie-test-passphrase | sudo cryptsetup open --key-file - /dev/disk/by-id/virtio-scratch2 securedata && sudo mount /dev/mapper/securedata /secure && cat /secure/record.txt", nil)
+	if strings.TrimSpace(got) != "precious" {
+		t.Errorf("data disk after the reboot: %q", got)
+	}
+	raw := sh("sudo cat /etc/crypttab /etc/fstab", nil)
+	t.Logf("crypttab and fstab after the fix:\n%s", raw)
+}
