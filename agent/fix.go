@@ -130,7 +130,14 @@ func Fix(ctx context.Context, cfg Config, env *checks.Env, out io.Writer, opt Fi
 			status = 1
 			continue
 		}
-		fmt.Fprintf(out, "%s: applied and verified (run %s; `vigie undo %s` reverts it).\n", area, run, run)
+		switch area {
+		case "disks":
+			fmt.Fprintf(out, "%s: applied and verified (run %s; backups of crypttab and fstab in %s).\n", area, run, filepath.Join(e.Dir, run))
+		case "patches":
+			fmt.Fprintf(out, "%s: applied and verified (run %s; `vigie undo %s` reverts the configuration, not the upgrades).\n", area, run, run)
+		default:
+			fmt.Fprintf(out, "%s: applied and verified (run %s; `vigie undo %s` reverts it).\n", area, run, run)
+		}
 		showArea(ctx, cfg, env, out, area)
 		// Only a change to sshd or the firewall can cut the operator off;
 		// the others are not undone for want of an answer.

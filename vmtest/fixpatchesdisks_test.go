@@ -60,6 +60,9 @@ func TestFixPatchesDisks(t *testing.T) {
 	sh("sudo apt-get -q update -o Dir::Etc::SourceList=/etc/apt/sources.list.d/vigie-demo.list -o Dir::Etc::SourceParts=/nonexistent", nil)
 	sh("sudo apt-get -q install -y vigie-demo=1.0-1 vigie-bump=1.0-1", nil)
 	sh(`printf 'APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "0";\n' | sudo tee /etc/apt/apt.conf.d/20auto-upgrades`, nil)
+	// The image masks the apt timers (no mirror to reach); an instance
+	// as installed has them, disabled here so the fix enables them.
+	sh("sudo systemctl unmask apt-daily.timer apt-daily-upgrade.timer && sudo systemctl disable apt-daily.timer apt-daily-upgrade.timer", nil)
 
 	// Disks: an empty scratch filesystem, a clear swap, a LUKS data disk
 	// holding a file.
@@ -85,7 +88,7 @@ func TestFixPatchesDisks(t *testing.T) {
 	if !strings.Contains(out, "patches: applied and verified") || !strings.Contains(out, "exit=0") {
 		t.Fatalf("vigie fix --only patches:\n%s", out)
 	}
-	if got := sh("dpkg-query -W -f '${Package}=${Version} ' vigie-demo vigie-bump", nil); got != "vigie-demo=1.0-1+deb12u1 vigie-bump=1.0-1 " {
+	if got := sh("dpkg-query -W -f '${Package}=${Version} ' vigie-demo vigie-bump", nil); got != "vigie-bump=1.0-1 vigie-demo=1.0-1+deb12u1 " {
 		t.Errorf("installed after the fix: %q", got)
 	}
 	rep, ok := guestCheck(t, port, key, vigie+" check --only patches --json --config "+conf)
@@ -95,6 +98,9 @@ func TestFixPatchesDisks(t *testing.T) {
 				t.Errorf("%s after the fix: %s %s, want %s", id, f.Status, f.Reason, want)
 			}
 		}
+	}
+	if got := sh("sudo systemctl is-enabled apt-daily.timer apt-daily-upgrade.timer", nil); got != "enabled\nenabled\n" {
+		t.Errorf("apt timers after the fix: %q", got)
 	}
 	if got := sh("apt-config dump Unattended-Upgrade::Origins-Pattern APT::Periodic::Unattended-Upgrade", nil); !strings.Contains(got, `APT::Periodic::Unattended-Upgrade "1";`) || !strings.Contains(got, "codename=${distro_codename}-security") || strings.Contains(got, "label=Debian\"") {
 		t.Errorf("unattended-upgrades after the fix:\n%s", got)
