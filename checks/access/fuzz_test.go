@@ -1,0 +1,91 @@
+package access
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func seedFiles(f *testing.F, patterns ...string) {
+	f.Helper()
+	n := 0
+	for _, p := range patterns {
+		files, _ := filepath.Glob(p)
+		for _, file := range files {
+			if b, err := os.ReadFile(file); err == nil {
+				f.Add(b)
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		f.Fatalf("no seeds in %v", patterns)
+	}
+}
+
+func lineCount(b []byte) int { return bytes.Count(b, []byte("\n")) + 1 }
+
+func FuzzParseSudoers(f *testing.F) {
+	seedFiles(f, "testdata/syntax/*.sudoers", "testdata/*/etc/sudoers", "testdata/*/etc/sudoers.d/*", "testdata/mixed/etc/sudoers.local")
+	f.Add([]byte("a ALL = (x:y) NOPASSWD: sha512:AAAA== /bin/x \\\n, PASSWD: !/bin/y : h = z\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pf := ParseSudoers(b)
+		n := lineCount(b)
+		for _, sp := range pf.Specs {
+			if sp.Line < 1 || sp.Line > n || len(sp.Users) == 0 || len(sp.Cmnds) == 0 {
+				t.Fatalf("bad spec %+v", sp)
+			}
+			for _, c := range sp.Cmnds {
+				if strings.TrimPrefix(c.Command, "!") == "" || len(c.Hosts) == 0 {
+					t.Fatalf("bad command %+v", c)
+				}
+				if c.NoPasswd != strings.Contains(" "+strings.Join(c.Tags, " ")+" ", " NOPASSWD ") {
+					t.Fatalf("NOPASSWD flag and tags disagree: %+v", c)
+				}
+			}
+		}
+		for _, a := range pf.Aliases {
+			if !validAliasName(a.Name) || len(a.Members) == 0 {
+				t.Fatalf("bad alias %+v", a)
+			}
+		}
+		for _, in := range pf.Includes {
+			if in.Path == "" || in.Line < 1 || in.Line > n {
+				t.Fatalf("bad include %+v", in)
+			}
+		}
+		for _, e := range pf.Errors {
+			if e.Line < 1 || e.Line > n || e.Msg == "" {
+				t.Fatalf("bad error %+v", e)
+			}
+		}
+	})
+}
+
+func FuzzParsePasswd(f *testing.F) {
+	seedFiles(f, "testdata/*/etc/passwd")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		accts, _ := ParsePasswd(b)
+		n, last := lineCount(b), 0
+		for _, a := range accts {
+			if a.Name == "" || a.UID < 0 || a.GID < 0 || a.Line <= last || a.Line > n || strings.ContainsAny(a.Name+a.Password+a.Shell, ":\n") {
+				t.Fatalf("bad account %+v", a)
+			}
+			last = a.Line
+		}
+	})
+}
+
+func FuzzParseShadow(f *testing.F) {
+	seedFiles(f, "testdata/*/etc/shadow")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		entries, _ := ParseShadow(b)
+		for _, e := range entries {
+			if e.Name == "" || strings.ContainsAny(e.Name+e.Password, ":\n") || e.Line < 1 {
+				t.Fatalf("bad entry %+v", e)
+			}
+		}
+	})
+}
