@@ -17,7 +17,7 @@ STATICCHECK_VERSION := v0.8.2
 # "context deadline exceeded" when the deadline races a worker (go.dev/issue/75804).
 FUZZTIME ?= 200000x
 
-.PHONY: all build test test-unit lint fuzz bench clean tools
+.PHONY: all build test test-unit lint fuzz bench clean tools docs
 
 all: build
 
@@ -63,6 +63,10 @@ fuzz:
 bench: build
 	@./scripts/bench.sh $(BIN)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# docs/checks.md, from the catalogue (a test fails when it is stale).
+docs:
+	$(GO) run ./internal/gendocs docs/checks.md
 
 clean:
 	rm -rf bin dist

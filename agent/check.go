@@ -5,8 +5,11 @@ import (
 	"time"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/checks/access"
 	"github.com/vigie-agent/vigie/checks/disks"
 	"github.com/vigie-agent/vigie/checks/firewall"
+	"github.com/vigie-agent/vigie/checks/hds"
+	"github.com/vigie-agent/vigie/checks/logging"
 	"github.com/vigie-agent/vigie/checks/patches"
 	"github.com/vigie-agent/vigie/checks/scaleway"
 	"github.com/vigie-agent/vigie/checks/ssh"
@@ -22,18 +25,30 @@ var (
 // one catalogue share one metadata client, so the API is asked at most once
 // per run.
 func Catalogue(cfg Config) (*checks.Catalogue, error) {
+	cat, _, err := NewCatalogue(cfg)
+	return cat, err
+}
+
+// NewCatalogue is Catalogue with the metadata client its areas share, for
+// the report's host identity.
+func NewCatalogue(cfg Config) (*checks.Catalogue, *scaleway.Client, error) {
 	md := scaleway.NewClient(cfg.Scaleway.MetadataURL)
-	return checks.NewCatalogue(
+	cat, err := checks.NewCatalogue(
 		ssh.New(cfg.SSHOptions()),
 		firewall.New(cfg.FirewallOptions()),
 		patches.New(cfg.PatchesOptions()),
 		disks.New(cfg.DisksOptions(md)),
+		access.New(access.Options{}),
+		logging.New(logging.Options{}),
+		hds.New(hds.Options{Metadata: md}),
 	)
+	return cat, md, err
 }
 
 // Check runs the configured checks on the system env describes and builds
 // the report. The configuration must have been validated.
-func Check(ctx context.Context, cat *checks.Catalogue, env *checks.Env, cfg Config) (*Report, error) {
+// md, when not nil, adds the cloud identity (server id, zone, type).
+func Check(ctx context.Context, cat *checks.Catalogue, env *checks.Env, cfg Config, md *scaleway.Client) (*Report, error) {
 	sel, err := selectChecks(cat, cfg.Only)
 	if err != nil {
 		return nil, err
@@ -48,7 +63,7 @@ func Check(ctx context.Context, cat *checks.Catalogue, env *checks.Env, cfg Conf
 		Schema:     SchemaV1,
 		ID:         newReportID(),
 		Agent:      AgentInfo{Name: "vigie", Version: Version, Commit: Commit},
-		Host:       HostIdentity(env),
+		Host:       hostWithCloud(ctx, env, md),
 		Profile:    profile.Name,
 		StartedAt:  start.UTC().Truncate(time.Millisecond),
 		DurationMS: time.Since(start).Milliseconds(),

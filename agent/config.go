@@ -6,8 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -43,6 +47,47 @@ type Config struct {
 	Disks    DisksConfig    `mapstructure:"disks"`
 	Scaleway ScalewayConfig `mapstructure:"scaleway"`
 	Fix      FixConfig      `mapstructure:"fix"`
+	Run      RunConfig      `mapstructure:"run"`
+	Report   ReportConfig   `mapstructure:"report"`
+}
+
+// RunConfig holds the settings of the `vigie run` service.
+type RunConfig struct {
+	// Interval between two cycles, plus a random Jitter in [0, Jitter).
+	Interval time.Duration `mapstructure:"interval"`
+	Jitter   time.Duration `mapstructure:"jitter"`
+	// CycleTimeout bounds one cycle (checks, remediation, delivery).
+	CycleTimeout time.Duration `mapstructure:"cycle_timeout"`
+	// Remediate lists the areas each cycle fixes, as `vigie fix --yes
+	// --only` would (never destructively). Empty: report only.
+	Remediate []string `mapstructure:"remediate"`
+}
+
+// ReportConfig holds where reports go besides standard output.
+type ReportConfig struct {
+	Endpoint EndpointConfig `mapstructure:"endpoint"`
+	Spool    SpoolConfig    `mapstructure:"spool"`
+	// Journal writes one entry per failing finding and a summary per run.
+	Journal bool `mapstructure:"journal"`
+	// Textfile is the .prom file node_exporter's textfile collector reads;
+	// empty: none.
+	Textfile string `mapstructure:"textfile"`
+}
+
+// EndpointConfig is the HTTPS receiver of the reports.
+type EndpointConfig struct {
+	URL       string        `mapstructure:"url"`
+	TokenFile string        `mapstructure:"token_file"`
+	CAFile    string        `mapstructure:"ca_file"`
+	CertFile  string        `mapstructure:"cert_file"`
+	KeyFile   string        `mapstructure:"key_file"`
+	Timeout   time.Duration `mapstructure:"timeout"`
+}
+
+// SpoolConfig bounds the reports kept while the endpoint is unreachable.
+type SpoolConfig struct {
+	MaxReports int   `mapstructure:"max_reports"`
+	MaxBytes   int64 `mapstructure:"max_bytes"`
 }
 
 // FixConfig holds the settings of `vigie fix`.
@@ -120,6 +165,12 @@ func Defaults() Config {
 		Firewall: FirewallConfig{AllowedPorts: []string{}},
 		Disks:    DisksConfig{Scratch: []string{}},
 		Fix:      FixConfig{ConfirmWindow: 60 * time.Second},
+		Run:      RunConfig{Interval: time.Hour, Jitter: 5 * time.Minute, CycleTimeout: 30 * time.Minute, Remediate: []string{}},
+		Report: ReportConfig{
+			Journal:  true,
+			Endpoint: EndpointConfig{Timeout: 30 * time.Second},
+			Spool:    SpoolConfig{MaxReports: 1000, MaxBytes: 64 << 20},
+		},
 		Patches: PatchesConfig{
 			Refresh:     po.Refresh,
 			IndexMaxAge: po.MaxIndexAge,
@@ -249,6 +300,32 @@ func (c Config) Validate(cat *checks.Catalogue) error {
 	if c.Patches.LockTimeout < 0 {
 		return configErrorf("patches.lock_timeout: must not be negative, got %s", c.Patches.LockTimeout)
 	}
+	if c.Run.Interval < 10*time.Second {
+		return configErrorf("run.interval: must be at least 10s, got %s", c.Run.Interval)
+	}
+	if c.Run.Jitter < 0 {
+		return configErrorf("run.jitter: must not be negative, got %s", c.Run.Jitter)
+	}
+	if c.Run.CycleTimeout <= 0 {
+		return configErrorf("run.cycle_timeout: must be positive, got %s", c.Run.CycleTimeout)
+	}
+	for _, a := range c.Run.Remediate {
+		if !slices.Contains(remediable, a) {
+			return configErrorf("run.remediate: no remediation for %q (available: %s)", a, strings.Join(remediable, ", "))
+		}
+	}
+	if err := c.Report.Endpoint.validate(); err != nil {
+		return err
+	}
+	if c.Report.Spool.MaxReports < 1 {
+		return configErrorf("report.spool.max_reports: must be at least 1, got %d", c.Report.Spool.MaxReports)
+	}
+	if c.Report.Spool.MaxBytes < 1<<20 {
+		return configErrorf("report.spool.max_bytes: must be at least 1048576 (1 MiB), got %d", c.Report.Spool.MaxBytes)
+	}
+	if t := c.Report.Textfile; t != "" && (!filepath.IsAbs(t) || !strings.HasSuffix(t, ".prom")) {
+		return configErrorf("report.textfile: %q must be an absolute path ending in .prom (node_exporter reads only those)", t)
+	}
 	if c.SSH.ProbeUser == "" {
 		return configErrorf("ssh.probe_user: must not be empty")
 	}
@@ -337,4 +414,42 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func (e EndpointConfig) validate() error {
+	if e.URL == "" {
+		for k, v := range map[string]string{"token_file": e.TokenFile, "ca_file": e.CAFile, "cert_file": e.CertFile, "key_file": e.KeyFile} {
+			if v != "" {
+				return configErrorf("report.endpoint.%s is set but report.endpoint.url is not", k)
+			}
+		}
+		return nil
+	}
+	u, err := url.Parse(e.URL)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return configErrorf("report.endpoint.url: %q is not an https URL", e.URL)
+	}
+	if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+		return configErrorf("report.endpoint.url: %q: plain http is accepted for a loopback receiver only; use https", e.URL)
+	}
+	if (e.CertFile == "") != (e.KeyFile == "") {
+		return configErrorf("report.endpoint: cert_file and key_file go together")
+	}
+	for k, v := range map[string]string{"token_file": e.TokenFile, "ca_file": e.CAFile, "cert_file": e.CertFile, "key_file": e.KeyFile} {
+		if v != "" && !filepath.IsAbs(v) {
+			return configErrorf("report.endpoint.%s: %q must be an absolute path", k, v)
+		}
+	}
+	if e.Timeout <= 0 {
+		return configErrorf("report.endpoint.timeout: must be positive, got %s", e.Timeout)
+	}
+	return nil
+}
+
+func loopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -102,8 +104,17 @@ func TestShippedConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("uncommented: %v\n%s", err, strings.Join(out, "\n"))
 	}
-	if cfg.SSH != Defaults().SSH || cfg.Timeout != Defaults().Timeout || cfg.FailOn != Defaults().FailOn {
+	if cfg.SSH != Defaults().SSH || cfg.Timeout != Defaults().Timeout || cfg.FailOn != Defaults().FailOn ||
+		cfg.Run.Interval != Defaults().Run.Interval || cfg.Report.Spool != Defaults().Report.Spool || cfg.Patches != Defaults().Patches {
 		t.Errorf("the shipped file's values are not the defaults: %+v", cfg)
+	}
+	// Every key is documented there.
+	text := strings.Join(out, "\n")
+	for k := range configKeys(reflect.TypeOf(Config{}), "") {
+		leaf := k[strings.LastIndexByte(k, '.')+1:]
+		if !regexp.MustCompile(`(?m)^\s*` + leaf + `:`).MatchString(text) {
+			t.Errorf("packaging/vigie.yaml does not document %s", k)
+		}
 	}
 }
 

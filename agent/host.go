@@ -1,10 +1,12 @@
 package agent
 
 import (
+	"context"
 	"os"
 	"strings"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/checks/scaleway"
 )
 
 // Host identifies the machine a report is about.
@@ -13,6 +15,29 @@ type Host struct {
 	MachineID string `json:"machine_id,omitempty"`
 	OS        OS     `json:"os"`
 	Kernel    string `json:"kernel,omitempty"`
+	Cloud     *Cloud `json:"cloud,omitempty"`
+}
+
+// Cloud is the instance as the provider knows it: what a fleet view keys
+// on, since hostnames repeat and machine-ids are rewritten by images.
+type Cloud struct {
+	Provider       string `json:"provider"`
+	ServerID       string `json:"server_id,omitempty"`
+	Zone           string `json:"zone,omitempty"`
+	CommercialType string `json:"commercial_type,omitempty"`
+}
+
+// hostWithCloud adds the metadata API's identity when this is a Scaleway
+// instance; the API is asked at most once per run (the client caches).
+func hostWithCloud(ctx context.Context, env *checks.Env, md *scaleway.Client) Host {
+	h := HostIdentity(env)
+	if md == nil {
+		return h
+	}
+	if m, err := md.Get(ctx, env); err == nil && m != nil {
+		h.Cloud = &Cloud{Provider: "scaleway", ServerID: m.ID, Zone: m.ZoneName(), CommercialType: m.CommercialType}
+	}
+	return h
 }
 
 // OS is the part of os-release(5) a fleet view needs.

@@ -146,7 +146,7 @@ func oneLine(s string, max int) string {
 // Explain writes what an operator needs to act on a check.
 func Explain(w io.Writer, m checks.Meta) {
 	fmt.Fprintf(w, "%s: %s\n", m.ID, m.Title)
-	fmt.Fprintf(w, "Severity: %s (baseline profile)\n\n", m.Severity)
+	fmt.Fprintf(w, "Severity: %s\n\n", ProfileSeverities(m))
 	fmt.Fprintf(w, "Why it matters\n%s\n\n", indent(m.Rationale))
 	if len(m.References) > 0 {
 		fmt.Fprintf(w, "Where the duty comes from\n")
@@ -178,4 +178,68 @@ func indent(s string) string {
 		lines[i] = "  " + l
 	}
 	return strings.Join(lines, "\n")
+}
+
+// ProfileSeverities says how each profile weighs a check: "medium in
+// baseline, high in hds", or that a profile leaves it out.
+func ProfileSeverities(m checks.Meta) string {
+	var in, out []string
+	for _, name := range checks.ProfileNames() {
+		pm, ok := checks.Profiles[name].Apply(m)
+		if !ok {
+			out = append(out, name)
+			continue
+		}
+		in = append(in, pm.Severity.String()+" in "+name)
+	}
+	s := strings.Join(in, ", ")
+	if len(out) > 0 {
+		s += " (not in " + strings.Join(out, ", ") + ")"
+	}
+	return s
+}
+
+// CatalogueMarkdown documents every check of the catalogue: what
+// docs/checks.md holds, generated so it cannot drift from the code.
+func CatalogueMarkdown(cat *checks.Catalogue) []byte {
+	var b strings.Builder
+	b.WriteString("# Checks\n\n")
+	b.WriteString("Generated from the code by `make docs`; `vigie explain CHECK-ID` prints the same for one check, and\n")
+	b.WriteString("`vigie check --list --profile PROFILE` lists a profile's checks.\n\n")
+	b.WriteString("Profiles:\n\n")
+	for _, name := range checks.ProfileNames() {
+		fmt.Fprintf(&b, "- **%s**: %s.\n", name, checks.Profiles[name].Description)
+	}
+	for _, area := range cat.Areas() {
+		fmt.Fprintf(&b, "\n## %s\n\n", area.Name())
+		fmt.Fprintf(&b, "| check | severity | vigie fix |\n| --- | --- | --- |\n")
+		for _, m := range area.Checks() {
+			fix := "no"
+			if m.Remediation != nil {
+				fix = "`--only " + m.Remediation.ID + "`"
+				if m.Remediation.Destructive {
+					fix += " with `--allow-destructive`"
+				}
+			}
+			fmt.Fprintf(&b, "| [`%s`](#%s) | %s | %s |\n", m.ID, strings.ReplaceAll(m.ID, ".", ""), ProfileSeverities(m), fix)
+		}
+		for _, m := range area.Checks() {
+			fmt.Fprintf(&b, "\n### %s\n\n**%s.** Severity: %s.\n\n%s\n", m.ID, m.Title, ProfileSeverities(m), m.Rationale)
+			if len(m.References) > 0 {
+				b.WriteString("\nReferences:\n\n")
+				for _, r := range m.References {
+					fmt.Fprintf(&b, "- %s", r.Source)
+					if r.Section != "" {
+						fmt.Fprintf(&b, ", %s", r.Section)
+					}
+					if r.Text != "" {
+						fmt.Fprintf(&b, ": «%s»", r.Text)
+					}
+					b.WriteString("\n")
+				}
+			}
+			fmt.Fprintf(&b, "\nManual fix: %s\n", m.ManualFix)
+		}
+	}
+	return []byte(b.String())
 }

@@ -22,6 +22,8 @@ type Report struct {
 	DurationMS int64            `json:"duration_ms"`
 	Summary    Summary          `json:"summary"`
 	Findings   []checks.Finding `json:"findings"`
+	// Delivery is set when reports were lost before this one.
+	Delivery *ReportDelivery `json:"delivery,omitempty"`
 }
 
 // AgentInfo identifies the program that wrote the report.

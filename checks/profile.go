@@ -30,6 +30,20 @@ var Profiles = map[string]Profile{
 	"baseline": {
 		Name:        "baseline",
 		Description: "the best practices of the provider's shared responsibility model, for every instance",
+		// Residency and offer eligibility mean something only for health
+		// data: elsewhere a DEV1 in Amsterdam is no finding.
+		Excludes: map[string]bool{"hds.zone": true, "hds.offer": true},
+	},
+	"hds": {
+		Name:        "hds",
+		Description: "baseline, plus what hosting health data (HDS) asks of the customer: an eligible offer in a Paris zone, every local, scratch and block volume encrypted, audit logging",
+		Severity: map[string]Severity{
+			"disks.local-encrypted":   High,
+			"disks.scratch-encrypted": High,
+			"disks.block-encrypted":   High,
+			"disks.swap-encrypted":    High,
+			"logging.audit":           High,
+		},
 	},
 }
 

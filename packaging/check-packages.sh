@@ -49,11 +49,22 @@ scripts=$(rpm -qp --scripts "$rpm")
 for s in postinstall preuninstall postuninstall; do
 	has "$scripts" "^$s scriptlet" "rpm: $s scriptlet missing"
 done
-# No unit is enabled yet, and every systemctl call is guarded.
+# The service: shipped in both, named by every maintainer script, and a
+# unit systemd accepts.
+has "$list" '^-rw-r--r-- root root /usr/lib/systemd/system/vigie\.service$' "rpm: vigie.service missing or not 0644"
+has "$(dpkg-deb -c "$deb")" '^-rw-r--r-- root/root .* \./usr/lib/systemd/system/vigie\.service$' "deb: vigie.service missing or not 0644"
 for f in "$ctl/postinst" "$ctl/prerm" "$ctl/postrm"; do
-	grep -q '^UNITS=""$' "$f" || bad "deb: $(basename "$f") enables a unit"
+	grep -q '^UNITS="vigie.service"$' "$f" || bad "deb: $(basename "$f") does not handle vigie.service"
 done
-printf '%s\n' "$scripts" | grep -q '^UNITS=""$' || bad "rpm: a scriptlet enables a unit"
+[ "$(printf '%s\n' "$scripts" | grep -c '^UNITS="vigie.service"$')" -eq 3 ] || bad "rpm: a scriptlet does not handle vigie.service"
+if command -v systemd-analyze >/dev/null 2>&1; then
+	unit=$(mktemp -d)
+	dpkg-deb --fsys-tarfile "$deb" | tar -xOf - ./usr/lib/systemd/system/vigie.service >"$unit/vigie.service"
+	# verify wants the ExecStart binary to exist: point it at one that does.
+	sed -i 's|^ExecStart=/usr/bin/vigie|ExecStart=/bin/true|' "$unit/vigie.service"
+	out=$(systemd-analyze verify --man=no "$unit/vigie.service" 2>&1) || bad "vigie.service: systemd-analyze verify: $out"
+	rm -rf "$unit"
+fi
 
 if [ "$fail" -ne 0 ]; then
 	exit 1

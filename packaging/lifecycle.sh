@@ -24,9 +24,13 @@ check_runs() {
 	[ "$rc" -le 1 ] || fail "vigie check exited $rc after $1"
 }
 
+wants=/etc/systemd/system/multi-user.target.wants/vigie.service
+
 step "deb: install $(basename "$old_deb")"
 dpkg -i "$old_deb" >/dev/null
 [ -x /usr/bin/vigie ] || fail "deb install: no /usr/bin/vigie"
+[ -f /usr/lib/systemd/system/vigie.service ] || fail "deb install: no vigie.service"
+[ -L "$wants" ] || fail "deb install: vigie.service is not enabled"
 [ "$(stat -c %a /var/lib/vigie)" = 700 ] || fail "deb install: /var/lib/vigie is not 0700"
 check_runs "install"
 echo "fail_on: high" >>"$conf"
@@ -46,6 +50,7 @@ dpkg -r vigie >/dev/null
 
 step "deb: purge"
 dpkg -P vigie >/dev/null
+[ ! -e "$wants" ] && [ ! -L "$wants" ] || fail "deb purge left vigie.service enabled"
 for p in /etc/vigie /var/lib/vigie /usr/bin/vigie /usr/share/doc/vigie; do
 	[ ! -e "$p" ] || fail "deb purge left $p"
 done
@@ -54,6 +59,7 @@ dpkg-query -W vigie >/dev/null 2>&1 && fail "deb purge left the package known to
 step "rpm: install $(basename "$old_rpm")"
 rpm -i --nodeps "$old_rpm"
 [ -x /usr/bin/vigie ] || fail "rpm install: no /usr/bin/vigie"
+[ -L "$wants" ] || fail "rpm install: vigie.service is not enabled"
 check_runs "rpm install"
 echo "fail_on: high" >>"$conf"
 
@@ -65,6 +71,7 @@ touch /var/lib/vigie/state
 step "rpm: erase"
 rpm -e vigie
 [ ! -e /usr/bin/vigie ] || fail "rpm erase left /usr/bin/vigie"
+[ ! -L "$wants" ] || fail "rpm erase left vigie.service enabled"
 [ -e "$conf.rpmsave" ] || fail "rpm erase did not keep the edited configuration as $conf.rpmsave"
 [ -e /var/lib/vigie/state ] || fail "rpm erase deleted a non-empty /var/lib/vigie"
 rm -rf /etc/vigie /var/lib/vigie

@@ -4,8 +4,10 @@ package vmtest
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -32,8 +34,13 @@ func TestFixPatchesDisks(t *testing.T) {
 	}
 	userData := strings.Replace(string(template), binaryPlaceholder, "http://"+guestFwdAddr+"/vigie", 1)
 	metaData := fmt.Sprintf("instance-id: vigie-vmtest-fixpd-%d\nlocal-hostname: vigie-guest\npublic-keys:\n  - %s\n", time.Now().UnixNano(), key.Public)
+	// A Scaleway metadata server, from the hds fixtures, for the hds profile.
+	mdAddr, _ := serveFile(t, filepath.Join("..", "checks/hds/testdata/metadata/pop2-fr-par-2.json"), "/conf")
+	_, mdPort, _ := net.SplitHostPort(mdAddr)
+	mdPortN, _ := strconv.Atoi(mdPort)
 	port := freePort(t)
-	v := startVM(t, vmConfig{Image: img, Dir: dir, UserData: userData, MetaData: metaData, SSHPort: port, FileSrv: fileSrv, AllowReboot: true})
+	v := startVM(t, vmConfig{Image: img, Dir: dir, UserData: userData, MetaData: metaData, SSHPort: port, FileSrv: fileSrv, AllowReboot: true,
+		GuestFwd: map[string]int{metadataAddr + ":80": mdPortN}})
 	v.waitSSH(t, key, sshUpWithin)
 	v.waitBootFinished(t, key, cloudInitWithin)
 	defer func() {
@@ -149,4 +156,28 @@ func TestFixPatchesDisks(t *testing.T) {
 	}
 	raw := sh("sudo cat /etc/crypttab /etc/fstab", nil)
 	t.Logf("crypttab and fstab after the fix:\n%s", raw)
+
+	// The hds profile, with the metadata of an eligible POP2 in fr-par-2.
+	sh(`printf 'scaleway:\n  metadata_url: http://`+metadataAddr+`/conf?format=json\n' | sudo tee -a `+conf, nil)
+	rep, ok = guestCheck(t, port, key, vigie+" check --profile hds --json --config "+conf)
+	if !ok {
+		return
+	}
+	for id, want := range map[string]string{"hds.zone": "pass", "hds.offer": "pass", "disks.scratch-encrypted": "pass"} {
+		if f, _ := rep.finding(id); f.Status != want {
+			t.Errorf("hds profile %s: %s %s, want %s", id, f.Status, f.Reason, want)
+		}
+	}
+	for _, id := range []string{"disks.local-encrypted", "disks.block-encrypted", "logging.audit"} {
+		if f, ok := rep.finding(id); !ok || f.Severity != "high" {
+			t.Errorf("hds profile %s: severity %q, want high", id, f.Severity)
+		}
+	}
+	if rep.Profile != "hds" || rep.Host.Cloud == nil || rep.Host.Cloud.ServerID != "5a1c9e3b-7d2f-4b6a-9e8c-1f0a2b3c4d5e" || rep.Host.Cloud.Zone != "fr-par-2" {
+		t.Errorf("hds report: profile %q, cloud %+v", rep.Profile, rep.Host.Cloud)
+	}
 }
+
+// metadataAddr stands for 169.254.42.42 in the guest: a configured
+// scaleway.metadata_url is asked on any host.
+const metadataAddr = "10.0.2.102"

@@ -5,11 +5,16 @@ package vmtest
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
 func TestMain(m *testing.M) {
 	// qemu runs this binary once per guest connection to 10.0.2.100:80.
+	if port, ok := strings.CutPrefix(filepath.Base(os.Args[0]), relayPrefix); ok {
+		os.Exit(relayGuestFwd("127.0.0.1:" + port))
+	}
 	if target := os.Getenv(guestFwdEnv); target != "" {
 		os.Exit(relayGuestFwd(target))
 	}

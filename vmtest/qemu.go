@@ -43,6 +43,9 @@ type vmConfig struct {
 	ExtraFwd map[int]int
 	// AllowReboot lets a guest reboot go on instead of ending qemu.
 	AllowReboot bool
+	// GuestFwd makes more guest addresses ("10.0.2.101:443") reach host
+	// loopback ports: each connection is relayed to 127.0.0.1:PORT.
+	GuestFwd map[string]int
 }
 
 // vm is one running qemu.
@@ -91,6 +94,15 @@ func startVM(t *testing.T, cfg vmConfig) *vm {
 		cfg.SSHPort, guestFwdAddr, self)
 	for host, guest := range cfg.ExtraFwd {
 		nic += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-:%d", host, guest)
+	}
+	for guest, port := range cfg.GuestFwd {
+		// qemu passes no arguments to a guestfwd command: the target port
+		// is in the name of a link to this binary (see TestMain).
+		relay := filepath.Join(d, relayPrefix+strconv.Itoa(port))
+		if err := os.Symlink(self, relay); err != nil {
+			t.Fatal(err)
+		}
+		nic += fmt.Sprintf(",guestfwd=tcp:%s-cmd:%s", guest, relay)
 	}
 
 	args := []string{
@@ -289,6 +301,10 @@ func freePort(t *testing.T) int {
 // relayGuestFwd is the process qemu spawns for each guest connection to
 // 10.0.2.100:80: stdin and stdout are the guest's socket, relayed to the
 // host's file server on loopback.
+// relayPrefix names the links to the test binary that relay a guestfwd
+// connection to 127.0.0.1:PORT, PORT being the rest of the name.
+const relayPrefix = "relay-"
+
 func relayGuestFwd(target string) int {
 	c, err := net.DialTimeout("tcp", target, 10*time.Second)
 	if err != nil {

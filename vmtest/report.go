@@ -15,11 +15,21 @@ import (
 // report is the part of a vigie.report/v1 document the tests read.
 type report struct {
 	Schema   string    `json:"schema"`
+	Profile  string    `json:"profile"`
+	Host     host      `json:"host"`
 	Findings []finding `json:"findings"`
+}
+
+type host struct {
+	Cloud *struct {
+		ServerID string `json:"server_id"`
+		Zone     string `json:"zone"`
+	} `json:"cloud"`
 }
 
 type finding struct {
 	ID       string     `json:"id"`
+	Severity string     `json:"severity"`
 	Status   string     `json:"status"`
 	Reason   string     `json:"reason"`
 	Evidence []evidence `json:"evidence"`

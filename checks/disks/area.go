@@ -20,13 +20,13 @@ var rules = []checks.Rule[*Facts]{
 		References: []checks.Reference{encryptionDuty, hdsEncryption},
 	}, Eval: classRule(Local, checks.Pass)},
 	{Meta: checks.Meta{
-		ID: IDScratch, Title: "Scratch storage in use is encrypted", Severity: checks.High,
+		ID: IDScratch, Title: "Scratch storage in use is encrypted", Severity: checks.High, Remediation: &checks.Remediation{ID: "disks", Destructive: true},
 		Rationale:  "Scratch storage (the local NVMe of GPU instances) is wiped by key destruction when the instance goes, but while it runs the data sits in clear on the hypervisor's disks. The HDS offer table allows scratch storage on GPU instances only if the customer encrypts it. Its data does not survive a stop anyway, so encrypting it with a fresh random key at every boot costs nothing.",
 		ManualFix:  "`vigie fix --allow-destructive --only disks` does it for an empty scratch filesystem. By hand: unmount it, add `scratch /dev/disk/by-id/DISK-ID /dev/urandom plain,cipher=aes-xts-plain64,size=512,tmp=ext4,nofail` to /etc/crypttab (a stable by-id name: /dev/nvme1n1 may name another disk after a reboot), mount /dev/mapper/scratch where the data went (/etc/fstab, with nofail), then `systemctl daemon-reload` and `systemctl start systemd-cryptsetup@scratch`.",
 		References: []checks.Reference{encryptionDuty, hdsEncryption},
 	}, Eval: classRule(Scratch, checks.Skip)},
 	{Meta: checks.Meta{
-		ID: IDSwap, Title: "Swap is encrypted", Severity: checks.Medium,
+		ID: IDSwap, Title: "Swap is encrypted", Severity: checks.Medium, Remediation: &checks.Remediation{ID: "disks", Destructive: true},
 		Rationale:  "Swap receives whatever memory the kernel pages out: keys, passwords, records being processed. An encrypted swap with a random key per boot keeps it unreadable once the instance stops.",
 		ManualFix:  "`vigie fix --allow-destructive --only disks` does it for a swap partition or disk. By hand: `swapoff -a`, then in /etc/crypttab `cryptswap /dev/disk/by-partuuid/PARTUUID /dev/urandom swap,plain,cipher=aes-xts-plain64,size=512` and in /etc/fstab `/dev/mapper/cryptswap none swap sw 0 0` instead of the old line, then `systemctl daemon-reload && swapon -a`. A swap file is better replaced by a swap partition or zram.",
 		References: []checks.Reference{encryptionDuty},

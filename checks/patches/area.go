@@ -17,7 +17,7 @@ var versionsDuty = checks.Seed("Mises à jour et gestion des versions",
 
 var rules = []checks.Rule[*Facts]{
 	{Meta: checks.Meta{
-		ID: IDSecurityPending, Title: "No security update is pending", Severity: checks.High,
+		ID: IDSecurityPending, Title: "No security update is pending", Severity: checks.High, Remediation: &checks.Remediation{ID: "patches", Destructive: false},
 		Rationale:  "Once a fix is published, the vulnerability it fixes is public too. The provider patches its hypervisors; inside the guest, applying the distribution's security updates is the customer's duty. vigie asks the package manager itself (apt list --upgradable, dnf updateinfo, zypper list-patches), so pins, holds and priorities count as they do for you; on apt, an update is a security update when one of the archives it comes from ends in -security. An index too old to trust makes \"nothing pending\" an error, not a pass.",
 		ManualFix:  "Debian/Ubuntu: `apt-get update && apt-get install --only-upgrade $(the listed packages)`, or `unattended-upgrade -v`. RHEL family: `dnf upgrade --security`. SUSE: `zypper patch --category security`. Then check patches.reboot-required.",
 		References: []checks.Reference{updateDuty, instanceDuty},
@@ -35,7 +35,7 @@ var rules = []checks.Rule[*Facts]{
 		References: []checks.Reference{updateDuty},
 	}, Eval: rebootRule},
 	{Meta: checks.Meta{
-		ID: IDAutoUpdates, Title: "Security updates install automatically", Severity: checks.Medium,
+		ID: IDAutoUpdates, Title: "Security updates install automatically", Severity: checks.Medium, Remediation: &checks.Remediation{ID: "patches", Destructive: false},
 		Rationale:  "Regular updates done by hand stop the first busy week. Unattended-upgrades (Debian, Ubuntu) or dnf-automatic (RHEL family), limited to security updates, keeps the window between a fix and its installation to a day.",
 		ManualFix:  "Debian/Ubuntu: `apt-get install unattended-upgrades && dpkg-reconfigure -plow unattended-upgrades` (writes APT::Periodic::Unattended-Upgrade \"1\" to /etc/apt/apt.conf.d/20auto-upgrades; the default origins include -security). RHEL: `dnf install dnf-automatic`, set `upgrade_type = security` and `apply_updates = yes` in /etc/dnf/automatic.conf, `systemctl enable --now dnf-automatic.timer`.",
 		References: []checks.Reference{updateDuty},

@@ -18,25 +18,25 @@ var transit = checks.Seed(checks.SectionTransit,
 
 var rules = []checks.Rule[*Facts]{
 	{Meta: checks.Meta{
-		ID: IDPasswordAuth, Title: "Password and keyboard-interactive authentication are off", Severity: checks.High,
+		ID: IDPasswordAuth, Title: "Password and keyboard-interactive authentication are off", Severity: checks.High, Remediation: &checks.Remediation{ID: "ssh", Destructive: false},
 		Rationale:  "Passwords can be guessed, phished and reused; an Internet-facing sshd that accepts them is brute-forced within minutes. The seed asks for ED25519 keys instead of user name and password. Keyboard-interactive (ChallengeResponse) is how PAM asks for a password, so it must be off too.",
 		ManualFix:  "Create /etc/ssh/sshd_config.d/00-hardening.conf (sshd keeps the first value it reads, so this file wins over 50-cloud-init.conf) with:\n  PasswordAuthentication no\n  KbdInteractiveAuthentication no\nCheck that every operator has an ED25519 key in authorized_keys, run `sshd -t`, then `systemctl reload ssh` (sshd on RHEL).",
 		References: []checks.Reference{bestPractice},
 	}, Eval: settingRule([]string{"passwordauthentication", "kbdinteractiveauthentication"}, passwordAuthOff, "no")},
 	{Meta: checks.Meta{
-		ID: IDRootLogin, Title: "root cannot log in with a password", Severity: checks.High,
+		ID: IDRootLogin, Title: "root cannot log in with a password", Severity: checks.High, Remediation: &checks.Remediation{ID: "ssh", Destructive: false},
 		Rationale:  "root is the one account name every attacker knows. Key-only root login (prohibit-password) keeps cloud-init's key-based access working while refusing every password guess.",
 		ManualFix:  "Set `PermitRootLogin prohibit-password` (or `no`) in a drop-in that sorts first in /etc/ssh/sshd_config.d/, remove Match blocks that set it to yes, run `sshd -t`, reload sshd.",
 		References: []checks.Reference{bestPractice},
 	}, Eval: settingRule([]string{"permitrootlogin"}, rootLoginSafe, "no, prohibit-password or forced-commands-only")},
 	{Meta: checks.Meta{
-		ID: IDPubkeyAlgs, Title: "Only ED25519 user keys are accepted", Severity: checks.Medium,
+		ID: IDPubkeyAlgs, Title: "Only ED25519 user keys are accepted", Severity: checks.Medium, Remediation: &checks.Remediation{ID: "ssh", Destructive: false},
 		Rationale:  "The seed recommends ED25519 keys. As long as sshd accepts RSA and ECDSA keys, a weak or old key left in some authorized_keys keeps working; limiting the accepted algorithms makes the policy hold on the server side.",
 		ManualFix:  "Add `PubkeyAcceptedAlgorithms ssh-ed25519,ssh-ed25519-cert-v01@openssh.com,sk-ssh-ed25519@openssh.com,sk-ssh-ed25519-cert-v01@openssh.com` to the hardening drop-in, after giving every user an ED25519 key.",
 		References: []checks.Reference{bestPractice},
 	}, Eval: pubkeyAlgorithms},
 	{Meta: checks.Meta{
-		ID: IDHostKeys, Title: "Only ED25519 host keys are configured and present", Severity: checks.Medium,
+		ID: IDHostKeys, Title: "Only ED25519 host keys are configured and present", Severity: checks.Medium, Remediation: &checks.Remediation{ID: "ssh", Destructive: false},
 		Rationale:  "Every host key sshd loads is offered to clients; an RSA or ECDSA host key keeps weaker algorithms in every handshake and gives an attacker another key to target. One ED25519 host key is enough for every current client.",
 		ManualFix:  "Generate a key if missing (`ssh-keygen -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key`), set `HostKey /etc/ssh/ssh_host_ed25519_key` as the only HostKey line, remove the other key files, run `sshd -t`, reload sshd. Clients that pinned the old keys will see the ED25519 one.",
 		References: []checks.Reference{bestPractice, transit},
@@ -48,13 +48,13 @@ var rules = []checks.Rule[*Facts]{
 		References: []checks.Reference{bestPractice, transit},
 	}, Eval: authorizedKeys},
 	{Meta: checks.Meta{
-		ID: IDCrypto, Title: "No weak ciphers, MACs or key exchanges", Severity: checks.Medium,
+		ID: IDCrypto, Title: "No weak ciphers, MACs or key exchanges", Severity: checks.Medium, Remediation: &checks.Remediation{ID: "ssh", Destructive: false},
 		Rationale:  "The seed makes encryption in transit the customer's duty. CBC and RC4 ciphers, SHA-1 and 64-bit MACs and SHA-1 or NIST-curve key exchanges are what a downgrade or long-term decryption needs.",
 		ManualFix:  "In the hardening drop-in set\n  Ciphers chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr\n  MACs hmac-sha2-512-etm@openssh.com,hmac-sha2-256-etm@openssh.com,umac-128-etm@openssh.com\n  KexAlgorithms sntrup761x25519-sha512@openssh.com,curve25519-sha256,curve25519-sha256@libssh.org,diffie-hellman-group16-sha512,diffie-hellman-group18-sha512\nthen `sshd -t` and reload.",
 		References: []checks.Reference{transit},
 	}, Eval: crypto},
 	{Meta: checks.Meta{
-		ID: IDLiveProbe, Title: "The running sshd offers only ED25519 host keys and publickey auth", Severity: checks.High,
+		ID: IDLiveProbe, Title: "The running sshd offers only ED25519 host keys and publickey auth", Severity: checks.High, Remediation: &checks.Remediation{ID: "ssh", Destructive: false},
 		Rationale:  "Configuration on disk is what sshd will do after its next reload; the running process is what an attacker meets now. vigie connects to each address sshd listens on, as a client with no credentials, and records the host key algorithms and authentication methods the server really offers. A difference with the configuration means a change was written but never reloaded, or another sshd is running.",
 		ManualFix:  "Fix the configuration (see the other ssh checks), check it with `sshd -t`, then `systemctl reload ssh` (sshd on RHEL). If another sshd instance answers, find it with `ss -tlnp`.",
 		References: []checks.Reference{bestPractice},

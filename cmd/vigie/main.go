@@ -11,13 +11,16 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/vigie-agent/vigie/agent"
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/checks/scaleway"
 )
 
 // Exit codes: 0 nothing fails, 1 something fails, 2 vigie could not run.
@@ -86,25 +89,26 @@ func newRootCmd(stdout io.Writer) *cobra.Command {
 	pf.StringVar(&g.rootPath, "path.root", "/", "root of the inspected file system (for images and containers)")
 	pf.StringVar(&g.procPath, "path.proc", "/proc", "procfs mount point")
 	pf.StringVar(&g.sysPath, "path.sys", "/sys", "sysfs mount point")
-	root.AddCommand(newCheckCmd(g, stdout), newFixCmd(g, stdout), newUndoCmd(g, stdout), newExplainCmd(stdout), newVersionCmd(stdout))
+	root.AddCommand(newCheckCmd(g, stdout), newFixCmd(g, stdout), newUndoCmd(g, stdout), newExplainCmd(stdout), newVersionCmd(stdout),
+		newRunCmd(g), newReportCmd(g, stdout))
 	return root
 }
 
 // load reads and validates the configuration; flags, when given, override
 // it. Any problem is a usage error (exit 2).
-func (g *globalFlags) load(cmd *cobra.Command, flags *pflag.FlagSet) (agent.Config, *checks.Catalogue, error) {
+func (g *globalFlags) load(cmd *cobra.Command, flags *pflag.FlagSet) (agent.Config, *checks.Catalogue, *scaleway.Client, error) {
 	cfg, err := agent.LoadConfig(g.config, cmd.Flags().Changed("config"), flags)
 	if err != nil {
-		return cfg, nil, &exitError{exitUsage, err}
+		return cfg, nil, nil, &exitError{exitUsage, err}
 	}
-	cat, err := agent.Catalogue(cfg)
+	cat, md, err := agent.NewCatalogue(cfg)
 	if err != nil {
-		return cfg, nil, &exitError{exitUsage, err}
+		return cfg, nil, nil, &exitError{exitUsage, err}
 	}
 	if err := cfg.Validate(cat); err != nil {
-		return cfg, nil, &exitError{exitUsage, err}
+		return cfg, nil, nil, &exitError{exitUsage, err}
 	}
-	return cfg, cat, nil
+	return cfg, cat, md, nil
 }
 
 func (g *globalFlags) env() *checks.Env {
@@ -122,14 +126,14 @@ func newCheckCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 			"Exit status: 0 when nothing fails (or cannot be checked) at or above --fail-on, 1 when something does, 2 when vigie could not run.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, cat, err := g.load(cmd, cmd.Flags())
+			cfg, cat, md, err := g.load(cmd, cmd.Flags())
 			if err != nil {
 				return err
 			}
 			if list {
 				return listChecks(stdout, cat, cfg.Profile)
 			}
-			rep, err := agent.Check(cmd.Context(), cat, g.env(), cfg)
+			rep, err := agent.Check(cmd.Context(), cat, g.env(), cfg, md)
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
@@ -169,7 +173,7 @@ func newFixCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 			"1 a change failed and was rolled back, 2 vigie could not run.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, _, err := g.load(cmd, nil)
+			cfg, _, _, err := g.load(cmd, nil)
 			if err != nil {
 				return err
 			}
@@ -206,6 +210,74 @@ func newFixCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 	return cmd
 }
 
+func newRunCmd(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "run",
+		Short: "Run as a service: check (and remediate run.remediate) every run.interval, report every time",
+		Long: "The service systemd runs (vigie.service, Type=notify): a cycle at start, then every run.interval plus a random\n" +
+			"run.jitter, and at once on SIGHUP, which also reloads the configuration. Each cycle fixes the areas run.remediate\n" +
+			"lists, checks, and reports to the journal, the endpoint (through the spool) and the textfile. SIGTERM stops it.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			load := func() (agent.Config, error) {
+				cfg, _, _, err := g.load(cmd, nil)
+				if err == nil && len(cfg.Run.Remediate) > 0 && readOnly("/etc") {
+					fmt.Fprintln(os.Stderr, "run.remediate is set but /etc is read-only for this service (ProtectSystem): remediations will fail; see the README")
+				}
+				return cfg, err
+			}
+			signals := make(chan os.Signal, 4)
+			signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, os.Interrupt)
+			defer signal.Stop(signals)
+			svc := agent.NewService(load, func(ctx context.Context, cfg agent.Config) error {
+				return agent.Cycle(ctx, cfg, g.env(), os.Stderr)
+			}, signals)
+			svc.Log = func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
+			if err := svc.Run(cmd.Context()); err != nil {
+				return err
+			}
+			return nil
+		},
+	}
+}
+
+// readOnly reports whether the filesystem holding dir is mounted
+// read-only for this process.
+func readOnly(dir string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(dir, &st) == nil && st.Flags&unix.ST_RDONLY != 0
+}
+
+func newReportCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "report",
+		Short: "Check now and deliver: the journal, the endpoint (with every spooled report, oldest first), the textfile",
+		Long: "Run the checks of the configured profile and send the report to the configured sinks now, with the reports\n" +
+			"the spool holds from earlier outages. Exit status: 0 everything delivered (or no endpoint configured), 1 some\n" +
+			"report is still waiting in the spool or a sink failed, 2 vigie could not run.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, cat, md, err := g.load(cmd, nil)
+			if err != nil {
+				return err
+			}
+			rep, err := agent.Check(cmd.Context(), cat, g.env(), cfg, md)
+			if err != nil {
+				return &exitError{exitUsage, err}
+			}
+			res, err := agent.Deliver(cmd.Context(), cfg, rep, func(msg string) { fmt.Fprintln(os.Stderr, msg) })
+			fmt.Fprintf(stdout, "report %s: %d checks, %d fail, %d error; %s\n", rep.ID, rep.Summary.Total, rep.Summary.Fail, rep.Summary.Error, res)
+			if err != nil {
+				return &exitError{exitFailing, err}
+			}
+			if res.Waiting > 0 {
+				return &exitError{exitFailing, fmt.Errorf("%d report(s) still waiting in the spool", res.Waiting)}
+			}
+			return nil
+		},
+	}
+}
+
 func newUndoCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:   "undo [RUN-ID]",
@@ -230,13 +302,14 @@ func newUndoCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 
 func listChecks(w io.Writer, cat *checks.Catalogue, profileName string) error {
 	p := checks.Profiles[profileName]
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, id := range cat.IDs() {
 		m, _ := cat.Lookup(id)
 		if m, ok := p.Apply(m); ok {
-			fmt.Fprintf(w, "%-26s %-8s %s\n", m.ID, m.Severity, m.Title)
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", m.ID, m.Severity, m.Title)
 		}
 	}
-	return nil
+	return tw.Flush()
 }
 
 func newExplainCmd(stdout io.Writer) *cobra.Command {

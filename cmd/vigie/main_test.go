@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/vigie-agent/vigie/agent"
+	"github.com/vigie-agent/vigie/checks"
 )
 
 func runVigie(t *testing.T, args ...string) (int, string, string) {
@@ -103,18 +105,38 @@ func TestExplainSaysHowToFix(t *testing.T) {
 }
 
 func TestListChecks(t *testing.T) {
-	code, out, _ := runVigie(t, "check", "--list", "--config", "testdata/offline.yaml")
 	cat, err := agent.Catalogue(agent.Defaults())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code != 0 || strings.Count(out, "\n") != len(cat.IDs()) {
-		t.Errorf("exit %d, %d lines for %d checks:\n%s", code, strings.Count(out, "\n"), len(cat.IDs()), out)
-	}
-	for _, id := range cat.IDs() {
-		if !strings.Contains(out, id+" ") {
-			t.Errorf("--list lacks %s", id)
+	for _, profile := range checks.ProfileNames() {
+		code, out, _ := runVigie(t, "check", "--list", "--profile", profile, "--config", "testdata/offline.yaml")
+		p := checks.Profiles[profile]
+		n := 0
+		for _, id := range cat.IDs() {
+			m, _ := cat.Lookup(id)
+			m, in := p.Apply(m)
+			line := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(id) + `\s+` + m.Severity.String() + `\s`)
+			if in != line.MatchString(out) {
+				t.Errorf("--profile %s: %s listed %v (with severity %s), want %v", profile, id, !in, m.Severity, in)
+			}
+			if in {
+				n++
+			}
 		}
+		if code != 0 || strings.Count(out, "\n") != n {
+			t.Errorf("--profile %s: exit %d, %d lines for %d checks:\n%s", profile, code, strings.Count(out, "\n"), n, out)
+		}
+	}
+	// The hds profile adds the HDS checks and weighs encryption higher.
+	_, out, _ := runVigie(t, "check", "--list", "--profile", "hds", "--config", "testdata/offline.yaml")
+	for _, want := range []string{"hds.zone", "hds.offer"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("hds profile lacks %s", want)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^disks\.block-encrypted\s+high\s`).MatchString(out) {
+		t.Errorf("hds profile: disks.block-encrypted not high:\n%s", out)
 	}
 }
 

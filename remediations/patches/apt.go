@@ -34,7 +34,7 @@ func aptInstallArgs(opt Options) []string {
 
 var aptTimers = []string{"apt-daily.timer", "apt-daily-upgrade.timer"}
 
-func planApt(ctx context.Context, env *checks.Env, f *patchcheck.Facts, opt Options, p *remediations.Plan) error {
+func planApt(ctx context.Context, env *checks.Env, f *patchcheck.Facts, opt Options, p *remediations.Plan, auto *bool) error {
 	held := heldSet(ctx, env, f, opt)
 	install, kept := securityUpdates(f, held)
 	for _, u := range kept {
@@ -134,24 +134,37 @@ func planApt(ctx context.Context, env *checks.Env, f *patchcheck.Facts, opt Opti
 			off = append(off, u)
 		}
 	}
-	enableUnits(p, opt, off)
+	*auto = enableUnits(p, opt, off, states)
 	return nil
 }
 
-// enableUnits enables timers at boot as an action, undone on rollback.
-func enableUnits(p *remediations.Plan, opt Options, names []string) {
-	if len(names) == 0 {
-		return
+// enableUnits enables timers at boot as an action, undone on rollback. A
+// masked unit is an operator's decision: it is reported, not unmasked. It
+// returns false when some timer stays off.
+func enableUnits(p *remediations.Plan, opt Options, names []string, states map[string]string) bool {
+	var todo []string
+	ok := true
+	for _, n := range names {
+		if states[n] == "masked" {
+			p.Refusals = append(p.Refusals, n+" is masked: vigie does not unmask what an operator masked; automatic updates stay off until `systemctl unmask "+n+"`")
+			ok = false
+			continue
+		}
+		todo = append(todo, n)
+	}
+	if len(todo) == 0 {
+		return ok
 	}
 	if opt.EnableUnits == nil {
-		p.Refusals = append(p.Refusals, "enable "+strings.Join(names, ", ")+": no systemd to ask; enable by hand")
-		return
+		p.Refusals = append(p.Refusals, "enable "+strings.Join(todo, ", ")+": no systemd to ask; enable by hand")
+		return false
 	}
 	p.Actions = append(p.Actions, remediations.Action{
-		What: "systemctl enable " + strings.Join(names, " "),
-		Do:   func(ctx context.Context) error { return opt.EnableUnits(ctx, names, true) },
-		Undo: func(ctx context.Context) error { return opt.EnableUnits(ctx, names, false) },
+		What: "systemctl enable --now " + strings.Join(todo, " "),
+		Do:   func(ctx context.Context) error { return opt.EnableUnits(ctx, todo, true) },
+		Undo: func(ctx context.Context) error { return opt.EnableUnits(ctx, todo, false) },
 	})
+	return ok
 }
 
 // addCommit chains a commit step after the plan's existing ones.

@@ -121,7 +121,7 @@ func TestSecurityOnly(t *testing.T) {
 	for _, a := range p.Actions {
 		whats = append(whats, a.What)
 	}
-	if len(p.Actions) != 3 || whats[2] != "systemctl enable apt-daily.timer apt-daily-upgrade.timer" || !strings.HasSuffix(whats[0], "--only-upgrade -o DPkg::Lock::Timeout=30 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold libfoo1=1.0-1+deb12u1") ||
+	if len(p.Actions) != 3 || whats[2] != "systemctl enable --now apt-daily.timer apt-daily-upgrade.timer" || !strings.HasSuffix(whats[0], "--only-upgrade -o DPkg::Lock::Timeout=30 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold libfoo1=1.0-1+deb12u1") ||
 		!strings.HasSuffix(whats[1], " unattended-upgrades") {
 		t.Fatalf("actions: %q", whats)
 	}
@@ -263,5 +263,32 @@ func TestBrokenPackage(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(s.Dir, DefaultAptConf)); !os.IsNotExist(err) {
 		t.Errorf("%s left after the rollback: %v", DefaultAptConf, err)
+	}
+}
+
+// TestMaskedTimer: a masked apt timer is the operator's decision: the plan
+// says so, installs the security update, and does not claim automatic
+// updates work.
+func TestMaskedTimer(t *testing.T) {
+	s := newSystem(t)
+	if err := os.MkdirAll(filepath.Join(s.Dir, "etc/systemd/system"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/null", filepath.Join(s.Dir, "etc/systemd/system/apt-daily.timer")); err != nil {
+		t.Fatal(err)
+	}
+	p := s.plan(t, s.options())
+	if len(p.Refusals) != 1 || !strings.Contains(p.Refusals[0], "apt-daily.timer is masked") {
+		t.Fatalf("refusals: %q", p.Refusals)
+	}
+	if _, err := (&remediations.Engine{Dir: t.TempDir()}).Apply(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	after := s.findings(t)
+	if after[patchcheck.IDSecurityPending].Status != checks.Pass || after[patchcheck.IDAutoUpdates].Status != checks.Fail {
+		t.Errorf("after the fix: %s / %s", after[patchcheck.IDSecurityPending].Status, after[patchcheck.IDAutoUpdates].Reason)
+	}
+	if !slices.Equal(s.enabled, []string{"apt-daily-upgrade.timer"}) {
+		t.Errorf("enabled: %v", s.enabled)
 	}
 }

@@ -30,7 +30,7 @@ func automaticFor(env *checks.Env) dnfAutomatic {
 	return dnfAutomatic{Conf: "/etc/dnf/automatic.conf", Timer: "dnf-automatic.timer", Package: "dnf-automatic", Binary: "/usr/bin/dnf-automatic"}
 }
 
-func planDnf(ctx context.Context, env *checks.Env, f *patchcheck.Facts, opt Options, p *remediations.Plan) error {
+func planDnf(ctx context.Context, env *checks.Env, f *patchcheck.Facts, opt Options, p *remediations.Plan, auto *bool) error {
 	install, _ := securityUpdates(f, nil)
 	if len(install) > 0 {
 		p.Notes = append(p.Notes, "Security updates to install (dnf upgrade --security installs the packages of every security advisory):")
@@ -102,7 +102,7 @@ func planDnf(ctx context.Context, env *checks.Env, f *patchcheck.Facts, opt Opti
 	}
 	states, _ := units.States(ctx, env, []string{a.Timer})
 	if states[a.Timer] != "enabled" {
-		enableUnits(p, opt, []string{a.Timer})
+		*auto = enableUnits(p, opt, []string{a.Timer}, states)
 	}
 	return nil
 }

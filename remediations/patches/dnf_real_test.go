@@ -384,7 +384,7 @@ func TestRealDnf(t *testing.T) {
 		}
 		if want := []string{"dnf -y -q upgrade --security", "dnf -y install dnf-automatic",
 			"set apply_updates, upgrade_type in [commands] of /etc/dnf/automatic.conf (dnf-automatic applies security updates, and only those)",
-			"systemctl enable dnf-automatic.timer"}; !slices.Equal(whats, want) {
+			"systemctl enable --now dnf-automatic.timer"}; !slices.Equal(whats, want) {
 			t.Fatalf("actions: %q, want %q", whats, want)
 		}
 		// The package's own automatic.conf is edited once installed.

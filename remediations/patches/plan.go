@@ -64,11 +64,13 @@ func BuildPlan(ctx context.Context, env *checks.Env, f *patchcheck.Facts, opt Op
 	}
 	p := &remediations.Plan{Area: "patches"}
 	var err error
+	// auto stays true when automatic updates will be on after the plan.
+	auto := f.Manager != "zypper"
 	switch f.Manager {
 	case "apt":
-		err = planApt(ctx, env, f, opt, p)
+		err = planApt(ctx, env, f, opt, p, &auto)
 	case "dnf":
-		err = planDnf(ctx, env, f, opt, p)
+		err = planDnf(ctx, env, f, opt, p, &auto)
 	case "zypper":
 		err = planZypper(f, opt, p)
 	default:
@@ -83,7 +85,7 @@ func BuildPlan(ctx context.Context, env *checks.Env, f *patchcheck.Facts, opt Op
 	if p.Empty() {
 		return p, nil
 	}
-	p.Verify = func(ctx context.Context) error { return verify(ctx, env, f, opt) }
+	p.Verify = func(ctx context.Context) error { return verify(ctx, env, opt, auto) }
 	addCommit(p, func(ctx context.Context) error { return commitReboot(ctx, env, opt) })
 	if opt.Reboot == "allowed" {
 		p.Notes = append(p.Notes, "If the updates need a reboot, one is scheduled at "+opt.Window.String()+" (patches.reboot: allowed).")
@@ -136,8 +138,9 @@ func describe(u patchcheck.Update) string {
 }
 
 // verify gathers the facts again: every security update not held is
-// installed and automatic security updates are on.
-func verify(ctx context.Context, env *checks.Env, before *patchcheck.Facts, opt Options) error {
+// installed and, unless the plan said why not, automatic security updates
+// are on.
+func verify(ctx context.Context, env *checks.Env, opt Options, auto bool) error {
 	f := patchcheck.Gather(ctx, env, opt.Check)
 	if f.UpdatesErr != "" {
 		return fmt.Errorf("list updates again: %s", f.UpdatesErr)
@@ -153,7 +156,7 @@ func verify(ctx context.Context, env *checks.Env, before *patchcheck.Facts, opt 
 	if len(left) > 0 {
 		errs = append(errs, fmt.Errorf("security updates still pending: %s", strings.Join(left, "; ")))
 	}
-	if !f.Auto.Enabled && f.Manager != "zypper" {
+	if auto && !f.Auto.Enabled {
 		msg := strings.Join(f.Auto.Problems, "; ")
 		if f.Auto.Err != "" {
 			msg = f.Auto.Err

@@ -1,0 +1,150 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vigie-agent/vigie/agent/endpoint"
+	"github.com/vigie-agent/vigie/agent/spool"
+	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/remediations"
+)
+
+// ReportDelivery tells the receiver what the queue lost before this report.
+type ReportDelivery struct {
+	// DroppedReports counts reports dropped, oldest first, from the full
+	// spool since the previous report: the receiver sees a gap it can
+	// explain.
+	DroppedReports int `json:"dropped_reports"`
+}
+
+// Cycle is one turn of `vigie run`: remediate the areas the configuration
+// lists, check, and report to every configured sink.
+func Cycle(ctx context.Context, cfg Config, env *checks.Env, log io.Writer) error {
+	var errs []error
+	if len(cfg.Run.Remediate) > 0 {
+		code, err := Fix(ctx, cfg, env, log, FixOptions{Only: cfg.Run.Remediate, Yes: true})
+		if err != nil {
+			errs = append(errs, runError("remediate", err))
+		} else if code != 0 {
+			errs = append(errs, runError("remediate", fmt.Errorf("a change failed and was rolled back (exit %d)", code)))
+		}
+	}
+	cat, md, err := NewCatalogue(cfg)
+	if err != nil {
+		return runError("catalogue", err)
+	}
+	rep, err := Check(ctx, cat, env, cfg, md)
+	if err != nil {
+		return runError("check", err)
+	}
+	res, err := Deliver(ctx, cfg, rep, func(msg string) { fmt.Fprintln(log, msg) })
+	if err != nil {
+		errs = append(errs, err)
+	}
+	fmt.Fprintf(log, "report %s: %d pass, %d fail, %d error, %d skip; %s\n", rep.ID, rep.Summary.Pass, rep.Summary.Fail, rep.Summary.Error, rep.Summary.Skip, res)
+	return errors.Join(errs...)
+}
+
+// DeliveryResult says where one report went.
+type DeliveryResult struct {
+	Endpoint  bool // an endpoint is configured
+	Delivered int  // reports the endpoint accepted in this pass (older ones included)
+	Rejected  int
+	Waiting   int // reports still in the spool
+}
+
+func (d DeliveryResult) String() string {
+	if !d.Endpoint {
+		return "no endpoint configured"
+	}
+	s := fmt.Sprintf("%d delivered, %d waiting in the spool", d.Delivered, d.Waiting)
+	if d.Rejected > 0 {
+		s += fmt.Sprintf(", %d rejected by the endpoint", d.Rejected)
+	}
+	return s
+}
+
+// Deliver sends a report to the configured sinks: the journal, the
+// endpoint through the spool (older reports first), and the textfile.
+// The report is spooled before any attempt, so a crash or an outage loses
+// nothing.
+func Deliver(ctx context.Context, cfg Config, rep *Report, logf func(string)) (DeliveryResult, error) {
+	res := DeliveryResult{Endpoint: cfg.Report.Endpoint.URL != ""}
+	var errs []error
+	if cfg.Report.Journal {
+		if err := JournalReport(nil, rep); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	var sp *spool.Spool
+	dropped := 0
+	if res.Endpoint {
+		var err error
+		sp, err = spool.Open(filepath.Join(cfg.StateDir, "spool"), cfg.Report.Spool.MaxReports, cfg.Report.Spool.MaxBytes)
+		if err != nil {
+			return res, fmt.Errorf("spool: %w", err)
+		}
+		if dropped, err = sp.TakeDropped(); err != nil {
+			errs = append(errs, fmt.Errorf("spool: %w", err))
+		}
+		if dropped > 0 {
+			rep.Delivery = &ReportDelivery{DroppedReports: dropped}
+		}
+		body, err := json.Marshal(rep)
+		if err != nil {
+			return res, fmt.Errorf("encode report: %w", err)
+		}
+		if err := sp.Put(rep.ID, body); err != nil {
+			if dropped > 0 {
+				err = fmt.Errorf("%w (and %d earlier dropped report(s) go unreported)", err, dropped)
+			}
+			return res, fmt.Errorf("spool: %w", err)
+		}
+		e := cfg.Report.Endpoint
+		client, err := endpoint.New(endpoint.Config{URL: e.URL, TokenFile: e.TokenFile, CAFile: e.CAFile, CertFile: e.CertFile, KeyFile: e.KeyFile,
+			Timeout: e.Timeout, UserAgent: "vigie/" + Version, Warn: logf})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("endpoint: %w", err))
+		} else {
+			r, err := endpoint.Deliver(ctx, sp, client, logf)
+			res.Delivered, res.Rejected, res.Waiting = r.Delivered, r.Rejected, r.Remaining
+			if r.Delivered > 0 {
+				_ = remediations.WriteAtomic(filepath.Join(cfg.StateDir, "last-delivery"), []byte(strconv.FormatInt(time.Now().Unix(), 10)+"\n"), 0o600)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("endpoint: %w (the report waits in the spool)", err))
+			}
+		}
+	}
+	if cfg.Report.Textfile != "" {
+		d := Delivery{Dropped: dropped, LastSuccess: lastDelivery(cfg.StateDir)}
+		if sp != nil {
+			d.SpoolReports, d.SpoolBytes, _ = sp.Depth()
+		}
+		if err := WriteTextfile(cfg.Report.Textfile, rep, d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return res, errors.Join(errs...)
+}
+
+func lastDelivery(stateDir string) time.Time {
+	b, err := os.ReadFile(filepath.Join(stateDir, "last-delivery"))
+	if err != nil {
+		return time.Time{}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.Unix(n, 0)
+}

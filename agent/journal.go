@@ -1,0 +1,77 @@
+package agent
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/coreos/go-systemd/v22/journal"
+
+	"github.com/vigie-agent/vigie/checks"
+)
+
+// JournalSend is journal.Send, replaced in tests.
+type JournalSend func(message string, priority journal.Priority, vars map[string]string) error
+
+// priorityOf maps a failing finding's severity to a syslog priority, so
+// `journalctl -p warning` shows what matters.
+func priorityOf(s checks.Severity) journal.Priority {
+	switch s {
+	case checks.Critical:
+		return journal.PriCrit
+	case checks.High:
+		return journal.PriErr
+	case checks.Medium:
+		return journal.PriWarning
+	case checks.Low:
+		return journal.PriNotice
+	}
+	return journal.PriInfo
+}
+
+// JournalReport writes one structured entry per failing finding and one
+// summary for the run. Fields are upper case as journald wants them:
+// `journalctl -t vigie VIGIE_STATUS=fail` lists the failures.
+func JournalReport(send JournalSend, r *Report) error {
+	if send == nil {
+		if !journal.Enabled() {
+			return nil // no journald on this host
+		}
+		send = journal.Send
+	}
+	base := func() map[string]string {
+		return map[string]string{"SYSLOG_IDENTIFIER": "vigie", "VIGIE_REPORT_ID": r.ID, "VIGIE_PROFILE": r.Profile}
+	}
+	for _, f := range r.Findings {
+		if f.Status != checks.Fail && f.Status != checks.Error {
+			continue
+		}
+		v := base()
+		v["VIGIE_CHECK_ID"] = f.ID
+		v["VIGIE_STATUS"] = string(f.Status)
+		v["VIGIE_SEVERITY"] = f.Severity.String()
+		v["VIGIE_AREA"] = f.Area()
+		p := priorityOf(f.Severity)
+		if f.Status == checks.Error && p > journal.PriWarning {
+			p = journal.PriWarning
+		}
+		if err := send(fmt.Sprintf("%s %s: %s", f.ID, f.Status, f.Reason), p, v); err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+	}
+	s := r.Summary
+	v := base()
+	v["VIGIE_SUMMARY"] = "1"
+	v["VIGIE_PASS"] = strconv.Itoa(s.Pass)
+	v["VIGIE_FAIL"] = strconv.Itoa(s.Fail)
+	v["VIGIE_ERROR"] = strconv.Itoa(s.Error)
+	v["VIGIE_SKIP"] = strconv.Itoa(s.Skip)
+	p := journal.PriInfo
+	if s.Fail+s.Error > 0 {
+		p = journal.PriNotice
+	}
+	msg := fmt.Sprintf("%d checks: %d pass, %d fail, %d error, %d skip (profile %s, %d ms)", s.Total, s.Pass, s.Fail, s.Error, s.Skip, r.Profile, r.DurationMS)
+	if err := send(msg, p, v); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,195 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+)
+
+// Clock is the time the service loop waits on; tests drive a fake one.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Service is `vigie run`: a cycle at start, then every interval plus a
+// random jitter (so a fleet booted together does not report together), at
+// once on SIGHUP after reloading the configuration, and a clean stop on
+// SIGTERM. systemd hears READY, RELOADING, STOPPING and the watchdog pings
+// through sd_notify.
+type Service struct {
+	// Load reads and validates the configuration, at start and on SIGHUP.
+	Load func() (Config, error)
+	// Cycle checks, remediates what the configuration lists, and reports.
+	Cycle   func(ctx context.Context, cfg Config) error
+	Signals <-chan os.Signal
+	// Notify sends an sd_notify state; daemon.SdNotify when nil.
+	Notify func(state string) error
+	Clock  Clock
+	Rand   func() float64 // in [0, 1), for the jitter
+	Log    func(format string, args ...any)
+	// Watchdog is WatchdogSec; 0 when systemd does not watch.
+	Watchdog time.Duration
+	// StopBudget is how long a running cycle gets to end after SIGTERM.
+	StopBudget time.Duration
+}
+
+// NewService fills in the production defaults around load and cycle.
+func NewService(load func() (Config, error), cycle func(context.Context, Config) error, signals <-chan os.Signal) *Service {
+	wd, _ := daemon.SdWatchdogEnabled(false)
+	return &Service{Load: load, Cycle: cycle, Signals: signals, Watchdog: wd}
+}
+
+func (s *Service) notify(state string) {
+	var err error
+	if s.Notify != nil {
+		err = s.Notify(state)
+	} else {
+		_, err = daemon.SdNotify(false, state)
+	}
+	if err != nil {
+		s.logf("sd_notify: %v", err)
+	}
+}
+
+func (s *Service) logf(format string, args ...any) {
+	if s.Log != nil {
+		s.Log(format, args...)
+	}
+}
+
+// next is when the cycle after one that ended now starts.
+func (s *Service) next(cfg Config) time.Duration {
+	d := cfg.Run.Interval
+	if cfg.Run.Jitter > 0 {
+		r := s.Rand
+		if r == nil {
+			r = rand.Float64
+		}
+		d += time.Duration(r() * float64(cfg.Run.Jitter))
+	}
+	return d
+}
+
+// Run loops until SIGTERM, SIGINT or ctx ends. It returns an error only
+// when the configuration cannot be loaded at start.
+func (s *Service) Run(ctx context.Context) error {
+	if s.Clock == nil {
+		s.Clock = realClock{}
+	}
+	if s.StopBudget <= 0 {
+		s.StopBudget = 20 * time.Second
+		if s.Watchdog > 0 && s.Watchdog/2 < s.StopBudget {
+			s.StopBudget = s.Watchdog / 2
+		}
+	}
+	cfg, err := s.Load()
+	if err != nil {
+		return err
+	}
+	s.notify("READY=1\nSTATUS=starting the first check\nMAINPID=" + strconv.Itoa(os.Getpid()))
+
+	var wdTick <-chan time.Time
+	if s.Watchdog > 0 {
+		wdTick = s.Clock.After(s.Watchdog / 2)
+	}
+	next := s.Clock.After(0)
+	var (
+		done      chan error
+		cancel    context.CancelFunc
+		started   time.Time
+		rerun     bool
+		cycleCfg  Config
+		cycleDone = func(err error) {
+			if err != nil {
+				s.logf("cycle: %v", err)
+				s.notify("STATUS=last cycle failed: " + oneLine(err.Error(), 200))
+			} else {
+				s.notify("STATUS=last cycle " + s.Clock.Now().UTC().Format(time.RFC3339) + ", next in about " + cfg.Run.Interval.String())
+			}
+			done, cancel = nil, nil
+			if rerun {
+				rerun = false
+				next = s.Clock.After(0)
+			} else {
+				next = s.Clock.After(s.next(cfg))
+			}
+		}
+	)
+	stop := func() error {
+		s.notify("STOPPING=1")
+		if done == nil {
+			return nil
+		}
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				s.logf("cycle stopped: %v", err)
+			}
+		case <-s.Clock.After(s.StopBudget):
+			s.logf("the running cycle did not end within %s; exiting anyway", s.StopBudget)
+		}
+		return nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return stop()
+		case sig := <-s.Signals:
+			switch sig {
+			case syscall.SIGHUP:
+				s.notify("RELOADING=1")
+				if c, err := s.Load(); err != nil {
+					s.logf("reload: %v; keeping the running configuration", err)
+				} else {
+					cfg = c
+				}
+				s.notify("READY=1")
+				if done != nil {
+					rerun = true // after the running cycle, with the new configuration
+				} else {
+					next = s.Clock.After(0)
+				}
+			case syscall.SIGTERM, os.Interrupt:
+				return stop()
+			}
+		case <-wdTick:
+			// A cycle stuck past its deadline and the stop budget no longer
+			// pings: systemd then restarts the service.
+			if done == nil || s.Clock.Now().Sub(started) < cycleCfg.Run.CycleTimeout+s.StopBudget {
+				s.notify("WATCHDOG=1")
+			} else {
+				s.logf("cycle running for %s: no watchdog ping", s.Clock.Now().Sub(started).Round(time.Second))
+			}
+			wdTick = s.Clock.After(s.Watchdog / 2)
+		case <-next:
+			next = nil
+			cycleCfg, started = cfg, s.Clock.Now()
+			var cctx context.Context
+			cctx, cancel = context.WithTimeout(ctx, cfg.Run.CycleTimeout)
+			done = make(chan error, 1)
+			s.notify("STATUS=checking")
+			go func(ctx context.Context, cancel context.CancelFunc, c Config, done chan<- error) {
+				defer cancel()
+				done <- s.Cycle(ctx, c)
+			}(cctx, cancel, cycleCfg, done)
+		case err := <-done:
+			cycleDone(err)
+		}
+	}
+}
+
+// runError says which part of a cycle failed.
+func runError(part string, err error) error { return fmt.Errorf("%s: %w", part, err) }

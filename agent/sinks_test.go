@@ -1,0 +1,167 @@
+package agent
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/journal"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/vigie-agent/vigie/checks"
+)
+
+func sampleReport() *Report {
+	meta := func(id string, sev checks.Severity) checks.Meta { return checks.Meta{ID: id, Title: id, Severity: sev} }
+	fs := []checks.Finding{
+		{Meta: meta("ssh.password-auth", checks.High), Status: checks.Fail, Reason: "passwordauthentication is yes (global)"},
+		{Meta: meta("ssh.root-login", checks.High), Status: checks.Pass, Reason: "no"},
+		{Meta: meta("patches.index-fresh", checks.Medium), Status: checks.Error, Reason: "apt: exit 100"},
+		{Meta: meta("disks.block-encrypted", checks.Medium), Status: checks.Skip, Reason: "no block storage in use"},
+	}
+	return &Report{Schema: SchemaV1, ID: "0123456789abcdef0123456789abcdef", Agent: AgentInfo{Name: "vigie", Version: "1.2.3"},
+		Profile: "baseline", StartedAt: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC), DurationMS: 1500, Summary: Summarize(fs), Findings: fs}
+}
+
+type entry struct {
+	msg  string
+	prio journal.Priority
+	vars map[string]string
+}
+
+func TestJournalReport(t *testing.T) {
+	var got []entry
+	send := func(msg string, p journal.Priority, vars map[string]string) error {
+		got = append(got, entry{msg, p, vars})
+		return nil
+	}
+	if err := JournalReport(send, sampleReport()); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d entries, want the fail, the error and a summary: %+v", len(got), got)
+	}
+	fail, errEntry, sum := got[0], got[1], got[2]
+	if fail.prio != journal.PriErr || fail.vars["VIGIE_CHECK_ID"] != "ssh.password-auth" || fail.vars["VIGIE_STATUS"] != "fail" ||
+		fail.vars["VIGIE_SEVERITY"] != "high" || fail.vars["VIGIE_AREA"] != "ssh" || fail.vars["SYSLOG_IDENTIFIER"] != "vigie" ||
+		fail.vars["VIGIE_REPORT_ID"] != "0123456789abcdef0123456789abcdef" || !strings.Contains(fail.msg, "passwordauthentication is yes") {
+		t.Errorf("failing finding: %+v", fail)
+	}
+	if errEntry.vars["VIGIE_STATUS"] != "error" || errEntry.prio != journal.PriWarning {
+		t.Errorf("error finding: %+v", errEntry)
+	}
+	if sum.vars["VIGIE_SUMMARY"] != "1" || sum.vars["VIGIE_FAIL"] != "1" || sum.vars["VIGIE_ERROR"] != "1" || sum.prio != journal.PriNotice ||
+		sum.msg != "4 checks: 1 pass, 1 fail, 1 error, 1 skip (profile baseline, 1500 ms)" {
+		t.Errorf("summary: %+v", sum)
+	}
+	// Field names journald accepts: upper case, digits, underscores.
+	for _, e := range got {
+		for k := range e.vars {
+			if strings.Trim(k, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != "" || k[0] == '_' {
+				t.Errorf("field %q is not a valid journal field name", k)
+			}
+		}
+	}
+}
+
+func TestWriteTextfile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "node-exporter", "vigie.prom")
+	last := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	if err := WriteTextfile(path, sampleReport(), Delivery{SpoolReports: 3, SpoolBytes: 4096, Dropped: 2, LastSuccess: last}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// Parsed with Prometheus' own parser, as node_exporter does.
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	mfs, err := p.TextToMetricFamilies(f)
+	if err != nil {
+		t.Fatalf("node_exporter would not read it: %v", err)
+	}
+	value := func(name string, labels map[string]string) (float64, bool) {
+		mf, ok := mfs[name]
+		if !ok {
+			return 0, false
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			for k, v := range labels {
+				if have[k] != v {
+					continue next
+				}
+			}
+			return m.GetGauge().GetValue(), true
+		}
+		return 0, false
+	}
+	tests := []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"vigie_check_status", map[string]string{"check": "ssh.password-auth", "area": "ssh", "severity": "high", "status": "fail"}, 1},
+		{"vigie_check_status", map[string]string{"check": "disks.block-encrypted", "status": "skip"}, 1},
+		{"vigie_checks_failing", map[string]string{"severity": "high"}, 1},
+		{"vigie_checks_failing", map[string]string{"severity": "medium"}, 1}, // the error counts
+		{"vigie_checks_failing", map[string]string{"severity": "critical"}, 0},
+		{"vigie_last_run_timestamp_seconds", nil, float64(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC).Unix())},
+		{"vigie_last_run_duration_seconds", nil, 1.5},
+		{"vigie_spool_reports", nil, 3},
+		{"vigie_spool_bytes", nil, 4096},
+		{"vigie_spool_dropped_reports", nil, 2},
+		{"vigie_last_delivery_timestamp_seconds", nil, float64(last.Unix())},
+		{"vigie_info", map[string]string{"version": "1.2.3", "profile": "baseline"}, 1},
+	}
+	for _, tt := range tests {
+		if got, ok := value(tt.name, tt.labels); !ok || got != tt.want {
+			t.Errorf("%s%v = %v (found %v), want %v", tt.name, tt.labels, got, ok, tt.want)
+		}
+	}
+	if _, ok := value("vigie_check_status", map[string]string{"check": "ssh.password-auth", "status": "pass"}); ok {
+		t.Error("a check has a series for a status it does not have")
+	}
+	for name := range mfs {
+		if !model.LegacyValidation.IsValidMetricName(name) {
+			t.Errorf("invalid metric name %q", name)
+		}
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v: node_exporter runs unprivileged and must read it", st.Mode())
+	}
+}
+
+// TestChecksDocFresh: docs/checks.md is what the code says; `make docs`
+// regenerates it.
+func TestChecksDocFresh(t *testing.T) {
+	cat, err := Catalogue(Defaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := CatalogueMarkdown(cat)
+	got, err := os.ReadFile("../docs/checks.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Fatal("docs/checks.md is stale: run `make docs` and commit it")
+	}
+	for _, id := range cat.IDs() {
+		m, _ := cat.Lookup(id)
+		if len(m.References) == 0 {
+			t.Errorf("%s cites no reference", id)
+		}
+		if !strings.Contains(string(got), "### "+id+"\n") {
+			t.Errorf("docs/checks.md lacks %s", id)
+		}
+	}
+}

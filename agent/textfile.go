@@ -1,0 +1,76 @@
+package agent
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/remediations"
+)
+
+// Delivery is the state of the report queue when a cycle ends.
+type Delivery struct {
+	SpoolReports int
+	SpoolBytes   int64
+	Dropped      int       // reports dropped from a full spool, this cycle
+	LastSuccess  time.Time // zero when nothing was ever delivered
+}
+
+// WriteTextfile writes the report as metrics for node_exporter's textfile
+// collector. The file is replaced atomically: the collector never reads a
+// half-written file.
+func WriteTextfile(path string, r *Report, d Delivery) error {
+	reg := prometheus.NewRegistry()
+	status := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vigie_check_status",
+		Help: "1 for the status each check had in the last run (pass, fail, error, skip)."}, []string{"check", "area", "severity", "status"})
+	failing := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vigie_checks_failing",
+		Help: "Checks that failed or could not run in the last run, by severity."}, []string{"severity"})
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vigie_info", Help: "The agent's version and profile."}, []string{"version", "profile"})
+	last := prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigie_last_run_timestamp_seconds", Help: "When the last run started."})
+	dur := prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigie_last_run_duration_seconds", Help: "How long the last run's checks took."})
+	spoolN := prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigie_spool_reports", Help: "Reports waiting for the endpoint."})
+	spoolB := prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigie_spool_bytes", Help: "Bytes of the reports waiting for the endpoint."})
+	dropped := prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigie_spool_dropped_reports", Help: "Reports dropped from the full spool during the last run."})
+	reg.MustRegister(status, failing, info, last, dur, spoolN, spoolB, dropped)
+	for _, s := range []checks.Severity{checks.Info, checks.Low, checks.Medium, checks.High, checks.Critical} {
+		failing.WithLabelValues(s.String()).Set(0)
+	}
+	for _, f := range r.Findings {
+		status.WithLabelValues(f.ID, f.Area(), f.Severity.String(), string(f.Status)).Set(1)
+		if f.Status == checks.Fail || f.Status == checks.Error {
+			failing.WithLabelValues(f.Severity.String()).Inc()
+		}
+	}
+	info.WithLabelValues(r.Agent.Version, r.Profile).Set(1)
+	last.Set(float64(r.StartedAt.UnixMilli()) / 1000)
+	dur.Set(float64(r.DurationMS) / 1000)
+	spoolN.Set(float64(d.SpoolReports))
+	spoolB.Set(float64(d.SpoolBytes))
+	dropped.Set(float64(d.Dropped))
+	if !d.LastSuccess.IsZero() {
+		ok := prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigie_last_delivery_timestamp_seconds", Help: "When a report last reached the endpoint."})
+		ok.Set(float64(d.LastSuccess.UnixMilli()) / 1000)
+		reg.MustRegister(ok)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		return fmt.Errorf("textfile metrics: %w", err)
+	}
+	var buf bytes.Buffer
+	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			return fmt.Errorf("textfile metrics: %w", err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+	}
+	return remediations.WriteAtomic(path, buf.Bytes(), 0o644)
+}

@@ -1,0 +1,26 @@
+// Command gendocs writes docs/checks.md from the catalogue (`make docs`).
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/vigie-agent/vigie/agent"
+	"github.com/vigie-agent/vigie/remediations"
+)
+
+func main() {
+	out := "docs/checks.md"
+	if len(os.Args) > 1 {
+		out = os.Args[1]
+	}
+	cat, err := agent.Catalogue(agent.Defaults())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gendocs:", err)
+		os.Exit(1)
+	}
+	if err := remediations.WriteAtomic(out, agent.CatalogueMarkdown(cat), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "gendocs:", err)
+		os.Exit(1)
+	}
+}
