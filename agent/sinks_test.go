@@ -1,9 +1,15 @@
 package agent
 
 import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -163,5 +169,74 @@ func TestChecksDocFresh(t *testing.T) {
 		if !strings.Contains(string(got), "### "+id+"\n") {
 			t.Errorf("docs/checks.md lacks %s", id)
 		}
+	}
+}
+
+// TestDeliverThroughOutage: reports made while the endpoint is down wait in
+// the spool; when it is back, the next delivery sends every one of them,
+// oldest first, once, with the textfile telling the spool's depth.
+func TestDeliverThroughOutage(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			http.Error(w, "gzip", http.StatusBadRequest)
+			return
+		}
+		var rep Report
+		if err := json.NewDecoder(zr).Decode(&rep); err != nil || rep.ID != r.Header.Get("Idempotency-Key") {
+			http.Error(w, "report", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		got = append(got, rep.ID)
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	down := httptest.NewServer(http.NotFoundHandler())
+	downURL := down.URL
+	down.Close() // a port nobody listens on: connection refused
+
+	cfg := Defaults()
+	cfg.StateDir = t.TempDir()
+	cfg.Report.Journal = false
+	cfg.Report.Textfile = filepath.Join(t.TempDir(), "vigie.prom")
+	var made []string
+	deliver := func(url string) DeliveryResult {
+		t.Helper()
+		cfg.Report.Endpoint.URL = url
+		rep := sampleReport()
+		rep.ID = newReportID()
+		made = append(made, rep.ID)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		res, _ := Deliver(ctx, cfg, rep, func(string) {})
+		return res
+	}
+	if res := deliver(srv.URL); res.Delivered != 1 || res.Waiting != 0 {
+		t.Fatalf("endpoint up: %+v", res)
+	}
+	for i := 1; i <= 3; i++ {
+		if res := deliver(downURL); res.Delivered != 0 || res.Waiting != i {
+			t.Fatalf("endpoint down, pass %d: %+v", i, res)
+		}
+	}
+	prom, _ := os.ReadFile(cfg.Report.Textfile)
+	if !strings.Contains(string(prom), "vigie_spool_reports 3\n") {
+		t.Errorf("textfile during the outage:\n%s", prom)
+	}
+	if res := deliver(srv.URL); res.Delivered != 4 || res.Waiting != 0 {
+		t.Fatalf("endpoint back: %+v", res)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(got, ",") != strings.Join(made, ",") {
+		t.Errorf("received %v, made %v: every report once, in order", got, made)
+	}
+	prom, _ = os.ReadFile(cfg.Report.Textfile)
+	if !strings.Contains(string(prom), "vigie_spool_reports 0\n") || !strings.Contains(string(prom), "vigie_last_delivery_timestamp_seconds") {
+		t.Errorf("textfile after the outage:\n%s", prom)
 	}
 }

@@ -20,13 +20,13 @@ var rules = []checks.Rule[*Facts]{
 		ID: IDSecurityPending, Title: "No security update is pending", Severity: checks.High, Remediation: &checks.Remediation{ID: "patches", Destructive: false},
 		Rationale:  "Once a fix is published, the vulnerability it fixes is public too. The provider patches its hypervisors; inside the guest, applying the distribution's security updates is the customer's duty. vigie asks the package manager itself (apt list --upgradable, dnf updateinfo, zypper list-patches), so pins, holds and priorities count as they do for you; on apt, an update is a security update when one of the archives it comes from ends in -security. An index too old to trust makes \"nothing pending\" an error, not a pass.",
 		ManualFix:  "Debian/Ubuntu: `apt-get update && apt-get install --only-upgrade $(the listed packages)`, or `unattended-upgrade -v`. RHEL family: `dnf upgrade --security`. SUSE: `zypper patch --category security`. Then check patches.reboot-required.",
-		References: []checks.Reference{updateDuty, instanceDuty},
+		References: []checks.Reference{updateDuty, instanceDuty, {Source: "CIS Debian Linux 12 Benchmark v1.1.0", Section: "1.2.2.1", Text: "Ensure updates, patches, and additional security software are installed"}, {Source: "ANSSI-BP-028 v2.0", Section: "R61", Text: "Regular updates"}},
 	}, Eval: pendingRule(isSecurity, "security updates")},
 	{Meta: checks.Meta{
 		ID: IDPending, Title: "No update is pending", Severity: checks.Low,
 		Rationale:  "Bug fixes and point releases that are not flagged as security still fix crashes and data loss, and the longer they wait, the larger and riskier the next upgrade.",
 		ManualFix:  "`apt-get update && apt-get upgrade` (Debian/Ubuntu), `dnf upgrade` (RHEL family), `zypper update` (SUSE), in a maintenance window.",
-		References: []checks.Reference{updateDuty},
+		References: []checks.Reference{updateDuty, {Source: "CIS Debian Linux 12 Benchmark v1.1.0", Section: "1.2.2.1", Text: "Ensure updates, patches, and additional security software are installed"}},
 	}, Eval: pendingRule(isPackage, "updates")},
 	{Meta: checks.Meta{
 		ID: IDReboot, Title: "No reboot is pending", Severity: checks.Medium,
@@ -38,7 +38,7 @@ var rules = []checks.Rule[*Facts]{
 		ID: IDAutoUpdates, Title: "Security updates install automatically", Severity: checks.Medium, Remediation: &checks.Remediation{ID: "patches", Destructive: false},
 		Rationale:  "Regular updates done by hand stop the first busy week. Unattended-upgrades (Debian, Ubuntu) or dnf-automatic (RHEL family), limited to security updates, keeps the window between a fix and its installation to a day.",
 		ManualFix:  "Debian/Ubuntu: `apt-get install unattended-upgrades && dpkg-reconfigure -plow unattended-upgrades` (writes APT::Periodic::Unattended-Upgrade \"1\" to /etc/apt/apt.conf.d/20auto-upgrades; the default origins include -security). RHEL: `dnf install dnf-automatic`, set `upgrade_type = security` and `apply_updates = yes` in /etc/dnf/automatic.conf, `systemctl enable --now dnf-automatic.timer`.",
-		References: []checks.Reference{updateDuty},
+		References: []checks.Reference{updateDuty, {Source: "ANSSI-BP-028 v2.0", Section: "R61", Text: "Regular updates"}},
 	}, Eval: autoRule},
 	{Meta: checks.Meta{
 		ID: IDIndexFresh, Title: "The package index is recent enough to trust", Severity: checks.Medium,

@@ -27,7 +27,7 @@ var rules = []checks.Rule[*Facts]{
 		ID: IDRootLogin, Title: "root cannot log in with a password", Severity: checks.High, Remediation: &checks.Remediation{ID: "ssh", Destructive: false},
 		Rationale:  "root is the one account name every attacker knows. Key-only root login (prohibit-password) keeps cloud-init's key-based access working while refusing every password guess.",
 		ManualFix:  "Set `PermitRootLogin prohibit-password` (or `no`) in a drop-in that sorts first in /etc/ssh/sshd_config.d/, remove Match blocks that set it to yes, run `sshd -t`, reload sshd.",
-		References: []checks.Reference{bestPractice},
+		References: []checks.Reference{bestPractice, {Source: "CIS Debian Linux 12 Benchmark v1.1.0", Section: "5.1.20", Text: "Ensure sshd PermitRootLogin is disabled"}, {Source: "ANSSI-BP-028 v2.0", Section: "R33", Text: "Use of dedicated administration accounts"}},
 	}, Eval: settingRule([]string{"permitrootlogin"}, rootLoginSafe, "no, prohibit-password or forced-commands-only")},
 	{Meta: checks.Meta{
 		ID: IDPubkeyAlgs, Title: "Only ED25519 user keys are accepted", Severity: checks.Medium, Remediation: &checks.Remediation{ID: "ssh", Destructive: false},
@@ -51,7 +51,7 @@ var rules = []checks.Rule[*Facts]{
 		ID: IDCrypto, Title: "No weak ciphers, MACs or key exchanges", Severity: checks.Medium, Remediation: &checks.Remediation{ID: "ssh", Destructive: false},
 		Rationale:  "The seed makes encryption in transit the customer's duty. CBC and RC4 ciphers, SHA-1 and 64-bit MACs and SHA-1 or NIST-curve key exchanges are what a downgrade or long-term decryption needs.",
 		ManualFix:  "In the hardening drop-in set\n  Ciphers chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr\n  MACs hmac-sha2-512-etm@openssh.com,hmac-sha2-256-etm@openssh.com,umac-128-etm@openssh.com\n  KexAlgorithms sntrup761x25519-sha512@openssh.com,curve25519-sha256,curve25519-sha256@libssh.org,diffie-hellman-group16-sha512,diffie-hellman-group18-sha512\nthen `sshd -t` and reload.",
-		References: []checks.Reference{transit},
+		References: []checks.Reference{transit, {Source: "CIS Debian Linux 12 Benchmark v1.1.0", Section: "5.1.6", Text: "Ensure sshd Ciphers are configured"}, {Source: "CIS Debian Linux 12 Benchmark v1.1.0", Section: "5.1.12", Text: "Ensure sshd KexAlgorithms is configured"}, {Source: "CIS Debian Linux 12 Benchmark v1.1.0", Section: "5.1.15", Text: "Ensure sshd MACs are configured"}},
 	}, Eval: crypto},
 	{Meta: checks.Meta{
 		ID: IDLiveProbe, Title: "The running sshd offers only ED25519 host keys and publickey auth", Severity: checks.High, Remediation: &checks.Remediation{ID: "ssh", Destructive: false},
