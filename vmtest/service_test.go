@@ -175,7 +175,7 @@ func TestServiceReports(t *testing.T) {
 		}
 		return out
 	}
-	if out := sh("systemctl is-enabled vigie; systemctl is-active vigie", nil); out != "enabled\nactive\n" {
+	if out := sh("sudo systemctl is-enabled vigie; sudo systemctl is-active vigie", nil); out != "enabled\nactive\n" {
 		t.Fatalf("vigie.service after the package install: %q\n%s", out, sh("sudo systemctl status vigie --no-pager -l || true", nil))
 	}
 	sh("sudo install -m 0644 /dev/stdin /etc/vigie/ca.pem", caPEM)
@@ -258,9 +258,9 @@ report:
 			t.Errorf("report %s was made but never arrived", id)
 		}
 	}
-	t.Logf("%d reports made, %d received, %d while the endpoint was down", last-first+1, len(ids), len(ids)-before)
+	t.Logf("%d reports made, %d received, %d of them once the endpoint was back", last-first+1, len(ids), len(ids)-before)
 
-	if out := sh("systemctl is-active vigie; sudo journalctl -t vigie VIGIE_CHECK_ID=ssh.password-auth -o json --no-pager -n 1", nil); !strings.HasPrefix(out, "active\n") ||
+	if out := sh("sudo systemctl is-active vigie; sudo journalctl -t vigie VIGIE_CHECK_ID=ssh.password-auth -o json --no-pager -n 1", nil); !strings.HasPrefix(out, "active\n") ||
 		!strings.Contains(out, `"VIGIE_STATUS":"fail"`) || !strings.Contains(out, `"VIGIE_SEVERITY":"high"`) {
 		t.Errorf("service state and journal entries:\n%s", out)
 	}
