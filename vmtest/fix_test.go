@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,36 +38,13 @@ func readForwarded(port int) string {
 // dropped while the service answers inside; after a reboot the ruleset is
 // back and `vigie check` passes both areas.
 func TestFixSSHFirewall(t *testing.T) {
-	needTools(t)
-	img := ensureImage(t)
-	dir := runDir(t, "fix")
-	key := newSSHKey(t, dir)
-	bin := artifact(t, "VIGIE_BINARY", "bin/vigie")
-	fileSrv, _ := serveFile(t, bin, "/vigie")
-	template, err := os.ReadFile(filepath.Join("..", "packaging/cloud-init/harden.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	userData := strings.Replace(string(template), binaryPlaceholder, "http://"+guestFwdAddr+"/vigie", 1)
-	metaData := fmt.Sprintf("instance-id: vigie-vmtest-fix-%d\nlocal-hostname: vigie-guest\npublic-keys:\n  - %s\n", time.Now().UnixNano(), key.Public)
-	port, echo := freePort(t), freePort(t)
-	v := startVM(t, vmConfig{Image: img, Dir: dir, UserData: userData, MetaData: metaData, SSHPort: port, FileSrv: fileSrv,
-		ExtraFwd: map[int]int{echo: echoPort}, AllowReboot: true})
-	v.waitSSH(t, key, sshUpWithin)
-	v.waitBootFinished(t, key, cloudInitWithin)
-	defer func() {
-		_, _ = guestSSH(port, key, 30*time.Second, "sudo systemctl poweroff", nil)
-		if err := v.waitExit(powerOffWithin); err != nil {
-			v.stop(forcedStopWithin)
-		}
-	}()
+	echo := freePort(t)
+	g := bootGuest(t, "fix", "packaging/cloud-init/harden.yaml", binaryPlaceholder, artifact(t, "VIGIE_BINARY", "bin/vigie"),
+		vmConfig{ExtraFwd: map[int]int{echo: echoPort}, AllowReboot: true})
+	port, key := g.port, g.key
 	sh := func(cmd string) string {
 		t.Helper()
-		out, err := guestSSH(port, key, 3*time.Minute, cmd, nil)
-		if err != nil {
-			t.Fatalf("%v\n%s", err, out)
-		}
-		return out
+		return g.sh(cmd, nil)
 	}
 	if out := sh("sudo cloud-init status --long; sudo grep -h 'applied and verified' /var/log/cloud-init-output.log"); !strings.Contains(out, "status: done") || strings.Count(out, "applied and verified") != 2 {
 		t.Fatalf("vigie fix at first boot:\n%s", out)
@@ -98,9 +73,7 @@ func TestFixSSHFirewall(t *testing.T) {
 	}
 
 	// Reboot: the ruleset must come back from the persisted file.
-	_, _ = guestSSH(port, key, 30*time.Second, "sudo systemctl reboot", nil)
-	time.Sleep(10 * time.Second)
-	v.waitSSH(t, key, sshUpWithin)
+	g.reboot()
 	if out, err := guestSSH(port, key, time.Minute, "sudo nft list table inet vigie", nil); err != nil {
 		t.Fatalf("after the reboot table inet vigie is gone: %v\n%s", err, out)
 	}

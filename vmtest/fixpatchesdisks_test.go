@@ -3,14 +3,11 @@
 package vmtest
 
 import (
-	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestFixPatchesDisks: a guest installed by packaging/cloud-init/binary.yaml
@@ -22,41 +19,13 @@ import (
 // and leaves the data disk alone. After a reboot scratch and swap come back
 // encrypted, and the data disk still opens with its passphrase.
 func TestFixPatchesDisks(t *testing.T) {
-	needTools(t)
-	img := ensureImage(t)
-	dir := runDir(t, "fix-patches-disks")
-	key := newSSHKey(t, dir)
-	bin := artifact(t, "VIGIE_BINARY", "bin/vigie")
-	fileSrv, _ := serveFile(t, bin, "/vigie")
-	template, err := os.ReadFile(filepath.Join("..", "packaging/cloud-init/binary.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	userData := strings.Replace(string(template), binaryPlaceholder, "http://"+guestFwdAddr+"/vigie", 1)
-	metaData := fmt.Sprintf("instance-id: vigie-vmtest-fixpd-%d\nlocal-hostname: vigie-guest\npublic-keys:\n  - %s\n", time.Now().UnixNano(), key.Public)
 	// A Scaleway metadata server, from the hds fixtures, for the hds profile.
 	mdAddr, _ := serveFile(t, filepath.Join("..", "checks/hds/testdata/metadata/pop2-fr-par-2.json"), "/conf")
 	_, mdPort, _ := net.SplitHostPort(mdAddr)
 	mdPortN, _ := strconv.Atoi(mdPort)
-	port := freePort(t)
-	v := startVM(t, vmConfig{Image: img, Dir: dir, UserData: userData, MetaData: metaData, SSHPort: port, FileSrv: fileSrv, AllowReboot: true,
-		GuestFwd: map[string]int{metadataAddr + ":80": mdPortN}})
-	v.waitSSH(t, key, sshUpWithin)
-	v.waitBootFinished(t, key, cloudInitWithin)
-	defer func() {
-		_, _ = guestSSH(port, key, 30*time.Second, "sudo systemctl poweroff", nil)
-		if err := v.waitExit(powerOffWithin); err != nil {
-			v.stop(forcedStopWithin)
-		}
-	}()
-	sh := func(cmd string, stdin []byte) string {
-		t.Helper()
-		out, err := guestSSH(port, key, 5*time.Minute, cmd, stdin)
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", cmd, err, out)
-		}
-		return out
-	}
+	g := bootGuest(t, "fix-patches-disks", "packaging/cloud-init/binary.yaml", binaryPlaceholder, artifact(t, "VIGIE_BINARY", "bin/vigie"),
+		vmConfig{AllowReboot: true, GuestFwd: map[string]int{metadataAddr + ":80": mdPortN}})
+	port, key, sh := g.port, g.key, g.sh
 	const vigie = "/usr/local/bin/vigie"
 	const conf = "/etc/vigie-fix.yaml"
 
@@ -143,9 +112,7 @@ func TestFixPatchesDisks(t *testing.T) {
 		t.Errorf("data disk content after the fix: %q", got)
 	}
 
-	_, _ = guestSSH(port, key, 30*time.Second, "sudo systemctl reboot", nil)
-	time.Sleep(10 * time.Second)
-	v.waitSSH(t, key, sshUpWithin)
+	g.reboot()
 	checkEncryptedDisks("after the reboot")
 	if got := strings.TrimSpace(sh("sudo cryptsetup luksUUID /dev/disk/by-id/virtio-scratch2", nil)); got != luksUUID {
 		t.Errorf("LUKS data disk UUID %q, was %q", got, luksUUID)

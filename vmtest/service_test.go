@@ -16,8 +16,6 @@ import (
 	"math/big"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -137,44 +135,13 @@ func newEndpointTLS(t *testing.T) (*tls.Config, []byte) {
 // every cycle; with the receiver down the reports wait in the spool, and
 // once it is back every one of them arrives, once, in order.
 func TestServiceReports(t *testing.T) {
-	needTools(t)
-	img := ensureImage(t)
-	dir := runDir(t, "service")
-	key := newSSHKey(t, dir)
-	deb := artifact(t, "VIGIE_DEB", "dist/vigie_*_amd64.deb")
-	name := filepath.Base(deb)
-	fileSrv, _ := serveFile(t, deb, "/"+name)
-	template, err := os.ReadFile(filepath.Join("..", "packaging/cloud-init/package.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	userData := strings.Replace(string(template), packagePlaceholder, "http://"+guestFwdAddr+"/"+name, 1)
-	metaData := fmt.Sprintf("instance-id: vigie-vmtest-service-%d\nlocal-hostname: vigie-guest\npublic-keys:\n  - %s\n", time.Now().UnixNano(), key.Public)
-
 	tlsCfg, caPEM := newEndpointTLS(t)
 	rcv := &receiver{port: freePort(t), tlsCfg: tlsCfg, token: "vmtest-token-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
 	rcv.start(t)
 	defer rcv.stop()
-
-	port := freePort(t)
-	v := startVM(t, vmConfig{Image: img, Dir: dir, UserData: userData, MetaData: metaData, SSHPort: port, FileSrv: fileSrv,
-		GuestFwd: map[string]int{endpointAddr + ":443": rcv.port}})
-	v.waitSSH(t, key, sshUpWithin)
-	v.waitBootFinished(t, key, cloudInitWithin)
-	defer func() {
-		_, _ = guestSSH(port, key, 30*time.Second, "sudo systemctl poweroff", nil)
-		if err := v.waitExit(powerOffWithin); err != nil {
-			v.stop(forcedStopWithin)
-		}
-	}()
-	sh := func(cmd string, stdin []byte) string {
-		t.Helper()
-		out, err := guestSSH(port, key, 3*time.Minute, cmd, stdin)
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", cmd, err, out)
-		}
-		return out
-	}
+	g := bootGuest(t, "service", "packaging/cloud-init/package.yaml", packagePlaceholder, artifact(t, "VIGIE_DEB", "dist/vigie_*_amd64.deb"),
+		vmConfig{GuestFwd: map[string]int{endpointAddr + ":443": rcv.port}})
+	port, key, sh := g.port, g.key, g.sh
 	if out := sh("sudo systemctl is-enabled vigie; sudo systemctl is-active vigie", nil); out != "enabled\nactive\n" {
 		t.Fatalf("vigie.service after the package install: %q\n%s", out, sh("sudo systemctl status vigie --no-pager -l || true", nil))
 	}

@@ -9,6 +9,8 @@ import (
 	"path"
 	"strings"
 
+	"github.com/vigie-agent/vigie/checks/accounts"
+
 	"github.com/vigie-agent/vigie/checks"
 )
 
@@ -39,16 +41,16 @@ type KeyFile struct {
 
 // Facts is what the access rules need.
 type Facts struct {
-	Accounts  []Account
+	Accounts  []accounts.Account
 	PasswdErr string // /etc/passwd could not be read at all
 	PasswdBad string // malformed lines, skipped
 
-	Shadow        map[string]ShadowEntry
+	Shadow        map[string]accounts.ShadowEntry
 	ShadowErr     string // /etc/shadow exists but could not be read (not root)
 	ShadowMissing bool   // /etc/shadow does not exist
 	ShadowBad     string // malformed lines, skipped
 
-	Groups []Group
+	Groups []accounts.Group
 	// Keys lists the authorized_keys files of accounts with a login shell.
 	Keys map[string][]KeyFile
 
@@ -58,11 +60,11 @@ type Facts struct {
 // Gather reads accounts, passwords, groups, authorized_keys files and the
 // sudo policy under env.Root.
 func Gather(_ context.Context, env *checks.Env, opt Options) *Facts {
-	f := &Facts{Shadow: map[string]ShadowEntry{}, Keys: map[string][]KeyFile{}}
+	f := &Facts{Shadow: map[string]accounts.ShadowEntry{}, Keys: map[string][]KeyFile{}}
 	if data, err := os.ReadFile(env.Path(PasswdFile)); err != nil {
 		f.PasswdErr = fmt.Sprintf("read %s: %v", PasswdFile, err)
 	} else {
-		accts, err := ParsePasswd(data)
+		accts, err := accounts.ParsePasswd(data)
 		f.Accounts = accts
 		if err != nil {
 			f.PasswdBad = withFile(err, PasswdFile)
@@ -78,7 +80,7 @@ func Gather(_ context.Context, env *checks.Env, opt Options) *Facts {
 			f.ShadowErr += " (vigie must run as root to read it)"
 		}
 	default:
-		entries, err := ParseShadow(data)
+		entries, err := accounts.ParseShadow(data)
 		for _, e := range entries {
 			if _, dup := f.Shadow[e.Name]; !dup {
 				f.Shadow[e.Name] = e // the first entry is the one getspnam returns
@@ -89,7 +91,7 @@ func Gather(_ context.Context, env *checks.Env, opt Options) *Facts {
 		}
 	}
 	if data, err := os.ReadFile(env.Path(GroupFile)); err == nil {
-		f.Groups = ParseGroup(data)
+		f.Groups = accounts.ParseGroup(data)
 	}
 	for _, a := range f.Accounts {
 		if !a.CanLogin() || a.Home == "" {
@@ -117,7 +119,7 @@ func Gather(_ context.Context, env *checks.Env, opt Options) *Facts {
 
 // withFile names the file in a parser's error.
 func withFile(err error, file string) string {
-	var le *LineError
+	var le *accounts.LineError
 	if errors.As(err, &le) {
 		le.File = file
 		return le.Error()
@@ -157,7 +159,7 @@ type Password struct {
 
 // PasswordOf returns the password field that authenticates the account:
 // shadow's when passwd says "x", passwd's own otherwise.
-func (f *Facts) PasswordOf(a Account) Password {
+func (f *Facts) PasswordOf(a accounts.Account) Password {
 	if a.Password != "x" {
 		return Password{Value: a.Password, File: PasswdFile, Line: a.Line, Known: true}
 	}

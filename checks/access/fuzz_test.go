@@ -2,33 +2,16 @@ package access
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-)
 
-func seedFiles(f *testing.F, patterns ...string) {
-	f.Helper()
-	n := 0
-	for _, p := range patterns {
-		files, _ := filepath.Glob(p)
-		for _, file := range files {
-			if b, err := os.ReadFile(file); err == nil {
-				f.Add(b)
-				n++
-			}
-		}
-	}
-	if n == 0 {
-		f.Fatalf("no seeds in %v", patterns)
-	}
-}
+	"github.com/vigie-agent/vigie/internal/fuzzseed"
+)
 
 func lineCount(b []byte) int { return bytes.Count(b, []byte("\n")) + 1 }
 
 func FuzzParseSudoers(f *testing.F) {
-	seedFiles(f, "testdata/syntax/*.sudoers", "testdata/*/etc/sudoers", "testdata/*/etc/sudoers.d/*", "testdata/mixed/etc/sudoers.local")
+	fuzzseed.Files(f, "testdata/syntax/*.sudoers", "testdata/*/etc/sudoers", "testdata/*/etc/sudoers.d/*", "testdata/mixed/etc/sudoers.local")
 	f.Add([]byte("a ALL = (x:y) NOPASSWD: sha512:AAAA== /bin/x \\\n, PASSWD: !/bin/y : h = z\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		pf := ParseSudoers(b)
@@ -59,32 +42,6 @@ func FuzzParseSudoers(f *testing.F) {
 		for _, e := range pf.Errors {
 			if e.Line < 1 || e.Line > n || e.Msg == "" {
 				t.Fatalf("bad error %+v", e)
-			}
-		}
-	})
-}
-
-func FuzzParsePasswd(f *testing.F) {
-	seedFiles(f, "testdata/*/etc/passwd")
-	f.Fuzz(func(t *testing.T, b []byte) {
-		accts, _ := ParsePasswd(b)
-		n, last := lineCount(b), 0
-		for _, a := range accts {
-			if a.Name == "" || a.UID < 0 || a.GID < 0 || a.Line <= last || a.Line > n || strings.ContainsAny(a.Name+a.Password+a.Shell, ":\n") {
-				t.Fatalf("bad account %+v", a)
-			}
-			last = a.Line
-		}
-	})
-}
-
-func FuzzParseShadow(f *testing.F) {
-	seedFiles(f, "testdata/*/etc/shadow")
-	f.Fuzz(func(t *testing.T, b []byte) {
-		entries, _ := ParseShadow(b)
-		for _, e := range entries {
-			if e.Name == "" || strings.ContainsAny(e.Name+e.Password, ":\n") || e.Line < 1 {
-				t.Fatalf("bad entry %+v", e)
 			}
 		}
 	})

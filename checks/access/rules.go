@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/vigie-agent/vigie/checks/accounts"
+
 	"github.com/vigie-agent/vigie/checks"
 )
 
@@ -117,7 +119,7 @@ func keyOnlyRule(f *Facts) checks.Result {
 	for _, a := range f.Accounts {
 		pw := f.PasswordOf(a)
 		files := f.Keys[a.Name]
-		if !a.CanLogin() || !pw.Known || !Locked(pw.Value) || len(files) == 0 {
+		if !a.CanLogin() || !pw.Known || !accounts.Locked(pw.Value) || len(files) == 0 {
 			continue
 		}
 		var where []string

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vigie-agent/vigie/checks/accounts"
+
 	"github.com/vigie-agent/vigie/checks"
 )
 
@@ -157,8 +159,8 @@ func TestNoPasswdEvidence(t *testing.T) {
 // only the marker may reach a report.
 func TestKeyOnlyNeverShowsHashes(t *testing.T) {
 	f := &Facts{
-		Accounts: []Account{{Name: "carol", Password: "x", Home: "/home/carol", Shell: "/bin/bash", Line: 3}},
-		Shadow:   map[string]ShadowEntry{"carol": {Name: "carol", Password: "!$y$j9T$salt$hash", Line: 7}},
+		Accounts: []accounts.Account{{Name: "carol", Password: "x", Home: "/home/carol", Shell: "/bin/bash", Line: 3}},
+		Shadow:   map[string]accounts.ShadowEntry{"carol": {Name: "carol", Password: "!$y$j9T$salt$hash", Line: 7}},
 		Keys:     map[string][]KeyFile{"carol": {{Path: "/home/carol/.ssh/authorized_keys", Keys: 2}}},
 	}
 	r := keyOnlyRule(f)
@@ -174,7 +176,7 @@ func TestKeyOnlyNeverShowsHashes(t *testing.T) {
 // need it are errors that say why, never passes.
 func TestUnreadableShadow(t *testing.T) {
 	base := Facts{
-		Accounts:  []Account{{Name: "root", Password: "x", Shell: "/bin/bash", Line: 1}, {Name: "old", UID: 1000, Password: "", Shell: "/bin/sh", Line: 2}},
+		Accounts:  []accounts.Account{{Name: "root", Password: "x", Shell: "/bin/bash", Line: 1}, {Name: "old", UID: 1000, Password: "", Shell: "/bin/sh", Line: 2}},
 		ShadowErr: "read /etc/shadow: permission denied (vigie must run as root to read it)",
 		Sudo:      &Sudoers{Missing: true, Main: "/etc/sudoers"},
 	}

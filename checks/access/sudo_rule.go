@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vigie-agent/vigie/checks/accounts"
+
 	"github.com/vigie-agent/vigie/checks"
 )
 
@@ -52,7 +54,7 @@ func (idx aliasIndex) expand(kind string, items []string, depth int) []string {
 
 // groupMembers lists who belongs to a group: its member list and the
 // accounts whose primary group it is.
-func (f *Facts) groupMembers(match func(Group) bool) ([]string, bool) {
+func (f *Facts) groupMembers(match func(accounts.Group) bool) ([]string, bool) {
 	for _, g := range f.Groups {
 		if !match(g) {
 			continue
@@ -91,9 +93,9 @@ func (f *Facts) describeUser(u string) string {
 		if err != nil {
 			return u
 		}
-		members, known = f.groupMembers(func(g Group) bool { return g.GID == gid })
+		members, known = f.groupMembers(func(g accounts.Group) bool { return g.GID == gid })
 	case strings.HasPrefix(name, "%"):
-		members, known = f.groupMembers(func(g Group) bool { return g.Name == name[1:] })
+		members, known = f.groupMembers(func(g accounts.Group) bool { return g.Name == name[1:] })
 	default:
 		return u
 	}

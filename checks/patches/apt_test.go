@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -94,94 +93,20 @@ func TestParseAptRejects(t *testing.T) {
 	}
 }
 
-// aptRepo is a real apt configuration in a private root: a status file,
-// two local repositories (one labelled as Debian's security archive), and
-// APT_CONFIG pointing apt at them, so the real apt answers and nothing of
-// the host's apt state is read or written.
-type aptRepo struct {
-	root string
-}
-
-func requireApt(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test: skipped with -short")
-	}
-	for _, bin := range []string{"apt-get", "apt"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("needs %s", bin)
-		}
-	}
-	if m := aptrepo.Missing(); m != "" {
-		t.Skipf("needs %s (apt-get install apt-utils)", m)
-	}
-}
-
-func newAptRepo(t *testing.T, installed map[string]string) *aptRepo {
-	t.Helper()
-	requireApt(t)
-	a := &aptRepo{root: t.TempDir()}
-	for _, d := range []string{"etc/apt/apt.conf.d", "etc/apt/preferences.d", "etc/apt/sources.list.d", "var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "var/lib/dpkg", "repo"} {
-		if err := os.MkdirAll(filepath.Join(a.root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var status strings.Builder
-	names := make([]string, 0, len(installed))
-	for n := range installed {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(&status, "Package: %s\nStatus: install ok installed\nPriority: optional\nSection: misc\nMaintainer: test <test@example.invalid>\nArchitecture: all\nVersion: %s\nDescription: test package\n\n", n, installed[n])
-	}
-	if err := os.WriteFile(filepath.Join(a.root, "var/lib/dpkg/status"), []byte(status.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	conf := fmt.Sprintf(`Dir "/";
-Dir::State "%[1]s/var/lib/apt";
-Dir::State::status "%[1]s/var/lib/dpkg/status";
-Dir::Etc "%[1]s/etc/apt";
-Dir::Cache "%[1]s/var/cache/apt";
-Dir::Log "%[1]s/var/log/apt";
-Debug::NoLocking "true";
-APT::Architecture "amd64";
-APT::Get::List-Cleanup "false";
-Acquire::Languages "none";
-`, a.root)
-	cfg := filepath.Join(a.root, "apt.conf")
-	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("APT_CONFIG", cfg)
-	return a
-}
-
-func (a *aptRepo) sources(t *testing.T, suites ...string) {
-	t.Helper()
-	var b strings.Builder
-	for _, s := range suites {
-		fmt.Fprintf(&b, "deb [trusted=yes] file://%s/repo %s main\n", a.root, s)
-	}
-	if err := os.WriteFile(filepath.Join(a.root, "etc/apt/sources.list"), []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("apt-get", "-q", "update").CombinedOutput(); err != nil {
-		t.Fatalf("apt-get update: %v\n%s", err, out)
-	}
-}
-
 // TestRealApt: the real apt, two versions of real packages, a security
 // archive labelled as Debian labels it, and the area's own commands.
 func TestRealApt(t *testing.T) {
-	a := newAptRepo(t, map[string]string{"libfoo1": "1.0-1", "barutils": "2.0-1", "quux": "3.0-1"})
+	if testing.Short() {
+		t.Skip("integration test: skipped with -short")
+	}
+	a := aptrepo.NewRoot(t)
 	build := t.TempDir()
-	repo := filepath.Join(a.root, "repo")
-	aptrepo.Publish(t, repo, "stable-security", "Debian-Security", aptrepo.Deb(t, build, "libfoo1", "1.0-1+deb12u1"))
-	aptrepo.Publish(t, repo, "stable", "Debian", aptrepo.Deb(t, build, "barutils", "2.1-1"), aptrepo.Deb(t, build, "quux", "3.0-1"), aptrepo.Deb(t, build, "libfoo1", "1.0-1"))
-	a.sources(t, "stable", "stable-security")
+	a.Install(t, aptrepo.Deb(t, build, "libfoo1", "1.0-1"), aptrepo.Deb(t, build, "barutils", "2.0-1"), aptrepo.Deb(t, build, "quux", "3.0-1"))
+	aptrepo.Publish(t, a.Repo, "stable-security", "Debian-Security", aptrepo.Deb(t, build, "libfoo1", "1.0-1+deb12u1"))
+	aptrepo.Publish(t, a.Repo, "stable", "Debian", aptrepo.Deb(t, build, "barutils", "2.1-1"), aptrepo.Deb(t, build, "quux", "3.0-1"), aptrepo.Deb(t, build, "libfoo1", "1.0-1"))
+	a.Sources(t, "stable", "stable-security")
 
-	env := &checks.Env{Root: a.root, Proc: "/proc", Sys: "/sys", Cmd: checks.ExecRunner{}}
+	env := &checks.Env{Root: a.Dir, Proc: "/proc", Sys: "/sys", Cmd: checks.ExecRunner{}}
 	for _, method := range []string{"list", "simulate"} {
 		t.Run(method, func(t *testing.T) {
 			opt := DefaultOptions()
@@ -218,7 +143,7 @@ func TestRealApt(t *testing.T) {
 
 	// The index grows old: nothing pending can no longer be trusted.
 	old := time.Now().Add(-10 * 24 * time.Hour)
-	files, _ := filepath.Glob(filepath.Join(a.root, "var/lib/apt/lists/*Release"))
+	files, _ := filepath.Glob(filepath.Join(a.Dir, "var/lib/apt/lists/*Release"))
 	for _, p := range files {
 		if err := os.Chtimes(p, old, old); err != nil {
 			t.Fatal(err)

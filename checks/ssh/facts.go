@@ -12,8 +12,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/checks/accounts"
+
 	xssh "golang.org/x/crypto/ssh"
+
+	"github.com/vigie-agent/vigie/checks"
 )
 
 // Options are the SSH area's settings.
@@ -124,7 +127,7 @@ func Gather(ctx context.Context, env *checks.Env, opt Options) *Facts {
 
 	if data, err := os.ReadFile(env.Path("/etc/passwd")); err != nil {
 		f.AccountsErr = fmt.Sprintf("read /etc/passwd: %v", err)
-	} else if f.Accounts, err = ParsePasswd(data); err != nil {
+	} else if f.Accounts, err = accounts.ParsePasswd(data); err != nil {
 		f.AccountsErr = err.Error()
 	}
 

@@ -53,19 +53,6 @@ func FuzzParseAuthorizedKeys(f *testing.F) {
 	})
 }
 
-func FuzzParsePasswd(f *testing.F) {
-	b, _ := os.ReadFile("testdata/passwd/debian12")
-	f.Add(b)
-	f.Fuzz(func(t *testing.T, in []byte) {
-		accts, _ := ParsePasswd(in)
-		for _, a := range accts {
-			if a.Name == "" || a.UID < 0 {
-				t.Fatalf("bad account %+v", a)
-			}
-		}
-	})
-}
-
 func FuzzExpandAuthorizedKeysFile(f *testing.F) {
 	f.Add("%h/.ssh/%u%%")
 	f.Fuzz(func(t *testing.T, pat string) {

@@ -15,8 +15,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vigie-agent/vigie/checks"
 	xssh "golang.org/x/crypto/ssh"
+
+	"github.com/vigie-agent/vigie/checks"
 )
 
 // expectation is one line of a scenario's expect file:

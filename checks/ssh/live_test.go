@@ -17,8 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigie-agent/vigie/checks"
 	xssh "golang.org/x/crypto/ssh"
+
+	"github.com/vigie-agent/vigie/checks"
 )
 
 // liveServer is a real sshd on a loopback port, started from a scenario.

@@ -225,29 +225,6 @@ func TestExpandAuthorizedKeysFile(t *testing.T) {
 	}
 }
 
-func TestParsePasswd(t *testing.T) {
-	b, err := os.ReadFile("testdata/passwd/debian12")
-	if err != nil {
-		t.Fatal(err)
-	}
-	accts, err := ParsePasswd(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if accts[0].Name != "root" || accts[0].UID != 0 || accts[0].Home != "/root" || !accts[0].CanLogin() {
-		t.Errorf("root: %+v", accts[0])
-	}
-	for _, a := range accts {
-		if a.Name == "sshd" && a.CanLogin() {
-			t.Errorf("sshd can log in: %+v", a)
-		}
-	}
-	accts, err = ParsePasswd([]byte("root:x:0:0:root:/root:/bin/bash\nbroken\nbob:x:abc:0::/:/bin/sh\n+nis\n"))
-	if len(accts) != 1 || err == nil || !strings.Contains(err.Error(), "2, 3") {
-		t.Errorf("got %v, %v", accts, err)
-	}
-}
-
 // serverHello builds what an SSH server sends first: banner lines, its
 // identification and a KEXINIT packet.
 func serverHello(pre string, hostKeys []string) []byte {

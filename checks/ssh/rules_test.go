@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vigie-agent/vigie/checks/accounts"
+
 	"github.com/vigie-agent/vigie/checks"
 )
 
@@ -72,7 +74,7 @@ func TestAuthorizedKeysPermissions(t *testing.T) {
 	env := &checks.Env{Root: root}
 	run := func() checks.Result {
 		f := &Facts{Global: Settings{"authorizedkeysfile": {".ssh/authorized_keys"}}, Source: "sshd -T"}
-		f.Accounts, _ = ParsePasswd([]byte(passwd))
+		f.Accounts, _ = accounts.ParsePasswd([]byte(passwd))
 		f.KeyFiles = readKeyFiles(env, f)
 		return authorizedKeys(f)
 	}

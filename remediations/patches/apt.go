@@ -74,14 +74,7 @@ func planApt(ctx context.Context, env *checks.Env, f *patchcheck.Facts, opt Opti
 				p.Notes = append(p.Notes, "apt also installs or upgrades, as the updates depend on them: "+strings.Join(extra, ", "))
 			}
 			p.Notes = append(p.Notes, "Installed upgrades are not rolled back if a later step fails: apt cannot downgrade to versions the archive may no longer hold.")
-			args := append(aptInstallArgs(opt), targets...)
-			p.Actions = append(p.Actions, remediations.Action{
-				What: "apt-get " + strings.Join(args, " "),
-				Do: func(ctx context.Context) error {
-					_, err := opt.run(ctx, aptEnv, "apt-get", args...)
-					return short(err)
-				},
-			})
+			p.Actions = append(p.Actions, command(opt, aptEnv, "apt-get", append(aptInstallArgs(opt), targets...)...))
 		}
 	}
 	if f.Auto.Enabled {
@@ -91,18 +84,10 @@ func planApt(ctx context.Context, env *checks.Env, f *patchcheck.Facts, opt Opti
 		return fmt.Errorf("patches: cannot tell whether automatic updates are on: %s", f.Auto.Err)
 	}
 	if !fileExists(env, "/usr/bin/unattended-upgrade") {
-		args := []string{"install", "-y", "-q", "-o", "DPkg::Lock::Timeout=" + strconv.Itoa(int(opt.LockTimeout.Seconds())), "unattended-upgrades"}
-		p.Actions = append(p.Actions, remediations.Action{
-			What: "apt-get " + strings.Join(args, " "),
-			Do: func(ctx context.Context) error {
-				_, err := opt.run(ctx, aptEnv, "apt-get", args...)
-				return short(err)
-			},
-			Undo: func(ctx context.Context) error {
-				_, err := opt.run(ctx, aptEnv, "apt-get", "remove", "-y", "-q", "-o", "DPkg::Lock::Timeout="+strconv.Itoa(int(opt.LockTimeout.Seconds())), "unattended-upgrades")
-				return short(err)
-			},
-		})
+		lock := "DPkg::Lock::Timeout=" + strconv.Itoa(int(opt.LockTimeout.Seconds()))
+		p.Actions = append(p.Actions, undoneBy(
+			command(opt, aptEnv, "apt-get", "install", "-y", "-q", "-o", lock, "unattended-upgrades"),
+			command(opt, aptEnv, "apt-get", "remove", "-y", "-q", "-o", lock, "unattended-upgrades")))
 	}
 	fc := remediations.FileChange{Path: env.Path(opt.AptConf), Content: aptConf(f.OS, opt), Mode: 0o644,
 		Why: "unattended-upgrades installs security updates daily, and only those"}

@@ -38,14 +38,7 @@ func planDnf(ctx context.Context, env *checks.Env, f *patchcheck.Facts, opt Opti
 			p.Notes = append(p.Notes, "  "+describe(u))
 		}
 		p.Notes = append(p.Notes, "Installed upgrades are not rolled back if a later step fails (dnf history undo can, by hand).")
-		args := []string{"-y", "-q", "upgrade", "--security"}
-		p.Actions = append(p.Actions, remediations.Action{
-			What: "dnf " + strings.Join(args, " "),
-			Do: func(ctx context.Context) error {
-				_, err := opt.run(ctx, nil, "dnf", args...)
-				return short(err)
-			},
-		})
+		p.Actions = append(p.Actions, command(opt, nil, "dnf", "-y", "-q", "upgrade", "--security"))
 	}
 	if f.Auto.Enabled {
 		return nil
@@ -72,17 +65,9 @@ func planDnf(ctx context.Context, env *checks.Env, f *patchcheck.Facts, opt Opti
 		// as .rpmnew nor saves vigie's edit as .rpmsave on removal.
 		conf := env.Path(a.Conf)
 		var packaged []byte
-		p.Actions = append(p.Actions, remediations.Action{
-			What: "dnf -y install " + a.Package,
-			Do: func(ctx context.Context) error {
-				_, err := opt.run(ctx, nil, "dnf", "-y", "-q", "install", a.Package)
-				return short(err)
-			},
-			Undo: func(ctx context.Context) error {
-				_, err := opt.run(ctx, nil, "dnf", "-y", "-q", "remove", a.Package)
-				return short(err)
-			},
-		}, remediations.Action{
+		install := undoneBy(command(opt, nil, "dnf", "-y", "-q", "install", a.Package), command(opt, nil, "dnf", "-y", "-q", "remove", a.Package))
+		install.What = "dnf -y install " + a.Package
+		p.Actions = append(p.Actions, install, remediations.Action{
 			What: "set " + strings.Join(sortedKeys(set), ", ") + " in [commands] of " + a.Conf + " (" + why + ")",
 			Do: func(ctx context.Context) error {
 				b, err := os.ReadFile(conf)

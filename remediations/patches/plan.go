@@ -285,3 +285,21 @@ func short(err error) error {
 	}
 	return err
 }
+
+// command is an action that runs one package manager command; its error
+// carries the tool's own words.
+func command(opt Options, env []string, name string, args ...string) remediations.Action {
+	return remediations.Action{
+		What: name + " " + strings.Join(args, " "),
+		Do: func(ctx context.Context) error {
+			_, err := opt.run(ctx, env, name, args...)
+			return short(err)
+		},
+	}
+}
+
+// undoneBy gives an action the command that reverts it.
+func undoneBy(a remediations.Action, undo remediations.Action) remediations.Action {
+	a.Undo = undo.Do
+	return a
+}

@@ -1,4 +1,7 @@
-package access
+// Package accounts reads the local account databases (passwd, shadow,
+// group) for the areas that need them: who can log in over SSH, who has
+// UID 0 or no password, who a sudo rule reaches.
+package accounts
 
 import (
 	"bufio"

@@ -1,8 +1,9 @@
-package access
+package accounts
 
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -79,5 +80,29 @@ func TestParseGroup(t *testing.T) {
 	gs := ParseGroup([]byte("sudo:x:27:debian, alice\nbad\nwheel:x:ten:\nadm:x:4:\n"))
 	if len(gs) != 2 || gs[0].Name != "sudo" || gs[0].GID != 27 || strings.Join(gs[0].Members, ",") != "debian,alice" || gs[1].Name != "adm" || len(gs[1].Members) != 0 {
 		t.Errorf("%+v", gs)
+	}
+}
+
+// TestParsePasswdDebian12: the passwd of a Debian 12 cloud image.
+func TestParsePasswdDebian12(t *testing.T) {
+	b, err := os.ReadFile("../ssh/testdata/passwd/debian12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accts, err := ParsePasswd(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if accts[0].Name != "root" || accts[0].UID != 0 || accts[0].Home != "/root" || !accts[0].CanLogin() {
+		t.Errorf("root: %+v", accts[0])
+	}
+	for _, a := range accts {
+		if a.Name == "sshd" && a.CanLogin() {
+			t.Errorf("sshd can log in: %+v", a)
+		}
+	}
+	accts, err = ParsePasswd([]byte("root:x:0:0:root:/root:/bin/bash\nbroken\nbob:x:abc:0::/:/bin/sh\n+nis\n"))
+	if len(accts) != 1 || err == nil || !strings.Contains(err.Error(), "2, 3") {
+		t.Errorf("got %v, %v", accts, err)
 	}
 }

@@ -1,0 +1,70 @@
+//go:build vmtest
+
+package vmtest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// guest is a booted guest whose cloud-init has finished.
+type guest struct {
+	t    *testing.T
+	v    *vm
+	port int
+	key  sshKey
+}
+
+// bootGuest boots a default guest with the cloud-init example userData
+// (a file under packaging/cloud-init/), its placeholder replaced by the URL
+// the guest fetches artifact from, and waits for cloud-init. cfg adds
+// forwards and reboot; the guest is powered off when the test ends.
+func bootGuest(t *testing.T, name, userData, placeholder, artifact string, cfg vmConfig) *guest {
+	t.Helper()
+	needTools(t)
+	cfg.Image = ensureImage(t)
+	cfg.Dir = runDir(t, name)
+	key := newSSHKey(t, cfg.Dir)
+	urlPath := "/" + filepath.Base(artifact)
+	cfg.FileSrv, _ = serveFile(t, artifact, urlPath)
+	template, err := os.ReadFile(filepath.Join("..", userData))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.UserData = strings.Replace(string(template), placeholder, "http://"+guestFwdAddr+urlPath, 1)
+	cfg.MetaData = fmt.Sprintf("instance-id: vigie-vmtest-%s-%d\nlocal-hostname: vigie-guest\npublic-keys:\n  - %s\n", name, time.Now().UnixNano(), key.Public)
+	cfg.SSHPort = freePort(t)
+	v := startVM(t, cfg)
+	g := &guest{t: t, v: v, port: cfg.SSHPort, key: key}
+	t.Cleanup(func() {
+		_, _ = guestSSH(g.port, key, 30*time.Second, "sudo systemctl poweroff", nil)
+		if err := v.waitExit(powerOffWithin); err != nil {
+			v.stop(forcedStopWithin)
+		}
+	})
+	v.waitSSH(t, key, sshUpWithin)
+	v.waitBootFinished(t, key, cloudInitWithin)
+	return g
+}
+
+// sh runs a command in the guest and fails the test if it fails.
+func (g *guest) sh(cmd string, stdin []byte) string {
+	g.t.Helper()
+	out, err := guestSSH(g.port, g.key, 5*time.Minute, cmd, stdin)
+	if err != nil {
+		g.t.Fatalf("%s: %v\n%s", cmd, err, out)
+	}
+	return out
+}
+
+// reboot restarts the guest and waits until SSH answers again.
+func (g *guest) reboot() {
+	g.t.Helper()
+	_, _ = guestSSH(g.port, g.key, 30*time.Second, "sudo systemctl reboot", nil)
+	time.Sleep(10 * time.Second)
+	g.v.waitSSH(g.t, g.key, sshUpWithin)
+}
