@@ -261,11 +261,15 @@ func newReportCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rep, err := agent.Check(cmd.Context(), cat, g.env(), cfg, md)
+			// A deadline, as for a service cycle: delivery never waits on a
+			// Retry-After past it, and the report stays in the spool.
+			ctx, cancel := context.WithTimeout(cmd.Context(), cfg.Run.CycleTimeout)
+			defer cancel()
+			rep, err := agent.Check(ctx, cat, g.env(), cfg, md)
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
-			res, err := agent.Deliver(cmd.Context(), cfg, rep, func(msg string) { fmt.Fprintln(os.Stderr, msg) })
+			res, err := agent.Deliver(ctx, cfg, rep, func(msg string) { fmt.Fprintln(os.Stderr, msg) })
 			fmt.Fprintf(stdout, "report %s: %d checks, %d fail, %d error; %s\n", rep.ID, rep.Summary.Total, rep.Summary.Fail, rep.Summary.Error, res)
 			if err != nil {
 				return &exitError{exitFailing, err}

@@ -3,9 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -179,5 +184,53 @@ func TestFixDryRun(t *testing.T) {
 	}
 	if code, _, errOut := runVigie(t, "fix", "--only", "dns", "--config", "testdata/offline.yaml"); code != 2 || !strings.Contains(errOut, `no remediation for "dns"`) {
 		t.Errorf("unknown area: exit %d %q", code, errOut)
+	}
+}
+
+// TestReportCommand: `vigie report` checks and delivers at once; with the
+// endpoint gone the report waits in the spool and the exit status says so,
+// and the next `vigie report` delivers both, oldest first.
+func TestReportCommand(t *testing.T) {
+	var mu sync.Mutex
+	var ids []string
+	up := true
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !up {
+			w.Header().Set("Retry-After", "120")
+			http.Error(w, "maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		ids = append(ids, r.Header.Get("Idempotency-Key"))
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "vigie.yaml")
+	body := fmt.Sprintf("state_dir: %s\nonly: [ssh]\nssh:\n  probe: false\n  sshd_path: /nonexistent/sshd\nrun:\n  cycle_timeout: 20s\nreport:\n  journal: false\n  endpoint:\n    url: %s/reports\n    timeout: 2s\n", dir, srv.URL)
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"report", "--config", conf, "--path.root", "testdata/default"}
+	if code, out, errOut := runVigie(t, args...); code != 0 || !strings.Contains(out, "1 delivered, 0 waiting") {
+		t.Fatalf("endpoint up: exit %d\n%s%s", code, out, errOut)
+	}
+	mu.Lock()
+	up = false
+	mu.Unlock()
+	if code, out, _ := runVigie(t, args...); code != 1 || !strings.Contains(out, "0 delivered, 1 waiting") {
+		t.Fatalf("endpoint failing: exit %d\n%s", code, out)
+	}
+	mu.Lock()
+	up = true
+	mu.Unlock()
+	if code, out, errOut := runVigie(t, args...); code != 0 || !strings.Contains(out, "2 delivered, 0 waiting") {
+		t.Fatalf("endpoint back: exit %d\n%s%s", code, out, errOut)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(ids) != 3 || ids[0] == ids[1] || ids[1] == ids[2] {
+		t.Errorf("received %v", ids)
 	}
 }
