@@ -32,7 +32,7 @@ func Catalogue(cfg Config) (*checks.Catalogue, error) {
 // NewCatalogue is Catalogue with the metadata client its areas share, for
 // the report's host identity.
 func NewCatalogue(cfg Config) (*checks.Catalogue, *scaleway.Client, error) {
-	md := scaleway.NewClient(cfg.Scaleway.MetadataURL)
+	md := cfg.Metadata()
 	cat, err := checks.NewCatalogue(
 		ssh.New(cfg.SSHOptions()),
 		firewall.New(cfg.FirewallOptions()),

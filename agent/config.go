@@ -109,6 +109,9 @@ type ScalewayConfig struct {
 	// Scaleway; empty means the standard address, asked only on a detected
 	// Scaleway instance.
 	MetadataURL string `mapstructure:"metadata_url"`
+	// MetadataTimeout bounds the one request per run: the link-local API
+	// answers in milliseconds, a relay or proxy in front of it may not.
+	MetadataTimeout time.Duration `mapstructure:"metadata_timeout"`
 }
 
 // PatchesConfig holds the patches area's settings.
@@ -165,6 +168,7 @@ func Defaults() Config {
 		Firewall: FirewallConfig{AllowedPorts: []string{}},
 		Disks:    DisksConfig{Scratch: []string{}},
 		Fix:      FixConfig{ConfirmWindow: 60 * time.Second},
+		Scaleway: ScalewayConfig{MetadataTimeout: scaleway.DefaultTimeout},
 		Run:      RunConfig{Interval: time.Hour, Jitter: 5 * time.Minute, CycleTimeout: 30 * time.Minute, Remediate: []string{}},
 		Report: ReportConfig{
 			Journal:  true,
@@ -270,6 +274,9 @@ func (c Config) Validate(cat *checks.Catalogue) error {
 		if _, err := fwfix.ParsePort(p, ""); err != nil {
 			return configErrorf("firewall.allowed_ports: %v", err)
 		}
+	}
+	if c.Scaleway.MetadataTimeout <= 0 {
+		return configErrorf("scaleway.metadata_timeout: must be positive, got %s", c.Scaleway.MetadataTimeout)
 	}
 	if u := c.Scaleway.MetadataURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 		return configErrorf("scaleway.metadata_url: %q is not an http(s) URL", u)
@@ -452,4 +459,12 @@ func loopbackHost(h string) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
+}
+
+// Metadata returns a metadata client as configured: one per run, shared by
+// the areas that need it.
+func (c Config) Metadata() *scaleway.Client {
+	md := scaleway.NewClient(c.Scaleway.MetadataURL)
+	md.Timeout = c.Scaleway.MetadataTimeout
+	return md
 }

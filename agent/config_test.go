@@ -135,6 +135,14 @@ func TestLoadConfigBadValues(t *testing.T) {
 		{"patches:\n  reboot: allowed\n", "patches.reboot_window: must be set (HH:MM-HH:MM) when patches.reboot is allowed"},
 		{"patches:\n  reboot: allowed\n  reboot_window: 2am-4am\n", `patches.reboot_window: "2am" is not a time HH:MM`},
 		{"patches:\n  lock_timeout: -1s\n", "patches.lock_timeout: must not be negative"},
+		{"scaleway:\n  metadata_timeout: 0s\n", "scaleway.metadata_timeout: must be positive"},
+		{"run:\n  interval: 5s\n", "run.interval: must be at least 10s"},
+		{"run:\n  remediate: [dns]\n", `run.remediate: no remediation for "dns"`},
+		{"report:\n  endpoint:\n    url: http://collector.example/x\n", "plain http is accepted for a loopback receiver only"},
+		{"report:\n  endpoint:\n    token_file: /etc/vigie/token\n", "report.endpoint.token_file is set but report.endpoint.url is not"},
+		{"report:\n  endpoint:\n    url: https://c.example/x\n    cert_file: /a.pem\n", "cert_file and key_file go together"},
+		{"report:\n  textfile: /tmp/vigie.txt\n", "must be an absolute path ending in .prom"},
+		{"report:\n  spool:\n    max_reports: 0\n", "report.spool.max_reports: must be at least 1"},
 	}
 	for _, tt := range tests {
 		cfg, err := LoadConfig(writeConfig(t, tt.body), true, nil)

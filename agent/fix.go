@@ -19,7 +19,6 @@ import (
 	diskcheck "github.com/vigie-agent/vigie/checks/disks"
 	fwcheck "github.com/vigie-agent/vigie/checks/firewall"
 	patchcheck "github.com/vigie-agent/vigie/checks/patches"
-	"github.com/vigie-agent/vigie/checks/scaleway"
 	sshcheck "github.com/vigie-agent/vigie/checks/ssh"
 	"github.com/vigie-agent/vigie/checks/units"
 	"github.com/vigie-agent/vigie/remediations"
@@ -232,7 +231,7 @@ func buildPlan(ctx context.Context, cfg Config, env *checks.Env, area string, op
 		}
 		return patchfix.BuildPlan(ctx, env, f, o)
 	case "disks":
-		do := cfg.DisksOptions(scaleway.NewClient(cfg.Scaleway.MetadataURL))
+		do := cfg.DisksOptions(cfg.Metadata())
 		f := diskcheck.Gather(ctx, env, do)
 		o := diskfix.Options{AllowDestructive: opt.AllowDestructive, Check: do}
 		if liveSystemd(env) {

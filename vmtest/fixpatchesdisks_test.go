@@ -125,7 +125,9 @@ func TestFixPatchesDisks(t *testing.T) {
 	t.Logf("crypttab and fstab after the fix:\n%s", raw)
 
 	// The hds profile, with the metadata of an eligible POP2 in fr-par-2.
-	sh(`printf 'scaleway:\n  metadata_url: http://`+metadataAddr+`/conf?format=json\n' | sudo tee -a `+conf, nil)
+	// Through qemu's guestfwd each connection starts a relay process: give
+	// it more than the link-local API's 200ms.
+	sh(`printf 'scaleway:\n  metadata_url: http://`+metadataAddr+`/conf?format=json\n  metadata_timeout: 10s\n' | sudo tee -a `+conf, nil)
 	rep, ok = guestCheck(t, port, key, vigie+" check --profile hds --json --config "+conf)
 	if !ok {
 		return
