@@ -167,6 +167,14 @@ func sudoNoPasswdRule(f *Facts) checks.Result {
 		grants = append(grants, fmt.Sprintf("%s:%d %s", sp.File, sp.Line, who))
 		ev = append(ev, checks.Evidence{Subject: who, Key: "NOPASSWD", Value: cmds, Want: "sudo asks for the user's password", Source: source, File: sp.File, Line: sp.Line})
 	}
+	for _, d := range s.NoAuth {
+		who := "every user"
+		if d.Scope != "" {
+			who = "Defaults" + d.Scope
+		}
+		grants = append(grants, fmt.Sprintf("%s:%d Defaults%s !authenticate", d.File, d.Line, d.Scope))
+		ev = append(ev, checks.Evidence{Subject: who, Key: "Defaults", Value: "!authenticate", Want: "sudo asks for the user's password", Source: "sudoers Defaults: NOPASSWD for every rule it reaches", File: d.File, Line: d.Line})
+	}
 	for _, p := range s.Problems {
 		ev = append(ev, checks.Evidence{Key: "problem", Value: p.Msg, Want: "every sudoers line readable", File: p.File, Line: p.Line})
 	}

@@ -57,6 +57,16 @@ type ParsedFile struct {
 	Aliases  []Alias
 	Specs    []UserSpec
 	Errors   []ParseError
+	// NoAuth lists the Defaults lines that turn authentication off
+	// ("!authenticate"): NOPASSWD for everyone they reach.
+	NoAuth []NoAuth
+}
+
+// NoAuth is a Defaults line that sets !authenticate.
+type NoAuth struct {
+	Scope string // "" for every user, else the binding as written: ":alice", ">root", "@host", "!/bin/ls"
+	File  string
+	Line  int
 }
 
 // tagPairs lists the Tag_Spec words of sudoers(5), each with its opposite:
@@ -150,10 +160,38 @@ func ParseSudoers(data []byte) *ParsedFile {
 	return f
 }
 
-// parseLine reads one logical line: a Defaults line (skipped), alias
+// noAuth reads what follows "Defaults": an optional binding (":user",
+// ">runas", "@host", "!cmnd"), then comma-separated settings. It reports
+// whether a setting is "!authenticate" (sudo's "!" may repeat: an odd count
+// negates), and the binding.
+func noAuth(rest string) (string, bool) {
+	scope := ""
+	if rest != "" && strings.IndexByte(":@>!", rest[0]) >= 0 {
+		end := strings.IndexAny(rest, " \t")
+		if end < 0 {
+			return "", false
+		}
+		scope, rest = rest[:end], rest[end:]
+	}
+	for _, setting := range strings.Split(rest, ",") {
+		setting = strings.TrimSpace(setting)
+		bangs := len(setting) - len(strings.TrimLeft(setting, "!"))
+		name := strings.TrimSpace(strings.TrimLeft(setting, "!"))
+		if name == "authenticate" && bangs%2 == 1 {
+			return scope, true
+		}
+	}
+	return scope, false
+}
+
+// parseLine reads one logical line: a Defaults line (only !authenticate
+// matters here), alias
 // definitions or a user specification.
 func (f *ParsedFile) parseLine(s string, line int) error {
 	if rest, ok := strings.CutPrefix(s, "Defaults"); ok && (rest == "" || strings.IndexByte(" \t:@>!", rest[0]) >= 0) {
+		if scope, off := noAuth(rest); off {
+			f.NoAuth = append(f.NoAuth, NoAuth{Scope: scope, Line: line})
+		}
 		return nil
 	}
 	toks, err := tokenize(s)

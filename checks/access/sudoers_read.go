@@ -29,6 +29,7 @@ type Sudoers struct {
 	Files     []string // every file read, in order
 	Specs     []UserSpec
 	Aliases   []Alias
+	NoAuth    []NoAuth        // Defaults lines that turn authentication off
 	Notes     []string        // includes that name nothing (a missing directory or file)
 	Problems  []Problem       // unparsable lines, unreadable included files
 	CloudInit map[string]bool // files written by cloud-init
@@ -80,6 +81,10 @@ func (r *sudoersReader) file(name string, data []byte, stack []string) {
 	for _, a := range f.Aliases {
 		a.File = name
 		s.Aliases = append(s.Aliases, a)
+	}
+	for _, d := range f.NoAuth {
+		d.File = name
+		s.NoAuth = append(s.NoAuth, d)
 	}
 	for _, e := range f.entries() {
 		if e.spec != nil {

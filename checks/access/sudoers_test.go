@@ -1,6 +1,7 @@
 package access
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -268,5 +269,55 @@ func TestIncludeDepthLimit(t *testing.T) {
 	s := ReadSudoers(&checks.Env{Root: writeTree(t, files)}, "/etc/sudoers", "h")
 	if len(s.Files) != maxIncludeDepth || len(s.Problems) != 1 || !strings.Contains(s.Problems[0].Msg, "deeper than 128") {
 		t.Errorf("%d files, problems %+v", len(s.Files), s.Problems)
+	}
+}
+
+// TestNoAuthenticate: "Defaults !authenticate" is NOPASSWD for everyone it
+// reaches; an even number of "!" or "authenticate" alone turns it back on.
+func TestNoAuthenticate(t *testing.T) {
+	tests := []struct {
+		line  string
+		scope string
+		off   bool
+	}{
+		{"Defaults !authenticate", "", true},
+		{"Defaults\tenv_reset, !authenticate, mail_badpass", "", true},
+		{"Defaults:deploy !authenticate", ":deploy", true},
+		{"Defaults>root !!!authenticate", ">root", true},
+		{"Defaults!/usr/bin/uptime !authenticate", "!/usr/bin/uptime", true},
+		{"Defaults authenticate", "", false},
+		{"Defaults !!authenticate", "", false},
+		{"Defaults !lecture, !authenticate_timestamp", "", false},
+		{"Defaults:deploy", "", false},
+	}
+	for _, tt := range tests {
+		f := ParseSudoers([]byte(tt.line + "\n"))
+		if len(f.Errors) > 0 {
+			t.Errorf("%q: errors %v", tt.line, f.Errors)
+		}
+		if got := len(f.NoAuth) == 1; got != tt.off || got && (f.NoAuth[0].Scope != tt.scope || f.NoAuth[0].Line != 1) {
+			t.Errorf("%q: %+v, want off=%v scope %q", tt.line, f.NoAuth, tt.off, tt.scope)
+		}
+	}
+
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "etc/sudoers.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"etc/sudoers":          "Defaults env_reset\nroot ALL=(ALL:ALL) ALL\n@includedir /etc/sudoers.d\n",
+		"etc/sudoers.d/50-ops": "# batch jobs\nDefaults:batch !authenticate\nbatch ALL=(root) /usr/local/bin/rotate\n",
+		"etc/passwd":           "root:x:0:0:root:/root:/bin/bash\nbatch:x:1001:1001::/home/batch:/bin/bash\n",
+		"etc/shadow":           "root:!:19000::::::\nbatch:!:19000::::::\n",
+		"etc/group":            "root:x:0:\n",
+	}
+	for p, c := range files {
+		if err := os.WriteFile(filepath.Join(root, p), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := sudoNoPasswdRule(Gather(context.Background(), &checks.Env{Root: root, Proc: "/proc", Sys: "/sys"}, Options{}))
+	if r.Status != checks.Fail || !strings.Contains(r.Reason, "50-ops:2 Defaults:batch !authenticate") {
+		t.Errorf("sudo-nopasswd: %s %q", r.Status, r.Reason)
 	}
 }
