@@ -28,14 +28,6 @@ func (e *CommandError) Error() string {
 
 func (e *CommandError) Unwrap() error { return e.Err }
 
-// ExitCode returns the command's exit status, or -1.
-func (e *CommandError) ExitCode() int {
-	if ee, ok := e.Err.(*exec.ExitError); ok {
-		return ee.ExitCode()
-	}
-	return -1
-}
-
 // Run executes a command (never through a shell) with a C locale and the
 // extra environment, and returns its combined output. Its standard input
 // is empty, so nothing can wait on a prompt.

@@ -206,7 +206,7 @@ func TestUnescape(t *testing.T) {
 		`/trailing\04`:    `/trailing\04`,
 		`/not\999octal`:   `/not\999octal`,
 	} {
-		if got := unescape(in); got != want {
+		if got := Unescape(in); got != want {
 			t.Errorf("%q: %q, want %q", in, got, want)
 		}
 	}
@@ -215,7 +215,7 @@ func TestUnescape(t *testing.T) {
 func FuzzUnescape(f *testing.F) {
 	f.Add(`/mnt/my\040disk`)
 	f.Fuzz(func(t *testing.T, s string) {
-		if got := unescape(s); len(got) > len(s) {
+		if got := Unescape(s); len(got) > len(s) {
 			t.Fatalf("%q grew to %q", s, got)
 		}
 	})

@@ -34,9 +34,9 @@ var virtualFS = map[string]bool{
 	"ceph": true, "9p": true, "virtiofs": true, "fuse.sshfs": true, "fuse.lxcfs": true, "iso9660": true,
 }
 
-// unescape decodes the octal escapes the kernel writes in mountinfo and
+// Unescape decodes the octal escapes the kernel writes in mountinfo and
 // swaps for space, tab, newline and backslash (\040, \011, \012, \134).
-func unescape(s string) string {
+func Unescape(s string) string {
 	if !strings.Contains(s, `\`) {
 		return s
 	}
@@ -72,7 +72,7 @@ func readMounts(procDir string, t *Topology, resolve func(string) string) ([]Mou
 		if virtualFS[mi.FSType] || strings.HasPrefix(mi.FSType, "fuse") {
 			continue
 		}
-		src := unescape(mi.Source)
+		src := Unescape(mi.Source)
 		var dev *Device
 		if !strings.HasPrefix(mi.MajorMinorVer, "0:") {
 			dev = t.ByMajMin(mi.MajorMinorVer)
@@ -94,7 +94,7 @@ func readMounts(procDir string, t *Topology, resolve func(string) string) ([]Mou
 			byDev[key] = m
 			order = append(order, key)
 		}
-		m.Points = append(m.Points, unescape(mi.MountPoint))
+		m.Points = append(m.Points, Unescape(mi.MountPoint))
 	}
 	out := make([]Mount, 0, len(order))
 	for _, k := range order {
@@ -117,7 +117,7 @@ func readSwaps(procDir string, t *Topology, mounts []Mount, resolve func(string)
 	}
 	var out []Swap
 	for _, s := range sw {
-		p := unescape(s.Filename)
+		p := Unescape(s.Filename)
 		item := Swap{Path: p, Type: s.Type}
 		if s.Type == "file" {
 			item.Device = deviceOfPath(p, mounts)

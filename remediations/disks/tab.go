@@ -2,6 +2,8 @@ package disks
 
 import (
 	"strings"
+
+	diskcheck "github.com/vigie-agent/vigie/checks/disks"
 )
 
 // TabLine is one line of fstab(5) or crypttab(5): comments and blank lines
@@ -24,7 +26,7 @@ func ParseTab(b []byte) []TabLine {
 		t := strings.TrimSpace(raw)
 		if t != "" && t[0] != '#' {
 			for _, f := range strings.Fields(t) {
-				l.Fields = append(l.Fields, unescapeTab(f))
+				l.Fields = append(l.Fields, diskcheck.Unescape(f))
 			}
 		}
 		out = append(out, l)
@@ -48,25 +50,6 @@ func EscapeTab(s string) string {
 	r := strings.NewReplacer(`\`, `\134`, " ", `\040`, "\t", `\011`, "\n", `\012`)
 	return r.Replace(s)
 }
-
-func unescapeTab(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) && s[i+1] >= '0' && s[i+1] <= '3' && isOctal(s[i+2]) && isOctal(s[i+3]) {
-			n := (s[i+1]-'0')*64 + (s[i+2]-'0')*8 + (s[i+3] - '0')
-			b.WriteByte(n)
-			i += 3
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func isOctal(c byte) bool { return c >= '0' && c <= '7' }
 
 // Replace comments out every entry match selects, saying why, and appends
 // the new lines. It returns the new table and how many entries it

@@ -6,7 +6,6 @@
 package ssh
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -16,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/vigie-agent/vigie/checks/accounts"
 
 	xssh "golang.org/x/crypto/ssh"
 
@@ -175,14 +176,10 @@ func groupMembers(env *checks.Env, groups ...string) map[string]bool {
 	if err != nil {
 		return out
 	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		fields := strings.Split(sc.Text(), ":")
-		if len(fields) == 4 && want[fields[0]] {
-			for _, m := range strings.Split(fields[3], ",") {
-				if m != "" {
-					out[m] = true
-				}
+	for _, g := range accounts.ParseGroup(data) {
+		if want[g.Name] {
+			for _, m := range g.Members {
+				out[m] = true
 			}
 		}
 	}
