@@ -85,8 +85,14 @@ func BuildPlan(ctx context.Context, env *checks.Env, f *patchcheck.Facts, opt Op
 	if p.Empty() {
 		return p, nil
 	}
-	p.Verify = func(ctx context.Context) error { return verify(ctx, env, opt, auto) }
-	addCommit(p, func(ctx context.Context) error { return commitReboot(ctx, env, opt) })
+	// Commit runs right after a successful Verify: the facts Verify gathered
+	// say whether a reboot is needed.
+	var after *patchcheck.Facts
+	p.Verify = func(ctx context.Context) error {
+		after = patchcheck.Gather(ctx, env, opt.Check)
+		return verify(ctx, env, after, opt, auto)
+	}
+	addCommit(p, func(ctx context.Context) error { return commitReboot(ctx, after.Reboot, opt) })
 	if opt.Reboot == "allowed" {
 		p.Notes = append(p.Notes, "If the updates need a reboot, one is scheduled at "+opt.Window.String()+" (patches.reboot: allowed).")
 	} else {
@@ -137,11 +143,10 @@ func describe(u patchcheck.Update) string {
 	return s
 }
 
-// verify gathers the facts again: every security update not held is
+// verify reads the facts gathered again after the change: every security update not held is
 // installed and, unless the plan said why not, automatic security updates
 // are on.
-func verify(ctx context.Context, env *checks.Env, opt Options, auto bool) error {
-	f := patchcheck.Gather(ctx, env, opt.Check)
+func verify(ctx context.Context, env *checks.Env, f *patchcheck.Facts, opt Options, auto bool) error {
 	if f.UpdatesErr != "" {
 		return fmt.Errorf("list updates again: %s", f.UpdatesErr)
 	}
@@ -185,12 +190,8 @@ func heldSet(ctx context.Context, env *checks.Env, f *patchcheck.Facts, opt Opti
 }
 
 // commitReboot schedules a reboot when one is needed and allowed.
-func commitReboot(ctx context.Context, env *checks.Env, opt Options) error {
-	if opt.Reboot != "allowed" {
-		return nil
-	}
-	f := patchcheck.Gather(ctx, env, opt.Check)
-	if !f.Reboot.Required {
+func commitReboot(ctx context.Context, r patchcheck.Reboot, opt Options) error {
+	if opt.Reboot != "allowed" || !r.Required {
 		return nil
 	}
 	when := opt.Window.ShutdownTime(time.Now())
