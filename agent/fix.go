@@ -456,7 +456,7 @@ func showArea(ctx context.Context, cfg Config, env *checks.Env, out io.Writer, a
 // liveSystemd reports whether vigie changes the running system under a
 // systemd it can ask (not a captured tree).
 func liveSystemd(env *checks.Env) bool {
-	if env.Root != "" && env.Root != "/" {
+	if !env.Live() {
 		return false
 	}
 	_, err := os.Stat("/run/systemd/system")

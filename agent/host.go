@@ -53,7 +53,7 @@ func HostIdentity(env *checks.Env) Host {
 	if b, err := os.ReadFile(env.Path("/etc/hostname")); err == nil {
 		h.Hostname = strings.TrimSpace(string(b))
 	}
-	if env.Root == "" || env.Root == "/" || h.Hostname == "" {
+	if env.Live() || h.Hostname == "" {
 		if name, err := os.Hostname(); err == nil {
 			h.Hostname = name
 		}

@@ -26,9 +26,13 @@ func DefaultEnv() *Env {
 	return &Env{Root: "/", Proc: "/proc", Sys: "/sys", Cmd: ExecRunner{}}
 }
 
+// Live reports whether env is the running system, not a captured tree:
+// only then may an area ask systemd, the kernel or the network.
+func (e *Env) Live() bool { return e.Root == "" || e.Root == "/" }
+
 // Path maps an absolute path of the inspected system to where it is read.
 func (e *Env) Path(p string) string {
-	if e.Root == "" || e.Root == "/" {
+	if e.Live() {
 		return p
 	}
 	return filepath.Join(e.Root, p)

@@ -142,7 +142,7 @@ func hostname(env *checks.Env) string {
 	var h string
 	if b, err := os.ReadFile(env.Path("/etc/hostname")); err == nil {
 		h = strings.TrimSpace(string(b))
-	} else if env.Root == "" || env.Root == "/" {
+	} else if env.Live() {
 		h, _ = os.Hostname()
 	}
 	h, _, _ = strings.Cut(h, ".")

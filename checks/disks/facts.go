@@ -76,7 +76,7 @@ func Gather(ctx context.Context, env *checks.Env, opt Options) *Facts {
 	}
 	f.Topology = t
 	var resolve func(string) string
-	if env.Root == "" || env.Root == "/" {
+	if env.Live() {
 		resolve = liveResolve
 	}
 	mounts, err := readMounts(env.Proc, t, resolve)

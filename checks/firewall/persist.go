@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
 
 	"github.com/vigie-agent/vigie/checks"
@@ -52,7 +51,7 @@ func readPersistence(ctx context.Context, env *checks.Env, opt Options) Persiste
 		p.FileErr = "none of " + strings.Join(opt.PersistFiles, ", ") + " exists"
 		return p
 	}
-	if env.Root != "" && env.Root != "/" {
+	if !env.Live() {
 		p.LoadErr = "not loaded: the inspected root is not the running system"
 		return p
 	}
@@ -104,17 +103,7 @@ func loadScratch(ctx context.Context, nftPath, file string) (*Ruleset, string) {
 			done <- result{err: fmt.Errorf("%s -f %s: %v: %s", nftPath, file, err, firstLine(msg))}
 			return
 		}
-		conn, err := nftables.New()
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		names, err := DumpExprNames(0)
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		rs, err := ReadRuleset(conn, names)
+		rs, err := readLive("")
 		done <- result{rs: rs, err: err}
 	}()
 	r := <-done

@@ -29,7 +29,7 @@ type Facts struct {
 // daemons, and the kernel's clock discipline.
 func Gather(ctx context.Context, env *checks.Env, _ Options) *Facts {
 	f := &Facts{Journald: ReadJournald(env), Services: ReadServices(ctx, env)}
-	if env.Root == "" || env.Root == "/" {
+	if env.Live() {
 		c, err := ReadKernelClock()
 		if err != nil {
 			f.ClockErr = err.Error()

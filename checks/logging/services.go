@@ -112,7 +112,7 @@ func ReadServices(ctx context.Context, env *checks.Env) Services {
 	}
 	var s Services
 	active := map[string]string{}
-	if env.Root == "" || env.Root == "/" {
+	if env.Live() {
 		var err error
 		if active, err = activeStates(ctx, names); err == nil {
 			s.ActiveVia = units.ViaDBus

@@ -25,10 +25,10 @@ func aptAuto(ctx context.Context, env *checks.Env, cfg AptConfig, cfgErr error) 
 		a.Problems = append(a.Problems, "unattended-upgrades is not installed")
 	}
 	for _, k := range []string{"APT::Periodic::Update-Package-Lists", "APT::Periodic::Unattended-Upgrade"} {
-		v, ok := cfg.Values[k]
-		a.Details = append(a.Details, k+" = "+quoteOr(v, ok)+" (apt-config)")
-		if !ok || v == "" || v == "0" {
-			a.Problems = append(a.Problems, k+" is "+quoteOr(v, ok))
+		v := cfg.Values[k]
+		a.Details = append(a.Details, k+" = "+quoteOr(v)+" (apt-config)")
+		if v == "" || v == "0" {
+			a.Problems = append(a.Problems, k+" is "+quoteOr(v))
 		}
 	}
 	var origins []string
@@ -51,9 +51,9 @@ func aptAuto(ctx context.Context, env *checks.Env, cfg AptConfig, cfgErr error) 
 	states, via := units.States(ctx, env, []string{"apt-daily.timer", "apt-daily-upgrade.timer"})
 	for _, u := range []string{"apt-daily.timer", "apt-daily-upgrade.timer"} {
 		st := states[u]
-		a.Details = append(a.Details, u+" = "+quoteOr(st, st != "")+" ("+via+")")
+		a.Details = append(a.Details, u+" = "+quoteOr(st)+" ("+via+")")
 		if st != "enabled" && st != "static" {
-			a.Problems = append(a.Problems, u+" is "+quoteOr(st, st != ""))
+			a.Problems = append(a.Problems, u+" is "+quoteOr(st))
 		}
 	}
 	a.Enabled = len(a.Problems) == 0
@@ -89,7 +89,7 @@ func dnfAuto(ctx context.Context, env *checks.Env) AutoUpdates {
 		upType = "default"
 	}
 	apply := conf["commands.apply_updates"]
-	a.Details = append(a.Details, "upgrade_type = "+upType, "apply_updates = "+quoteOr(apply, apply != ""))
+	a.Details = append(a.Details, "upgrade_type = "+upType, "apply_updates = "+quoteOr(apply))
 	a.Security = upType == "security" || upType == "default"
 	// dnf-automatic-install.timer installs whatever apply_updates says.
 	if anyTimer && states["dnf-automatic-install.timer"] != "enabled" && !yes(apply) {
@@ -110,8 +110,8 @@ func yes(v string) bool {
 	return false
 }
 
-func quoteOr(v string, ok bool) string {
-	if !ok || v == "" {
+func quoteOr(v string) string {
+	if v == "" {
 		return "unset"
 	}
 	return `"` + v + `"`

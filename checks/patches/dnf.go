@@ -136,7 +136,7 @@ func gatherDnf(ctx context.Context, env *checks.Env, opt Options, f *Facts) {
 		f.UpdatesErr = perr.Error()
 	}
 	all, err := env.Cmd.Run(ctx, "dnf", append(quiet, "check-update")...)
-	if err != nil && exitCode(err) != 100 && f.UpdatesErr == "" {
+	if err != nil && checks.ExitCode(err) != 100 && f.UpdatesErr == "" {
 		f.UpdatesErr = err.Error()
 	}
 	allUps, _ := ParseCheckUpdate(all)
@@ -144,7 +144,7 @@ func gatherDnf(ctx context.Context, env *checks.Env, opt Options, f *Facts) {
 	f.IndexNewest, f.IndexErr = dnfIndexTime(env)
 	f.Auto = dnfAuto(ctx, env)
 	out, err := env.Cmd.Run(ctx, "dnf", "-q", "needs-restarting", "-r")
-	switch code := exitCode(err); {
+	switch code := checks.ExitCode(err); {
 	case err == nil:
 	case code == 1 && strings.Contains(string(out), "Reboot is required"):
 		f.Reboot.Required = true
@@ -176,8 +176,6 @@ func mergeSecurity(all, sec []Update) []Update {
 	}
 	return all
 }
-
-func exitCode(err error) int { return checks.ExitCode(err) }
 
 func firstLine(s string) string {
 	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")

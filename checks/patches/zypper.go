@@ -76,7 +76,7 @@ func gatherZypper(ctx context.Context, env *checks.Env, opt Options, f *Facts) {
 	}
 	f.Source = "zypper list-patches, zypper list-updates"
 	patches, err := env.Cmd.Run(ctx, "zypper", append(args, "list-patches")...)
-	if err != nil && exitCode(err) != 100 && exitCode(err) != 101 {
+	if err != nil && checks.ExitCode(err) != 100 && checks.ExitCode(err) != 101 {
 		f.UpdatesErr = err.Error()
 		return
 	}
@@ -86,7 +86,7 @@ func gatherZypper(ctx context.Context, env *checks.Env, opt Options, f *Facts) {
 		return
 	}
 	pkgs, err := env.Cmd.Run(ctx, "zypper", append(args, "list-updates")...)
-	if err == nil || exitCode(err) == 100 {
+	if err == nil || checks.ExitCode(err) == 100 {
 		if us, err := ParseZypperXML(pkgs); err == nil {
 			ps = append(ps, us...)
 		}

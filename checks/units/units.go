@@ -27,7 +27,7 @@ const (
 // learnt.
 func States(ctx context.Context, env *checks.Env, names []string) (map[string]string, string) {
 	out := map[string]string{}
-	if env.Root == "" || env.Root == "/" {
+	if env.Live() {
 		if err := statesDBus(ctx, names, out); err == nil {
 			return out, ViaDBus
 		}
