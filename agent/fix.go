@@ -64,7 +64,7 @@ func (c Config) activate(env *checks.Env) func(ctx context.Context, area string)
 		switch area {
 		case "ssh":
 			f := sshcheck.Gather(ctx, env, c.sshConfigOnly())
-			return sshfix.Reloader(f.Global.Get("pidfile"), sshcheck.ProbeTargets(f.Global["listenaddress"]))(ctx)
+			return sshReloader(f)(ctx)
 		case "firewall":
 			opt := c.firewallFixOptions(env, nil, false)
 			return fwfix.Sync(ctx, env.Path(opt.PersistFile), opt)
@@ -216,7 +216,7 @@ func buildPlan(ctx context.Context, cfg Config, env *checks.Env, area string, op
 			DropIn:  filepath.Join(filepath.Dir(so.ConfigPath), "sshd_config.d", "00-vigie.conf"),
 			HostKey: filepath.Join(filepath.Dir(so.ConfigPath), "ssh_host_ed25519_key"),
 			Force:   opt.Force,
-			Reload:  sshfix.Reloader(f.Global.Get("pidfile"), sshcheck.ProbeTargets(f.Global["listenaddress"])),
+			Reload:  sshReloader(f),
 		})
 	case "firewall":
 		f := fwcheck.Gather(ctx, env, cfg.FirewallOptions())
@@ -414,7 +414,7 @@ func TTYConfirm(in io.Reader, out io.Writer) func(string) bool {
 	return func(prompt string) bool {
 		fmt.Fprint(out, prompt)
 		line, _ := bufio.NewReader(in).ReadString('\n')
-		return strings.EqualFold(strings.TrimSpace(line), "y") || strings.EqualFold(strings.TrimSpace(line), "yes")
+		return isYes(line)
 	}
 }
 
@@ -424,7 +424,7 @@ func StdinAnswer(in io.Reader) func() <-chan bool {
 		ch := make(chan bool, 1)
 		go func() {
 			line, _ := bufio.NewReader(in).ReadString('\n')
-			ch <- strings.EqualFold(strings.TrimSpace(line), "y") || strings.EqualFold(strings.TrimSpace(line), "yes")
+			ch <- isYes(line)
 		}()
 		return ch
 	}
@@ -535,4 +535,16 @@ func startUnit(ctx context.Context, conn *sddbus.Conn, unit string, start bool) 
 	case <-ctx.Done():
 		return fmt.Errorf("%s %s: %w", verb, unit, ctx.Err())
 	}
+}
+
+// isYes reads an operator's answer: y or yes, in any case.
+func isYes(line string) bool {
+	line = strings.TrimSpace(line)
+	return strings.EqualFold(line, "y") || strings.EqualFold(line, "yes")
+}
+
+// sshReloader reloads the sshd these facts describe and waits for its
+// listening addresses.
+func sshReloader(f *sshcheck.Facts) func(context.Context) error {
+	return sshfix.Reloader(f.Global.Get("pidfile"), sshcheck.ProbeTargets(f.Global["listenaddress"]))
 }
