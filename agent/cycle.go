@@ -29,18 +29,18 @@ type ReportDelivery struct {
 // Cycle is one turn of `vigie run`: remediate the areas the configuration
 // lists, check, and report to every configured sink.
 func Cycle(ctx context.Context, cfg Config, env *checks.Env, log io.Writer) error {
+	cat, md, err := NewCatalogue(cfg)
+	if err != nil {
+		return runError("catalogue", err)
+	}
 	var errs []error
 	if len(cfg.Run.Remediate) > 0 {
-		code, err := Fix(ctx, cfg, env, log, FixOptions{Only: cfg.Run.Remediate, Yes: true})
+		code, err := Fix(ctx, cfg, env, log, FixOptions{Only: cfg.Run.Remediate, Yes: true, Catalogue: cat, Metadata: md})
 		if err != nil {
 			errs = append(errs, runError("remediate", err))
 		} else if code != 0 {
 			errs = append(errs, runError("remediate", fmt.Errorf("a change failed and was rolled back (exit %d)", code)))
 		}
-	}
-	cat, md, err := NewCatalogue(cfg)
-	if err != nil {
-		return runError("catalogue", err)
 	}
 	rep, err := Check(ctx, cat, env, cfg, md)
 	if err != nil {

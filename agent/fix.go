@@ -19,6 +19,7 @@ import (
 	diskcheck "github.com/vigie-agent/vigie/checks/disks"
 	fwcheck "github.com/vigie-agent/vigie/checks/firewall"
 	patchcheck "github.com/vigie-agent/vigie/checks/patches"
+	"github.com/vigie-agent/vigie/checks/scaleway"
 	sshcheck "github.com/vigie-agent/vigie/checks/ssh"
 	"github.com/vigie-agent/vigie/checks/units"
 	"github.com/vigie-agent/vigie/remediations"
@@ -37,7 +38,11 @@ type FixOptions struct {
 	// AllowDestructive lets the disks remediation erase scratch
 	// filesystems and swap to re-create them encrypted.
 	AllowDestructive bool
-	Confirm          func(prompt string) bool // asks the operator; nil means no
+	// Catalogue and Metadata are the run's, so the metadata API is asked
+	// once per run; Fix builds them when nil.
+	Catalogue *checks.Catalogue
+	Metadata  *scaleway.Client
+	Confirm   func(prompt string) bool // asks the operator; nil means no
 	// Window, when positive, keeps an applied change only if the operator
 	// confirms it within that time (the prompt, or `vigie fix --confirm`
 	// from another session); otherwise it is undone. Used when the
@@ -81,6 +86,12 @@ func (c Config) activate(env *checks.Env) func(ctx context.Context, area string)
 // the exit status: 0 applied and verified or nothing to do, 1 a change failed
 // and was rolled back, 2 vigie could not run.
 func Fix(ctx context.Context, cfg Config, env *checks.Env, out io.Writer, opt FixOptions) (int, error) {
+	if opt.Catalogue == nil || opt.Metadata == nil {
+		var err error
+		if opt.Catalogue, opt.Metadata, err = NewCatalogue(cfg); err != nil {
+			return 2, err
+		}
+	}
 	areas := map[string]bool{}
 	for _, o := range opt.Only {
 		for _, a := range strings.Split(o, ",") {
@@ -137,7 +148,7 @@ func Fix(ctx context.Context, cfg Config, env *checks.Env, out io.Writer, opt Fi
 		default:
 			fmt.Fprintf(out, "%s: applied and verified (run %s; `vigie undo %s` reverts it).\n", area, run, run)
 		}
-		showArea(ctx, cfg, env, out, area)
+		showArea(ctx, cfg, opt.Catalogue, env, out, area)
 		// Only a change to sshd or the firewall can cut the operator off;
 		// the others are not undone for want of an answer.
 		if opt.Window > 0 && (area == "ssh" || area == "firewall") && !confirmed(ctx, cfg, out, run, opt) {
@@ -231,7 +242,7 @@ func buildPlan(ctx context.Context, cfg Config, env *checks.Env, area string, op
 		}
 		return patchfix.BuildPlan(ctx, env, f, o)
 	case "disks":
-		do := cfg.DisksOptions(cfg.Metadata())
+		do := cfg.DisksOptions(opt.Metadata)
 		f := diskcheck.Gather(ctx, env, do)
 		o := diskfix.Options{AllowDestructive: opt.AllowDestructive, Check: do}
 		if liveSystemd(env) {
@@ -439,11 +450,7 @@ func destructiveFlag(opt FixOptions, area string) string {
 
 // showArea prints the area's checks after a change: what the fix left
 // (a reboot it did not do, a disk it would not touch).
-func showArea(ctx context.Context, cfg Config, env *checks.Env, out io.Writer, area string) {
-	cat, err := Catalogue(cfg)
-	if err != nil {
-		return
-	}
+func showArea(ctx context.Context, cfg Config, cat *checks.Catalogue, env *checks.Env, out io.Writer, area string) {
 	sel, err := selectChecks(cat, []string{area})
 	if err != nil {
 		return

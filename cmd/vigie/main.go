@@ -173,7 +173,7 @@ func newFixCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 			"1 a change failed and was rolled back, 2 vigie could not run.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, _, _, err := g.load(cmd, nil)
+			cfg, cat, md, err := g.load(cmd, nil)
 			if err != nil {
 				return err
 			}
@@ -193,6 +193,7 @@ func newFixCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 				opt.Window = cfg.Fix.ConfirmWindow
 				opt.Answer = agent.StdinAnswer(os.Stdin)
 			}
+			opt.Catalogue, opt.Metadata = cat, md
 			code, err := agent.Fix(cmd.Context(), cfg, g.env(), stdout, opt)
 			if err != nil || code != 0 {
 				return &exitError{code, err}
