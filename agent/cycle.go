@@ -85,27 +85,27 @@ func Deliver(ctx context.Context, cfg Config, rep *Report, logf func(string)) (D
 			errs = append(errs, err)
 		}
 	}
-	var sp *spool.Spool
-	dropped := 0
+	// d is what the textfile says of delivery: the spool's depth as the
+	// pass left it, and the last success.
+	var d Delivery
 	if res.Endpoint {
-		var err error
-		sp, err = spool.Open(filepath.Join(cfg.StateDir, "spool"), cfg.Report.Spool.MaxReports, cfg.Report.Spool.MaxBytes)
+		sp, err := spool.Open(filepath.Join(cfg.StateDir, "spool"), cfg.Report.Spool.MaxReports, cfg.Report.Spool.MaxBytes)
 		if err != nil {
 			return res, fmt.Errorf("spool: %w", err)
 		}
-		if dropped, err = sp.TakeDropped(); err != nil {
+		if d.Dropped, err = sp.TakeDropped(); err != nil {
 			errs = append(errs, fmt.Errorf("spool: %w", err))
 		}
-		if dropped > 0 {
-			rep.Delivery = &ReportDelivery{DroppedReports: dropped}
+		if d.Dropped > 0 {
+			rep.Delivery = &ReportDelivery{DroppedReports: d.Dropped}
 		}
 		body, err := json.Marshal(rep)
 		if err != nil {
 			return res, fmt.Errorf("encode report: %w", err)
 		}
 		if err := sp.Put(rep.ID, body); err != nil {
-			if dropped > 0 {
-				err = fmt.Errorf("%w (and %d earlier dropped report(s) go unreported)", err, dropped)
+			if d.Dropped > 0 {
+				err = fmt.Errorf("%w (and %d earlier dropped report(s) go unreported)", err, d.Dropped)
 			}
 			return res, fmt.Errorf("spool: %w", err)
 		}
@@ -114,11 +114,16 @@ func Deliver(ctx context.Context, cfg Config, rep *Report, logf func(string)) (D
 			Timeout: e.Timeout, UserAgent: "vigie/" + Version, Warn: logf})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("endpoint: %w", err))
+			d.SpoolReports, d.SpoolBytes, _ = sp.Depth()
 		} else {
 			r, err := endpoint.Deliver(ctx, sp, client, logf)
 			res.Delivered, res.Rejected, res.Waiting = r.Delivered, r.Rejected, r.Remaining
+			d.SpoolReports, d.SpoolBytes = r.Remaining, r.RemainingBytes
 			if r.Delivered > 0 {
-				_ = remediations.WriteAtomic(filepath.Join(cfg.StateDir, "last-delivery"), []byte(strconv.FormatInt(time.Now().Unix(), 10)+"\n"), 0o600)
+				now := time.Now()
+				if werr := remediations.WriteAtomic(filepath.Join(cfg.StateDir, "last-delivery"), []byte(strconv.FormatInt(now.Unix(), 10)+"\n"), 0o600); werr == nil {
+					d.LastSuccess = time.Unix(now.Unix(), 0)
+				}
 			}
 			if err != nil {
 				errs = append(errs, fmt.Errorf("endpoint: %w (the report waits in the spool)", err))
@@ -126,9 +131,8 @@ func Deliver(ctx context.Context, cfg Config, rep *Report, logf func(string)) (D
 		}
 	}
 	if cfg.Report.Textfile != "" {
-		d := Delivery{Dropped: dropped, LastSuccess: lastDelivery(cfg.StateDir)}
-		if sp != nil {
-			d.SpoolReports, d.SpoolBytes, _ = sp.Depth()
+		if d.LastSuccess.IsZero() {
+			d.LastSuccess = lastDelivery(cfg.StateDir)
 		}
 		if err := WriteTextfile(cfg.Report.Textfile, rep, d); err != nil {
 			errs = append(errs, err)
