@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -19,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/vigie-agent/vigie/agent/endpoint"
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/checks/disks"
 	"github.com/vigie-agent/vigie/checks/firewall"
@@ -424,25 +423,23 @@ func sortedKeys(m map[string]bool) []string {
 }
 
 func (e EndpointConfig) validate() error {
+	files := map[string]string{"token_file": e.TokenFile, "ca_file": e.CAFile, "cert_file": e.CertFile, "key_file": e.KeyFile}
 	if e.URL == "" {
-		for k, v := range map[string]string{"token_file": e.TokenFile, "ca_file": e.CAFile, "cert_file": e.CertFile, "key_file": e.KeyFile} {
+		for k, v := range files {
 			if v != "" {
 				return configErrorf("report.endpoint.%s is set but report.endpoint.url is not", k)
 			}
 		}
 		return nil
 	}
-	u, err := url.Parse(e.URL)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return configErrorf("report.endpoint.url: %q is not an https URL", e.URL)
-	}
-	if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
-		return configErrorf("report.endpoint.url: %q: plain http is accepted for a loopback receiver only; use https", e.URL)
+	// The client's own rule, so a URL that passes here is one it accepts.
+	if _, err := endpoint.CheckURL(e.URL); err != nil {
+		return configErrorf("report.endpoint.url: %v", err)
 	}
 	if (e.CertFile == "") != (e.KeyFile == "") {
 		return configErrorf("report.endpoint: cert_file and key_file go together")
 	}
-	for k, v := range map[string]string{"token_file": e.TokenFile, "ca_file": e.CAFile, "cert_file": e.CertFile, "key_file": e.KeyFile} {
+	for k, v := range files {
 		if v != "" && !filepath.IsAbs(v) {
 			return configErrorf("report.endpoint.%s: %q must be an absolute path", k, v)
 		}
@@ -451,14 +448,6 @@ func (e EndpointConfig) validate() error {
 		return configErrorf("report.endpoint.timeout: must be positive, got %s", e.Timeout)
 	}
 	return nil
-}
-
-func loopbackHost(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Metadata returns a metadata client as configured: one per run, shared by

@@ -111,7 +111,7 @@ type Client struct {
 // environment (HTTPS_PROXY, NO_PROXY) like any Go program's, never for a
 // loopback endpoint; redirects are not followed.
 func New(cfg Config) (*Client, error) {
-	u, err := checkURL(cfg.URL)
+	u, err := CheckURL(cfg.URL)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +155,9 @@ func New(cfg Config) (*Client, error) {
 }
 
 // checkURL parses the endpoint URL and enforces https outside loopback.
-func checkURL(raw string) (*url.URL, error) {
+// CheckURL is the endpoint URL rule, for configuration validation and the
+// client alike: https, or http to a loopback host, no credentials.
+func CheckURL(raw string) (*url.URL, error) {
 	if raw == "" {
 		return nil, errors.New("endpoint: no URL")
 	}
