@@ -6,6 +6,7 @@
 package disks
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -115,7 +116,7 @@ func ReadTopology(sysDir string) (*Topology, error) {
 		d.MDLevel = readAttr(dir, "md/level")
 		d.Vendor = readAttr(dir, "device/vendor")
 		d.Model = readAttr(dir, "device/model")
-		d.Serial = firstNonEmpty(readAttr(dir, "serial"), readAttr(dir, "device/serial"))
+		d.Serial = cmp.Or(readAttr(dir, "serial"), readAttr(dir, "device/serial"))
 		d.Removable = readAttr(dir, "removable") == "1"
 		if n, err := strconv.ParseInt(readAttr(dir, "size"), 10, 64); err == nil {
 			d.SizeBytes = n * 512
@@ -139,15 +140,6 @@ func ReadTopology(sysDir string) (*Topology, error) {
 		sort.Strings(d.Upper)
 	}
 	return t, nil
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
 }
 
 func linkNames(dir string) []string {

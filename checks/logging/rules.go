@@ -1,6 +1,7 @@
 package logging
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -19,7 +20,7 @@ func journaldRule(f *Facts) checks.Result {
 	if j.Err != "" {
 		return checks.Errorf("%s", j.Err)
 	}
-	where := "compiled-in default (no Storage= in " + orNone(strings.Join(j.Files, ", "), "any journald.conf") + ")"
+	where := "compiled-in default (no Storage= in " + cmp.Or(strings.Join(j.Files, ", "), "any journald.conf") + ")"
 	if j.File != "" {
 		where = fmt.Sprintf("%s:%d", j.File, j.Line)
 	}

@@ -1,6 +1,7 @@
 package logging
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -60,7 +61,7 @@ func (s Service) How() string {
 		case s.Active[u] == "active" || s.Active[u] == "reloading":
 			parts = append(parts, "unit "+u+" "+s.Active[u])
 		case s.Enabled[u] != "":
-			parts = append(parts, "unit "+u+" "+s.Enabled[u]+", "+orNone(s.Active[u], "state unknown"))
+			parts = append(parts, "unit "+u+" "+s.Enabled[u]+", "+cmp.Or(s.Active[u], "state unknown"))
 		}
 	}
 	if len(s.PIDs) > 0 {
@@ -74,13 +75,6 @@ func (s Service) How() string {
 		return "not installed (no unit " + strings.Join(s.Units, ", ") + ") and no process " + strings.Join(s.Processes, ", ")
 	}
 	return strings.Join(parts, "; ")
-}
-
-func orNone(s, none string) string {
-	if s == "" {
-		return none
-	}
-	return s
 }
 
 // Services is the state of the daemons the logging checks care about, and
