@@ -64,11 +64,7 @@ func HostIdentity(env *checks.Env) Host {
 	if b, err := os.ReadFile(env.Proc + "/sys/kernel/osrelease"); err == nil {
 		h.Kernel = strings.TrimSpace(string(b))
 	}
-	data, err := os.ReadFile(env.Path("/etc/os-release"))
-	if err != nil {
-		data, _ = os.ReadFile(env.Path("/usr/lib/os-release"))
-	}
-	rel := checks.ParseOSRelease(data)
+	rel := checks.ReadOSRelease(env)
 	h.OS = OS{ID: rel["ID"], VersionID: rel["VERSION_ID"], PrettyName: rel["PRETTY_NAME"]}
 	return h
 }

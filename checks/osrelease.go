@@ -3,9 +3,21 @@ package checks
 import (
 	"bufio"
 	"bytes"
+	"os"
 	"strconv"
 	"strings"
 )
+
+// ReadOSRelease reads the inspected system's os-release(5): /etc first,
+// then /usr/lib, as the specification says. A system with neither gives
+// an empty map.
+func ReadOSRelease(env *Env) map[string]string {
+	data, err := os.ReadFile(env.Path("/etc/os-release"))
+	if err != nil {
+		data, _ = os.ReadFile(env.Path("/usr/lib/os-release"))
+	}
+	return ParseOSRelease(data)
+}
 
 // ParseOSRelease reads os-release(5): KEY=value lines, values optionally
 // quoted with shell quoting rules.

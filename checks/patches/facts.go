@@ -3,7 +3,6 @@ package patches
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -36,11 +35,7 @@ func DefaultOptions() Options {
 // Gather reads the patches facts of the system env describes.
 func Gather(ctx context.Context, env *checks.Env, opt Options) *Facts {
 	f := &Facts{Now: opt.Now(), MaxIndexAge: opt.MaxIndexAge}
-	if b, err := os.ReadFile(env.Path("/etc/os-release")); err == nil {
-		f.OS = osRelease(checks.ParseOSRelease(b))
-	} else if b, err := os.ReadFile(env.Path("/usr/lib/os-release")); err == nil {
-		f.OS = osRelease(checks.ParseOSRelease(b))
-	}
+	f.OS = osRelease(checks.ReadOSRelease(env))
 	f.Support = supportOf(f.OS)
 	f.Manager = managerFor(f.OS)
 	readRebootFlags(env, &f.Reboot)
