@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vigie-agent/vigie/checks"
+
 	"github.com/vigie-agent/vigie/remediations"
 )
 
@@ -97,7 +99,7 @@ func (s *Spool) readDropped() (int, error) {
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("read %s: not a count of dropped reports: %q", p, truncate(string(b), 32))
+		return 0, fmt.Errorf("read %s: not a count of dropped reports: %q", p, checks.Truncate(string(b), 32))
 	}
 	return n, nil
 }
@@ -108,11 +110,4 @@ func (s *Spool) writeDropped(n int) error {
 		return fmt.Errorf("record dropped reports: %w", err)
 	}
 	return nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

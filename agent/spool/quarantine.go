@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigie-agent/vigie/checks"
+
 	"github.com/vigie-agent/vigie/remediations"
 )
 
@@ -101,7 +103,7 @@ func (s *Spool) quarantine(e Entry, sub, reason string) error {
 		return nil
 	}
 	if reason != "" {
-		text := fmt.Sprintf("%s\n%s\n", time.Now().UTC().Format(time.RFC3339), truncate(reason, maxReason))
+		text := fmt.Sprintf("%s\n%s\n", time.Now().UTC().Format(time.RFC3339), checks.Truncate(reason, maxReason))
 		if err := remediations.WriteAtomic(filepath.Join(qdir, e.Name+reasonSuffix), []byte(text), fileMode); err != nil {
 			return err
 		}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/vigie-agent/vigie/checks"
 )
 
 // Settings is an effective sshd configuration: keyword to values, one value
@@ -58,7 +60,7 @@ func ParseSshdT(out []byte) (Settings, error) {
 		}
 		kw, val, _ := strings.Cut(line, " ")
 		if !isKeyword(kw) {
-			return nil, fmt.Errorf("sshd -T line %d: unexpected %q", n, truncate(line, 80))
+			return nil, fmt.Errorf("sshd -T line %d: unexpected %q", n, checks.Truncate(line, 80))
 		}
 		s[kw] = append(s[kw], val)
 	}
@@ -83,13 +85,6 @@ func isKeyword(s string) bool {
 		}
 	}
 	return true
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }
 
 // multiValued keywords accumulate across lines instead of keeping the
