@@ -3,16 +3,18 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/vigie-agent/vigie/host/hostfs"
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
@@ -207,7 +209,7 @@ func LoadConfig(path string, explicit bool, flags *pflag.FlagSet) (Config, error
 	v.AutomaticEnv()
 	v.SetConfigType("yaml")
 
-	data, err := os.ReadFile(path)
+	data, err := hostfs.ReadFile(context.Background(), path, hostfs.Config)
 	switch {
 	case err == nil:
 		if err := v.ReadConfig(strings.NewReader(string(data))); err != nil {

@@ -231,7 +231,7 @@ func buildPlan(ctx context.Context, cfg Config, env *checks.Env, area string, op
 		})
 	case "firewall":
 		f := fwcheck.Gather(ctx, env, cfg.FirewallOptions())
-		return fwfix.BuildPlan(env, f, cfg.firewallFixOptions(env, sshPorts(ctx, cfg, env, f), opt.Force))
+		return fwfix.BuildPlan(ctx, env, f, cfg.firewallFixOptions(env, sshPorts(ctx, cfg, env, f), opt.Force))
 	case "patches":
 		po := cfg.PatchesOptions()
 		f := patchcheck.Gather(ctx, env, po)

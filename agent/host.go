@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/vigie-agent/vigie/host/hostfs"
+
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/checks/scaleway"
 )
@@ -30,7 +32,7 @@ type Cloud struct {
 // hostWithCloud adds the metadata API's identity when this is a Scaleway
 // instance; the API is asked at most once per run (the client caches).
 func hostWithCloud(ctx context.Context, env *checks.Env, md *scaleway.Client) Host {
-	h := HostIdentity(env)
+	h := HostIdentity(ctx, env)
 	if md == nil {
 		return h
 	}
@@ -48,9 +50,9 @@ type OS struct {
 }
 
 // HostIdentity reads the host's identity from the inspected system.
-func HostIdentity(env *checks.Env) Host {
+func HostIdentity(ctx context.Context, env *checks.Env) Host {
 	h := Host{}
-	if b, err := os.ReadFile(env.Path("/etc/hostname")); err == nil {
+	if b, err := env.ReadFile(ctx, "/etc/hostname", hostfs.Small); err == nil {
 		h.Hostname = strings.TrimSpace(string(b))
 	}
 	if env.Live() || h.Hostname == "" {
@@ -58,13 +60,13 @@ func HostIdentity(env *checks.Env) Host {
 			h.Hostname = name
 		}
 	}
-	if b, err := os.ReadFile(env.Path("/etc/machine-id")); err == nil {
+	if b, err := env.ReadFile(ctx, "/etc/machine-id", hostfs.Small); err == nil {
 		h.MachineID = strings.TrimSpace(string(b))
 	}
-	if b, err := os.ReadFile(env.Proc + "/sys/kernel/osrelease"); err == nil {
+	if b, err := hostfs.ReadFile(ctx, env.Proc+"/sys/kernel/osrelease", hostfs.Small); err == nil {
 		h.Kernel = strings.TrimSpace(string(b))
 	}
-	rel := checks.ReadOSRelease(env)
+	rel := checks.ReadOSRelease(ctx, env)
 	h.OS = OS{ID: rel["ID"], VersionID: rel["VERSION_ID"], PrettyName: rel["PRETTY_NAME"]}
 	return h
 }

@@ -112,9 +112,28 @@ func runArea(ctx context.Context, a checks.Area, env *checks.Env, timeout time.D
 	case f := <-done:
 		return complete(a, f)
 	case <-ctx.Done():
-		return checks.ErrorAll(a.Checks(), fmt.Errorf("area %s did not finish within %s", a.Name(), timeout))
 	}
+	// Past the deadline the area's context is done: its commands are
+	// killed (checks.ExecRunner kills the whole process group) and its
+	// reads stop at the next chunk (hostfs). Wait for it to return, so no
+	// work goes on behind the report; an area that ignores its context is
+	// a bug, and is given up on after areaGrace.
+	reason := fmt.Errorf("area %s did not finish within %s", a.Name(), timeout)
+	if ctx.Err() == context.Canceled {
+		reason = fmt.Errorf("area %s stopped before it finished", a.Name())
+	}
+	grace := time.NewTimer(areaGrace)
+	defer grace.Stop()
+	select {
+	case <-done:
+	case <-grace.C:
+		reason = fmt.Errorf("%w (and still running %s later)", reason, areaGrace)
+	}
+	return checks.ErrorAll(a.Checks(), reason)
 }
+
+// areaGrace is how long an area past its deadline has to wind down.
+const areaGrace = 2 * time.Second
 
 // complete guarantees one finding per declared check, so a rule forgotten
 // by an area shows as an error rather than vanishing.

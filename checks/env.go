@@ -9,6 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vigie-agent/vigie/host/hostfs"
 )
 
 // Env says where an area reads the system. Tests point it at captured trees
@@ -30,6 +34,16 @@ func DefaultEnv() *Env {
 // only then may an area ask systemd, the kernel or the network.
 func (e *Env) Live() bool { return e.Root == "" || e.Root == "/" }
 
+// FS reads the inspected system's files the one safe way (package hostfs):
+// no symlink a user planted followed as root, no FIFO or device opened, no
+// file read past its cap.
+func (e *Env) FS() hostfs.FS { return hostfs.FS{Root: e.Root} }
+
+// ReadFile reads a file of the inspected system through FS.
+func (e *Env) ReadFile(ctx context.Context, p string, spec hostfs.Spec) ([]byte, error) {
+	return e.FS().ReadFile(ctx, p, spec)
+}
+
 // Path maps an absolute path of the inspected system to where it is read.
 func (e *Env) Path(p string) string {
 	if e.Live() {
@@ -49,16 +63,69 @@ type Runner interface {
 // untranslated output they were written against.
 type ExecRunner struct{}
 
-// Run executes name with args (never through a shell).
+// Bounds on what a command may print: more stdout than any query vigie
+// runs prints on a large host is an error, not an allocation.
+const (
+	maxStdout = 64 << 20
+	maxStderr = 64 << 10
+	// waitDelay is how long, once the command is killed, vigie waits for
+	// its output pipes to close before giving up on them.
+	waitDelay = time.Second
+)
+
+// Run executes name with args (never through a shell). The command runs in
+// a process group of its own: when ctx ends, the whole group is killed, so
+// an area past its deadline leaves nothing running behind it (apt-get's
+// methods, a child of sshd -T).
 func (ExecRunner) Run(ctx context.Context, name string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(os.Environ(), "LC_ALL=C", "LANG=C")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		// The negative pid is the group: the command and everything it
+		// started.
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	cmd.WaitDelay = waitDelay
+	stdout := &boundedBuffer{max: maxStdout}
+	stderr := &boundedBuffer{max: maxStderr, truncate: true}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	err := cmd.Run()
+	if err == nil && stdout.over {
+		err = fmt.Errorf("printed more than %d MiB", maxStdout>>20)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (stopped: %w)", err, ctx.Err())
+		}
 		return stdout.Bytes(), &CommandError{Argv: append([]string{name}, args...), Err: err, Stderr: strings.TrimSpace(stderr.String())}
 	}
 	return stdout.Bytes(), nil
+}
+
+// boundedBuffer keeps at most max bytes. Past it, it either drops the rest
+// (truncate, for stderr: the first lines say what went wrong) or fails the
+// write, which makes the command's next write fail and the command end.
+type boundedBuffer struct {
+	bytes.Buffer
+	max      int
+	truncate bool
+	over     bool
+}
+
+func (b *boundedBuffer) Write(p []byte) (int, error) {
+	room := b.max - b.Len()
+	if len(p) <= room {
+		return b.Buffer.Write(p)
+	}
+	b.over = true
+	if room > 0 {
+		b.Buffer.Write(p[:room])
+	}
+	if b.truncate {
+		return len(p), nil
+	}
+	return 0, errors.New("output too large")
 }
 
 // CommandError keeps what a failing command said, since "exit status 255"

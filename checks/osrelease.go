@@ -3,18 +3,20 @@ package checks
 import (
 	"bufio"
 	"bytes"
-	"os"
+	"context"
 	"strconv"
 	"strings"
+
+	"github.com/vigie-agent/vigie/host/hostfs"
 )
 
 // ReadOSRelease reads the inspected system's os-release(5): /etc first,
 // then /usr/lib, as the specification says. A system with neither gives
 // an empty map.
-func ReadOSRelease(env *Env) map[string]string {
-	data, err := os.ReadFile(env.Path("/etc/os-release"))
+func ReadOSRelease(ctx context.Context, env *Env) map[string]string {
+	data, err := env.ReadFile(ctx, "/etc/os-release", hostfs.Small)
 	if err != nil {
-		data, _ = os.ReadFile(env.Path("/usr/lib/os-release"))
+		data, _ = env.ReadFile(ctx, "/usr/lib/os-release", hostfs.Small)
 	}
 	return ParseOSRelease(data)
 }

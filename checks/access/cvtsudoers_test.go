@@ -187,7 +187,7 @@ func TestIncludesAgainstCvtsudoers(t *testing.T) {
 	for _, us := range want.UserSpecs {
 		w = append(w, joinMembers(us.Users))
 	}
-	s := ReadSudoers(&checks.Env{Root: "/"}, main, "host")
+	s := ReadSudoers(context.Background(), &checks.Env{Root: "/"}, main, "host")
 	if s.Err != "" || len(s.Problems) > 0 {
 		t.Fatalf("read: %s %+v", s.Err, s.Problems)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/vigie-agent/vigie/checks/accounts"
+	"github.com/vigie-agent/vigie/host/hostfs"
 
 	"github.com/vigie-agent/vigie/checks"
 )
@@ -59,10 +60,10 @@ type Facts struct {
 
 // Gather reads accounts, passwords, groups, authorized_keys files and the
 // sudo policy under env.Root.
-func Gather(_ context.Context, env *checks.Env, opt Options) *Facts {
+func Gather(ctx context.Context, env *checks.Env, opt Options) *Facts {
 	f := &Facts{Shadow: map[string]accounts.ShadowEntry{}, Keys: map[string][]KeyFile{}}
-	if data, err := os.ReadFile(env.Path(PasswdFile)); err != nil {
-		f.PasswdErr = fmt.Sprintf("read %s: %v", PasswdFile, err)
+	if data, err := env.ReadFile(ctx, PasswdFile, hostfs.Table); err != nil {
+		f.PasswdErr = fmt.Sprintf("read %v", err)
 	} else {
 		accts, err := accounts.ParsePasswd(data)
 		f.Accounts = accts
@@ -70,12 +71,12 @@ func Gather(_ context.Context, env *checks.Env, opt Options) *Facts {
 			f.PasswdBad = withFile(err, PasswdFile)
 		}
 	}
-	data, err := os.ReadFile(env.Path(ShadowFile))
+	data, err := env.ReadFile(ctx, ShadowFile, hostfs.Table)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		f.ShadowMissing = true
 	case err != nil:
-		f.ShadowErr = fmt.Sprintf("read %s: %v", ShadowFile, err)
+		f.ShadowErr = fmt.Sprintf("read %v", err)
 		if errors.Is(err, fs.ErrPermission) {
 			f.ShadowErr += " (vigie must run as root to read it)"
 		}
@@ -90,20 +91,24 @@ func Gather(_ context.Context, env *checks.Env, opt Options) *Facts {
 			f.ShadowBad = withFile(err, ShadowFile)
 		}
 	}
-	if data, err := os.ReadFile(env.Path(GroupFile)); err == nil {
+	if data, err := env.ReadFile(ctx, GroupFile, hostfs.Table); err == nil {
 		f.Groups = accounts.ParseGroup(data)
 	}
 	for _, a := range f.Accounts {
 		if !a.CanLogin() || a.Home == "" {
 			continue
 		}
+		cred := accounts.Cred(a, f.Groups)
 		for _, rel := range authorizedKeysFiles {
 			p := path.Join(a.Home, rel)
-			data, err := os.ReadFile(env.Path(p))
+			// Read as sshd reads it: as the account, a regular file of a
+			// bounded size. A FIFO, a link to /dev/zero or to a file the
+			// account cannot read is reported, never followed as root.
+			data, err := env.ReadFile(ctx, p, hostfs.Spec{Max: maxKeyFile, As: cred})
 			switch {
 			case errors.Is(err, fs.ErrNotExist):
 			case err != nil:
-				f.Keys[a.Name] = append(f.Keys[a.Name], KeyFile{Path: p, Err: err.Error()})
+				f.Keys[a.Name] = append(f.Keys[a.Name], KeyFile{Path: p, Err: hostfs.Why(err)})
 			default:
 				f.Keys[a.Name] = append(f.Keys[a.Name], KeyFile{Path: p, Keys: countKeys(data)})
 			}
@@ -113,9 +118,13 @@ func Gather(_ context.Context, env *checks.Env, opt Options) *Facts {
 	if main == "" {
 		main = SudoersFile
 	}
-	f.Sudo = ReadSudoers(env, main, hostname(env))
+	f.Sudo = ReadSudoers(ctx, env, main, hostname(ctx, env))
 	return f
 }
+
+// maxKeyFile is the most of an authorized_keys file read, as the SSH area
+// reads it.
+const maxKeyFile = 1 << 20
 
 // withFile names the file in a parser's error.
 func withFile(err error, file string) string {
@@ -138,9 +147,9 @@ func countKeys(data []byte) int {
 }
 
 // hostname is the short host name sudo substitutes for "%h".
-func hostname(env *checks.Env) string {
+func hostname(ctx context.Context, env *checks.Env) string {
 	var h string
-	if b, err := os.ReadFile(env.Path("/etc/hostname")); err == nil {
+	if b, err := env.ReadFile(ctx, "/etc/hostname", hostfs.Small); err == nil {
 		h = strings.TrimSpace(string(b))
 	} else if env.Live() {
 		h, _ = os.Hostname()

@@ -1,14 +1,15 @@
 package access
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"strings"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host/hostfs"
 )
 
 // maxIncludeDepth is sudo's own limit on nested includes.
@@ -42,23 +43,24 @@ type Sudoers struct {
 // of the file that includes it, "%h" is the short host name, files in an
 // include directory are read in lexical order skipping names that end in
 // "~" or contain a ".", and includes nest at most 128 deep.
-func ReadSudoers(env *checks.Env, main, host string) *Sudoers {
+func ReadSudoers(ctx context.Context, env *checks.Env, main, host string) *Sudoers {
 	s := &Sudoers{Main: main}
-	data, err := os.ReadFile(env.Path(main))
+	data, err := env.ReadFile(ctx, main, hostfs.Config)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		s.Missing = true
 		return s
 	case err != nil:
-		s.Err = fmt.Sprintf("read %s: %v", main, err)
+		s.Err = fmt.Sprintf("read %v", err)
 		return s
 	}
-	r := &sudoersReader{env: env, host: host, s: s}
+	r := &sudoersReader{ctx: ctx, env: env, host: host, s: s}
 	r.file(main, data, nil)
 	return s
 }
 
 type sudoersReader struct {
+	ctx  context.Context
 	env  *checks.Env
 	host string
 	s    *Sudoers
@@ -140,36 +142,36 @@ func (r *sudoersReader) include(from string, line int, target string, stack []st
 			return
 		}
 	}
-	data, err := os.ReadFile(r.env.Path(target))
+	data, err := r.env.ReadFile(r.ctx, target, hostfs.Config)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		r.s.Notes = append(r.s.Notes, fmt.Sprintf("%s:%d includes %s, which does not exist", from, line, target))
 	case err != nil:
-		r.s.Problems = append(r.s.Problems, Problem{File: from, Line: line, Msg: fmt.Sprintf("cannot read included %s: %v", target, err)})
+		r.s.Problems = append(r.s.Problems, Problem{File: from, Line: line, Msg: fmt.Sprintf("cannot read included %v", err)})
 	default:
 		r.file(target, data, stack)
 	}
 }
 
 func (r *sudoersReader) dir(from string, line int, dir string, stack []string) {
-	ents, err := os.ReadDir(r.env.Path(dir))
+	ents, err := r.env.FS().ReadDir(r.ctx, dir, hostfs.Spec{})
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		r.s.Notes = append(r.s.Notes, fmt.Sprintf("%s:%d includes directory %s, which does not exist", from, line, dir))
 		return
 	case err != nil:
-		r.s.Problems = append(r.s.Problems, Problem{File: from, Line: line, Msg: fmt.Sprintf("cannot list included directory %s: %v", dir, err)})
+		r.s.Problems = append(r.s.Problems, Problem{File: from, Line: line, Msg: fmt.Sprintf("cannot list included directory %v", err)})
 		return
 	}
-	// os.ReadDir sorts by name, byte-wise: sudo's lexical order.
+	// Entries come sorted by name, byte-wise: sudo's lexical order.
 	for _, e := range ents {
 		name := e.Name()
 		if strings.HasSuffix(name, "~") || strings.Contains(name, ".") {
 			continue
 		}
 		full := path.Join(dir, name)
-		st, err := os.Stat(r.env.Path(full))
-		if err != nil || !st.Mode().IsRegular() {
+		st, err := r.env.FS().Stat(r.ctx, full, hostfs.Spec{})
+		if err != nil || !st.Info.Mode.IsRegular() {
 			continue // sudo reads regular files only
 		}
 		r.include(from, line, full, stack)

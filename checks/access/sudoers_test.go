@@ -151,7 +151,7 @@ func fixtureEnv(t *testing.T, tree string) *checks.Env {
 // old-style #includedir read in lexical order, names with "~" or "."
 // skipped, aliases shared across files.
 func TestReadSudoersIncludes(t *testing.T) {
-	s := ReadSudoers(fixtureEnv(t, "mixed"), "/etc/sudoers", "app-1")
+	s := ReadSudoers(context.Background(), fixtureEnv(t, "mixed"), "/etc/sudoers", "app-1")
 	want := []string{"/etc/sudoers", "/etc/sudoers.local", "/etc/sudoers.d/10-admins", "/etc/sudoers.d/20-deploy", "/etc/sudoers.d/40-auditors"}
 	if strings.Join(s.Files, " ") != strings.Join(want, " ") {
 		t.Errorf("files %v, want %v", s.Files, want)
@@ -239,7 +239,7 @@ func TestReadSudoersEdges(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := writeTree(t, tt.files)
-			s := ReadSudoers(&checks.Env{Root: root}, "/etc/sudoers", "web")
+			s := ReadSudoers(context.Background(), &checks.Env{Root: root}, "/etc/sudoers", "web")
 			if s.Missing != tt.missing || (s.Err != "") != tt.err {
 				t.Fatalf("missing %v err %q", s.Missing, s.Err)
 			}
@@ -266,7 +266,7 @@ func TestIncludeDepthLimit(t *testing.T) {
 	for i := 0; i < 140; i++ {
 		files[fmt.Sprintf("etc/s%d", i)] = fmt.Sprintf("@include /etc/s%d\n", i+1)
 	}
-	s := ReadSudoers(&checks.Env{Root: writeTree(t, files)}, "/etc/sudoers", "h")
+	s := ReadSudoers(context.Background(), &checks.Env{Root: writeTree(t, files)}, "/etc/sudoers", "h")
 	if len(s.Files) != maxIncludeDepth || len(s.Problems) != 1 || !strings.Contains(s.Problems[0].Msg, "deeper than 128") {
 		t.Errorf("%d files, problems %+v", len(s.Files), s.Problems)
 	}

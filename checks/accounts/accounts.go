@@ -7,8 +7,11 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/vigie-agent/vigie/host/hostfs"
 )
 
 // Account is one passwd(5) entry, with the line it was read from.
@@ -174,4 +177,16 @@ func ParseGroup(data []byte) []Group {
 		out = append(out, g)
 	})
 	return out
+}
+
+// Cred is the account's identity as the kernel checks file access: its uid,
+// its primary group and every group that lists it as a member.
+func Cred(a Account, groups []Group) *hostfs.Cred {
+	c := &hostfs.Cred{UID: uint32(a.UID), GIDs: []uint32{uint32(a.GID)}}
+	for _, g := range groups {
+		if g.GID != a.GID && slices.Contains(g.Members, a.Name) {
+			c.GIDs = append(c.GIDs, uint32(g.GID))
+		}
+	}
+	return c
 }

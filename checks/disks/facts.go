@@ -69,7 +69,7 @@ type Facts struct {
 // Gather reads block devices, mounts and swaps, and classifies the disks.
 func Gather(ctx context.Context, env *checks.Env, opt Options) *Facts {
 	f := &Facts{}
-	t, err := ReadTopology(env.Sys)
+	t, err := ReadTopology(ctx, env.Sys)
 	if err != nil {
 		f.Err = err.Error()
 		return f
@@ -132,7 +132,7 @@ func Gather(ctx context.Context, env *checks.Env, opt Options) *Facts {
 	}
 	for _, di := range disks {
 		if !di.InUse && resolve != nil {
-			di.Header = luksOf(di.Name)
+			di.Header = luksOf(ctx, di.Name)
 		}
 		f.Disks = append(f.Disks, di)
 	}

@@ -2,10 +2,12 @@ package disks
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
-	"os"
+
+	"github.com/vigie-agent/vigie/host/hostfs"
 )
 
 // luksMagic opens every LUKS1 and LUKS2 header (cryptsetup's
@@ -34,8 +36,8 @@ func LUKSVersion(r io.ReaderAt) (int, error) {
 }
 
 // luksOf probes /dev/NAME on the running system.
-func luksOf(name string) string {
-	f, err := os.Open("/dev/" + name)
+func luksOf(ctx context.Context, name string) string {
+	f, err := hostfs.Host.Open(ctx, "/dev/"+name, hostfs.Spec{Kinds: hostfs.BlockDevice})
 	if err != nil {
 		return ""
 	}

@@ -7,12 +7,15 @@ package disks
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/vigie-agent/vigie/host/hostfs"
 )
 
 // Device is one block device as sysfs shows it.
@@ -74,51 +77,49 @@ type Topology struct {
 	Devices  map[string]*Device
 	byMajMin map[string]string
 	byDMName map[string]string
+	ctx      context.Context // while reading
 }
 
 const maxAttr = 4096
 
-func readAttr(dir, name string) string {
-	f, err := os.Open(filepath.Join(dir, name))
+func (t *Topology) readAttr(dir, name string) string {
+	b, err := hostfs.ReadFile(t.ctx, filepath.Join(dir, name), hostfs.Spec{Max: maxAttr})
 	if err != nil {
 		return ""
 	}
-	defer f.Close()
-	b := make([]byte, maxAttr)
-	n, _ := f.Read(b)
-	return strings.TrimSpace(string(b[:n]))
+	return strings.TrimSpace(string(b))
 }
 
 // ReadTopology reads /sys/class/block (sysDir is the sysfs mount): every
 // disk, partition, device-mapper and md device, and the links between
 // them.
-func ReadTopology(sysDir string) (*Topology, error) {
+func ReadTopology(ctx context.Context, sysDir string) (*Topology, error) {
 	classDir := filepath.Join(sysDir, "class", "block")
 	ents, err := os.ReadDir(classDir)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", classDir, err)
 	}
-	t := &Topology{Devices: map[string]*Device{}, byMajMin: map[string]string{}, byDMName: map[string]string{}}
+	t := &Topology{Devices: map[string]*Device{}, byMajMin: map[string]string{}, byDMName: map[string]string{}, ctx: ctx}
 	for _, e := range ents {
 		name := e.Name()
 		dir, err := filepath.EvalSymlinks(filepath.Join(classDir, name))
 		if err != nil {
 			continue // vanished, or a link out of a captured tree
 		}
-		d := &Device{Name: name, MajMin: readAttr(dir, "dev")}
+		d := &Device{Name: name, MajMin: t.readAttr(dir, "dev")}
 		if _, err := os.Stat(filepath.Join(dir, "partition")); err == nil {
 			d.Partition = true
 			d.Lower = append(d.Lower, filepath.Base(filepath.Dir(dir)))
 		}
 		d.Lower = append(d.Lower, linkNames(filepath.Join(dir, "slaves"))...)
-		d.DMName = readAttr(dir, "dm/name")
-		d.DMUUID = readAttr(dir, "dm/uuid")
-		d.MDLevel = readAttr(dir, "md/level")
-		d.Vendor = readAttr(dir, "device/vendor")
-		d.Model = readAttr(dir, "device/model")
-		d.Serial = cmp.Or(readAttr(dir, "serial"), readAttr(dir, "device/serial"))
-		d.Removable = readAttr(dir, "removable") == "1"
-		if n, err := strconv.ParseInt(readAttr(dir, "size"), 10, 64); err == nil {
+		d.DMName = t.readAttr(dir, "dm/name")
+		d.DMUUID = t.readAttr(dir, "dm/uuid")
+		d.MDLevel = t.readAttr(dir, "md/level")
+		d.Vendor = t.readAttr(dir, "device/vendor")
+		d.Model = t.readAttr(dir, "device/model")
+		d.Serial = cmp.Or(t.readAttr(dir, "serial"), t.readAttr(dir, "device/serial"))
+		d.Removable = t.readAttr(dir, "removable") == "1"
+		if n, err := strconv.ParseInt(t.readAttr(dir, "size"), 10, 64); err == nil {
 			d.SizeBytes = n * 512
 		}
 		t.Devices[name] = d

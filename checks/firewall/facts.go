@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/vigie-agent/vigie/host/hostfs"
+
 	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
 
@@ -76,13 +78,13 @@ func Gather(ctx context.Context, env *checks.Env, opt Options) *Facts {
 	if netDir == "" {
 		netDir = env.Proc
 	}
-	f.IPv6Disabled = readSysctl(netDir, "net/ipv6/conf/all/disable_ipv6") == "1"
+	f.IPv6Disabled = readSysctl(ctx, netDir, "net/ipv6/conf/all/disable_ipv6") == "1"
 	if _, err := os.Stat(netDir + "/net/if_inet6"); errors.Is(err, fs.ErrNotExist) {
 		f.IPv6Disabled = true
 	}
-	f.Forwarding["ipv4"] = readSysctl(netDir, "net/ipv4/ip_forward") == "1"
-	f.Forwarding["ipv6"] = readSysctl(netDir, "net/ipv6/conf/all/forwarding") == "1"
-	f.BindV6Only = readSysctl(netDir, "net/ipv6/bindv6only") == "1"
+	f.Forwarding["ipv4"] = readSysctl(ctx, netDir, "net/ipv4/ip_forward") == "1"
+	f.Forwarding["ipv6"] = readSysctl(ctx, netDir, "net/ipv6/conf/all/forwarding") == "1"
+	f.BindV6Only = readSysctl(ctx, netDir, "net/ipv6/bindv6only") == "1"
 
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -134,8 +136,8 @@ func readLive(path string) (*Ruleset, error) {
 	return ReadRuleset(conn, names)
 }
 
-func readSysctl(procDir, name string) string {
-	b, err := os.ReadFile(procDir + "/sys/" + name)
+func readSysctl(ctx context.Context, procDir, name string) string {
+	b, err := hostfs.ReadFile(ctx, procDir+"/sys/"+name, hostfs.Small)
 	if err != nil {
 		return ""
 	}
@@ -155,7 +157,7 @@ func readLegacy(ctx context.Context, env *checks.Env, netDir string, opt Options
 	tools := map[string]string{"ipv4": "iptables-legacy-save", "ipv6": "ip6tables-legacy-save"}
 	files := map[string]string{"ipv4": "ip_tables_names", "ipv6": "ip6_tables_names"}
 	for _, fam := range []string{"ipv4", "ipv6"} {
-		b, err := os.ReadFile(netDir + "/net/" + files[fam])
+		b, err := hostfs.ReadFile(ctx, netDir+"/net/"+files[fam], hostfs.Small)
 		if err != nil {
 			continue // module not loaded: no legacy table can exist
 		}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigie-agent/vigie/host/hostfs"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/vigie-agent/vigie/checks"
@@ -38,11 +40,11 @@ var persistUnits = []string{"nftables.service", "firewalld.service", "ufw.servic
 func readPersistence(ctx context.Context, env *checks.Env, opt Options) Persistence {
 	p := Persistence{}
 	p.Units, p.Via = units.States(ctx, env, persistUnits)
-	if b, err := os.ReadFile(env.Path("/etc/ufw/ufw.conf")); err == nil {
+	if b, err := env.ReadFile(ctx, "/etc/ufw/ufw.conf", hostfs.Config); err == nil {
 		p.UFW = ufwEnabled(b)
 	}
 	for _, f := range opt.PersistFiles {
-		if _, err := os.Stat(env.Path(f)); err == nil {
+		if env.FS().Exists(ctx, f) {
 			p.File = f
 			break
 		}

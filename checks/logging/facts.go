@@ -28,7 +28,7 @@ type Facts struct {
 // Gather reads journald's configuration, the state of the audit and time
 // daemons, and the kernel's clock discipline.
 func Gather(ctx context.Context, env *checks.Env, _ Options) *Facts {
-	f := &Facts{Journald: ReadJournald(env), Services: ReadServices(ctx, env)}
+	f := &Facts{Journald: ReadJournald(ctx, env), Services: ReadServices(ctx, env)}
 	if env.Live() {
 		c, err := ReadKernelClock()
 		if err != nil {

@@ -1,6 +1,7 @@
 package logging
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -8,6 +9,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/vigie-agent/vigie/host/hostfs"
 
 	"github.com/vigie-agent/vigie/checks"
 )
@@ -121,21 +124,21 @@ type Journald struct {
 // the drop-in directories sorted by file name across directories (a name
 // in /etc masking the same name in /run, /usr/local/lib and /usr/lib);
 // the last Storage= in [Journal] wins.
-func ReadJournald(env *checks.Env) Journald {
+func ReadJournald(ctx context.Context, env *checks.Env) Journald {
 	j := Journald{Storage: DefaultStorage}
 	var files []string
 	for _, m := range journaldMains {
-		if _, err := os.Stat(env.Path(m)); err == nil {
+		if env.FS().Exists(ctx, m) {
 			files = append(files, m)
 			break
 		}
 	}
 	byName := map[string]string{}
 	for _, dir := range journaldDropins {
-		ents, err := os.ReadDir(env.Path(dir))
+		ents, err := env.FS().ReadDir(ctx, dir, hostfs.Spec{})
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
-				j.Err = fmt.Sprintf("list %s: %v", dir, err)
+				j.Err = fmt.Sprintf("list %v", err)
 				return j
 			}
 			continue
@@ -158,9 +161,9 @@ func ReadJournald(env *checks.Env) Journald {
 		files = append(files, byName[n])
 	}
 	for _, file := range files {
-		data, err := os.ReadFile(env.Path(file))
+		data, err := env.ReadFile(ctx, file, hostfs.Config)
 		if err != nil {
-			j.Err = fmt.Sprintf("read %s: %v", file, err)
+			j.Err = fmt.Sprintf("read %v", err)
 			return j
 		}
 		j.Files = append(j.Files, file)

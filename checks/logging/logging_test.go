@@ -96,7 +96,7 @@ func TestReadJournald(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.tree, func(t *testing.T) {
-			j := ReadJournald(fixtureEnv(t, tt.tree))
+			j := ReadJournald(context.Background(), fixtureEnv(t, tt.tree))
 			if j.Err != "" {
 				t.Fatal(j.Err)
 			}
@@ -246,7 +246,7 @@ func TestJournaldUnreadable(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "etc/systemd/journald.conf.d"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fi := findings(Evaluate(&Facts{Journald: ReadJournald(&checks.Env{Root: root})}))[IDJournaldPersistent]
+	fi := findings(Evaluate(&Facts{Journald: ReadJournald(context.Background(), &checks.Env{Root: root})}))[IDJournaldPersistent]
 	expect(t, fi, want{checks.Error, []string{"journald.conf.d"}})
 }
 

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigie-agent/vigie/host/hostfs"
+
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/checks/units"
 )
@@ -118,7 +120,7 @@ func ReadServices(ctx context.Context, env *checks.Env) Services {
 	}
 	enabled, via := units.States(ctx, env, names)
 	s.EnabledVia = via
-	procs, err := processes(env.Proc)
+	procs, err := processes(ctx, env.Proc)
 	if err != nil {
 		s.ProcErr = err.Error()
 	} else {
@@ -157,7 +159,9 @@ func comm(name string) string {
 }
 
 // processes maps process names (/proc/PID/comm) to pids.
-func processes(proc string) (map[string][]int, error) {
+func processes(ctx context.Context, proc string) (map[string][]int, error) {
+	// The kernel's own listing, unbounded by hostfs's cap on entries:
+	// a busy host runs more than ten thousand processes.
 	ents, err := os.ReadDir(proc)
 	if err != nil {
 		return nil, fmt.Errorf("read process table: %w", err)
@@ -168,7 +172,7 @@ func processes(proc string) (map[string][]int, error) {
 		if err != nil || pid <= 0 {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(proc, e.Name(), "comm"))
+		b, err := hostfs.ReadFile(ctx, filepath.Join(proc, e.Name(), "comm"), hostfs.Small)
 		if err != nil {
 			continue // gone meanwhile
 		}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/vigie-agent/vigie/host/hostfs"
+
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/checks/units"
 )
@@ -78,7 +80,7 @@ func dnfAuto(ctx context.Context, env *checks.Env) AutoUpdates {
 	}
 	conf := map[string]string{}
 	for _, p := range []string{"/etc/dnf/automatic.conf", "/etc/dnf/dnf5-plugins/automatic.conf"} {
-		if b, err := os.ReadFile(env.Path(p)); err == nil {
+		if b, err := env.ReadFile(ctx, p, hostfs.Config); err == nil {
 			conf = parseINI(b)
 			a.Details = append(a.Details, "config "+p)
 			break

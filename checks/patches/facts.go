@@ -35,11 +35,11 @@ func DefaultOptions() Options {
 // Gather reads the patches facts of the system env describes.
 func Gather(ctx context.Context, env *checks.Env, opt Options) *Facts {
 	f := &Facts{Now: opt.Now(), MaxIndexAge: opt.MaxIndexAge}
-	f.OS = osRelease(checks.ReadOSRelease(env))
+	f.OS = osRelease(checks.ReadOSRelease(ctx, env))
 	f.Support = supportOf(f.OS)
 	f.Manager = managerFor(f.OS)
-	readRebootFlags(env, &f.Reboot)
-	checkKernel(env, &f.Reboot)
+	readRebootFlags(ctx, env, &f.Reboot)
+	checkKernel(ctx, env, &f.Reboot)
 	switch f.Manager {
 	case "apt":
 		gatherApt(ctx, env, opt, f)

@@ -3,10 +3,12 @@ package patches
 import (
 	"bufio"
 	"bytes"
-	"os"
+	"context"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/vigie-agent/vigie/host/hostfs"
 
 	"github.com/vigie-agent/vigie/checks"
 )
@@ -14,14 +16,14 @@ import (
 // readRebootFlags reads Debian's and Ubuntu's flag: update-notifier and
 // unattended-upgrades create /run/reboot-required, and list the packages
 // that asked for it in /run/reboot-required.pkgs.
-func readRebootFlags(env *checks.Env, r *Reboot) {
+func readRebootFlags(ctx context.Context, env *checks.Env, r *Reboot) {
 	for _, dir := range []string{"/run", "/var/run"} {
-		if _, err := os.Stat(env.Path(dir + "/reboot-required")); err != nil {
+		if !env.FS().Exists(ctx, dir+"/reboot-required") {
 			continue
 		}
 		r.Required = true
 		reason := dir + "/reboot-required exists"
-		if b, err := os.ReadFile(env.Path(dir + "/reboot-required.pkgs")); err == nil {
+		if b, err := env.ReadFile(ctx, dir+"/reboot-required.pkgs", hostfs.Config); err == nil {
 			pkgs := uniqueLines(b)
 			if len(pkgs) > 0 {
 				reason += " (asked by " + strings.Join(pkgs, ", ") + ")"
@@ -48,8 +50,8 @@ func uniqueLines(b []byte) []string {
 
 // checkKernel compares the running kernel with the newest one installed
 // in /boot: a newer one means its fixes wait for a reboot.
-func checkKernel(env *checks.Env, r *Reboot) {
-	b, err := os.ReadFile(filepath.Join(env.Proc, "sys/kernel/osrelease"))
+func checkKernel(ctx context.Context, env *checks.Env, r *Reboot) {
+	b, err := hostfs.ReadFile(ctx, filepath.Join(env.Proc, "sys/kernel/osrelease"), hostfs.Small)
 	if err != nil {
 		r.Err = "read running kernel release: " + err.Error()
 		return

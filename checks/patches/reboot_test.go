@@ -1,6 +1,7 @@
 package patches
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,8 +61,8 @@ func TestReboot(t *testing.T) {
 		root := tree(t, tt.files)
 		env := &checks.Env{Root: root, Proc: filepath.Join(root, "proc")}
 		f := &Facts{}
-		readRebootFlags(env, &f.Reboot)
-		checkKernel(env, &f.Reboot)
+		readRebootFlags(context.Background(), env, &f.Reboot)
+		checkKernel(context.Background(), env, &f.Reboot)
 		r := rebootRule(f)
 		if r.Status != tt.status || !strings.Contains(r.Reason, tt.reason) {
 			t.Errorf("%s: %s %q, want %s %q", tt.name, r.Status, r.Reason, tt.status, tt.reason)

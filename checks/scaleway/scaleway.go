@@ -11,11 +11,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vigie-agent/vigie/host/hostfs"
 
 	"github.com/vigie-agent/vigie/checks"
 )
@@ -36,12 +37,12 @@ type Detection struct {
 
 // Detect reads local files only: the DMI vendor, the marker files the
 // Scaleway images ship. It never touches the network.
-func Detect(env *checks.Env) Detection {
-	if b, err := os.ReadFile(env.Sys + "/class/dmi/id/sys_vendor"); err == nil && strings.TrimSpace(string(b)) == "Scaleway" {
+func Detect(ctx context.Context, env *checks.Env) Detection {
+	if b, err := hostfs.ReadFile(ctx, env.Sys+"/class/dmi/id/sys_vendor", hostfs.Small); err == nil && strings.TrimSpace(string(b)) == "Scaleway" {
 		return Detection{true, env.Sys + "/class/dmi/id/sys_vendor = Scaleway"}
 	}
 	for _, p := range []string{"/var/run/scaleway", "/run/scaleway", "/etc/scw-release"} {
-		if _, err := os.Stat(env.Path(p)); err == nil {
+		if env.FS().Exists(ctx, p) {
 			return Detection{true, p + " exists"}
 		}
 	}
@@ -145,7 +146,7 @@ var ErrNotScaleway = errors.New("not a Scaleway instance (no DMI vendor, /var/ru
 // nothing and returns ErrNotScaleway.
 func (c *Client) Get(ctx context.Context, env *checks.Env) (*Metadata, error) {
 	c.once.Do(func() {
-		if !c.Forced && !Detect(env).Scaleway {
+		if !c.Forced && !Detect(ctx, env).Scaleway {
 			c.err = ErrNotScaleway
 			return
 		}

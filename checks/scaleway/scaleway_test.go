@@ -41,7 +41,7 @@ func TestDetect(t *testing.T) {
 		{map[string]string{}, false},
 	}
 	for _, tt := range tests {
-		if got := Detect(envWith(t, tt.files)); got.Scaleway != tt.want {
+		if got := Detect(context.Background(), envWith(t, tt.files)); got.Scaleway != tt.want {
 			t.Errorf("%v: %+v", tt.files, got)
 		}
 	}

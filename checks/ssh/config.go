@@ -1,6 +1,7 @@
 package ssh
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -8,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/vigie-agent/vigie/host/hostfs"
 )
 
 // Directive is one keyword line of sshd_config, with where it stands.
@@ -78,12 +81,11 @@ const (
 	maxConfigFiles = 256
 )
 
-// ParseConfigFiles reads the main sshd_config at path (already mapped to the
-// inspected root) and every file it Includes. sshdir is where relative
-// Include patterns resolve on the inspected system ("/etc/ssh"); mapPath maps
-// an absolute path of that system to where it is read.
-func ParseConfigFiles(path, sshdir string, mapPath func(string) string) (*ConfigFiles, error) {
-	p := &configParser{sshdir: sshdir, mapPath: mapPath, cfg: &ConfigFiles{}, open: map[string]bool{}}
+// ParseConfigFiles reads the main sshd_config at path of the system fsys
+// reads and every file it Includes. sshdir is where relative Include
+// patterns resolve on that system ("/etc/ssh").
+func ParseConfigFiles(ctx context.Context, fsys hostfs.FS, path, sshdir string) (*ConfigFiles, error) {
+	p := &configParser{ctx: ctx, fs: fsys, sshdir: sshdir, cfg: &ConfigFiles{}, open: map[string]bool{}}
 	if err := p.file(path, 0, nil); err != nil {
 		return nil, err
 	}
@@ -91,10 +93,11 @@ func ParseConfigFiles(path, sshdir string, mapPath func(string) string) (*Config
 }
 
 type configParser struct {
-	sshdir  string
-	mapPath func(string) string
-	cfg     *ConfigFiles
-	open    map[string]bool // files being parsed: an Include of one of them is a loop
+	ctx    context.Context
+	fs     hostfs.FS
+	sshdir string
+	cfg    *ConfigFiles
+	open   map[string]bool // files being parsed: an Include of one of them is a loop
 }
 
 // file parses one file. When match is non-nil the file was included from
@@ -111,14 +114,11 @@ func (p *configParser) file(name string, depth int, match *MatchBlock) error {
 	}
 	p.open[name] = true
 	defer delete(p.open, name)
-	// Only regular files: an Include reaching a FIFO or a device would
-	// block the read forever.
-	if st, err := os.Stat(p.mapPath(name)); err == nil && !st.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file", name)
-	}
-	data, err := os.ReadFile(p.mapPath(name))
+	// Only regular files of a bounded size (hostfs): an Include reaching
+	// a FIFO or a device would block the read forever.
+	data, err := p.fs.ReadFile(p.ctx, name, hostfs.Config)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", name, err)
+		return fmt.Errorf("read %w", err)
 	}
 	p.cfg.Files = append(p.cfg.Files, name)
 	var block *MatchBlock // a Match block opened in this file ends with it
@@ -179,14 +179,14 @@ func (p *configParser) include(patterns []string, depth int, match *MatchBlock, 
 		if !filepath.IsAbs(pat) {
 			pat = filepath.Join(p.sshdir, pat)
 		}
-		matches, err := filepath.Glob(p.mapPath(pat))
+		matches, err := filepath.Glob(p.fs.HostPath(pat))
 		if err != nil {
 			return fmt.Errorf("%s:%d: Include %s: %w", from, line, pat, err)
 		}
 		sort.Strings(matches)
 		for _, m := range matches {
 			name := m
-			if prefix := p.mapPath("/"); prefix != "/" {
+			if prefix := p.fs.HostPath("/"); prefix != "/" {
 				name = "/" + strings.TrimPrefix(strings.TrimPrefix(m, strings.TrimSuffix(prefix, "/")), "/")
 			}
 			if info, err := os.Stat(m); err == nil && info.IsDir() {

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/vigie-agent/vigie/checks/accounts"
+	"github.com/vigie-agent/vigie/host/hostfs"
 
 	xssh "golang.org/x/crypto/ssh"
 
@@ -62,9 +62,13 @@ type HostKey struct {
 type KeyFile struct {
 	Account  string
 	Path     string
-	Keys     []KeyLine
+	Keys     KeyList
 	Problems []string // ownership and mode problems sshd's StrictModes would refuse, or worse
-	Err      string
+	// Ignored says why sshd would not read the file at all (a FIFO, a
+	// directory, a symlink to a file the account cannot read): it grants
+	// no key.
+	Ignored string
+	Err     string // it could not be inspected, so what it grants is unknown
 }
 
 // Facts is everything the SSH rules need, read once.
@@ -79,6 +83,7 @@ type Facts struct {
 	HostKeys    []HostKey
 	Accounts    []Account
 	AccountsErr string
+	Groups      []accounts.Group // for the accounts' supplementary groups
 	KeyFiles    []KeyFile
 	ProbeOff    bool
 	Probes      []ProbeResult
@@ -87,7 +92,7 @@ type Facts struct {
 // Gather reads the SSH facts of the system env describes.
 func Gather(ctx context.Context, env *checks.Env, opt Options) *Facts {
 	f := &Facts{Installed: true}
-	files, err := ParseConfigFiles(opt.ConfigPath, "/etc/ssh", env.Path)
+	files, err := ParseConfigFiles(ctx, env.FS(), opt.ConfigPath, "/etc/ssh")
 	if err != nil {
 		f.FilesErr = err.Error()
 	} else {
@@ -125,10 +130,13 @@ func Gather(ctx context.Context, env *checks.Env, opt Options) *Facts {
 		f.SourceNote = err.Error()
 	}
 
-	if data, err := os.ReadFile(env.Path("/etc/passwd")); err != nil {
-		f.AccountsErr = fmt.Sprintf("read /etc/passwd: %v", err)
+	if data, err := env.ReadFile(ctx, "/etc/passwd", hostfs.Table); err != nil {
+		f.AccountsErr = fmt.Sprintf("read %v", err)
 	} else if f.Accounts, err = accounts.ParsePasswd(data); err != nil {
 		f.AccountsErr = err.Error()
+	}
+	if data, err := env.ReadFile(ctx, "/etc/group", hostfs.Table); err == nil {
+		f.Groups = accounts.ParseGroup(data)
 	}
 
 	if f.Global == nil {
@@ -141,14 +149,14 @@ func Gather(ctx context.Context, env *checks.Env, opt Options) *Facts {
 	if f.Source == "sshd -T" && files != nil && len(files.Matches) > 0 {
 		wg.Go(func() { f.Contexts = userContexts(ctx, env, opt, f.Accounts) })
 	}
-	wg.Go(func() { f.HostKeys = readHostKeys(env, f.Global["hostkey"]) })
+	wg.Go(func() { f.HostKeys = readHostKeys(ctx, env, f.Global["hostkey"]) })
 	if opt.Probe {
 		wg.Go(func() { f.Probes = reconcileProbes(ctx, early, ProbeTargets(f.Global["listenaddress"]), opt) })
 	} else {
 		f.ProbeOff = true
 	}
 	wg.Wait()
-	f.KeyFiles = readKeyFiles(env, f)
+	f.KeyFiles = readKeyFiles(ctx, env, f)
 	return f
 }
 
@@ -191,23 +199,27 @@ func userContexts(ctx context.Context, env *checks.Env, opt Options, accounts []
 	return ok
 }
 
-func readHostKeys(env *checks.Env, paths []string) []HostKey {
+// hostKeySpec bounds a host key file: an RSA private key of 16384 bits is
+// under 13 KiB.
+var hostKeySpec = hostfs.Spec{Max: 64 << 10}
+
+func readHostKeys(ctx context.Context, env *checks.Env, paths []string) []HostKey {
 	out := make([]HostKey, 0, len(paths))
 	for _, p := range paths {
 		hk := HostKey{Path: p}
-		if pub, err := readRegular(env.Path(p + ".pub")); err == nil {
+		if pub, err := env.ReadFile(ctx, p+".pub", hostKeySpec); err == nil {
 			if k, _, _, _, err := xssh.ParseAuthorizedKey(pub); err == nil {
 				hk.Type = k.Type()
 				out = append(out, hk)
 				continue
 			}
 		}
-		priv, err := readRegular(env.Path(p))
+		priv, err := env.ReadFile(ctx, p, hostKeySpec)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			hk.Err = "missing"
 		case err != nil:
-			hk.Err = err.Error()
+			hk.Err = hostfs.Why(err)
 		default:
 			if s, err := xssh.ParsePrivateKey(priv); err != nil {
 				hk.Err = "unreadable key: " + err.Error()
@@ -278,12 +290,17 @@ func reconcileProbes(ctx context.Context, early chan []ProbeResult, want []strin
 	return out
 }
 
-// readKeyFiles reads every account's authorized_keys files, once per path.
-func readKeyFiles(env *checks.Env, f *Facts) []KeyFile {
+// readKeyFiles reads every account's authorized_keys files, once per path,
+// the way sshd does: as the account (package hostfs checks the account's
+// own access to every directory and to the file, following symlinks only
+// under those rules), and only a regular file of a bounded size. A file
+// sshd would not read is kept with the reason, since it grants nothing.
+func readKeyFiles(ctx context.Context, env *checks.Env, f *Facts) []KeyFile {
 	seen := map[string]bool{}
 	var out []KeyFile
 	for _, a := range f.Accounts {
 		patterns := f.settingsFor(a.Name).Get("authorizedkeysfile")
+		cred := accounts.Cred(a, f.Groups)
 		for _, pat := range strings.Fields(patterns) {
 			if pat == "none" {
 				continue
@@ -297,29 +314,45 @@ func readKeyFiles(env *checks.Env, f *Facts) []KeyFile {
 				continue
 			}
 			seen[p] = true
-			info, err := os.Stat(env.Path(p))
-			if err != nil {
-				if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
-					out = append(out, KeyFile{Account: a.Name, Path: p, Err: err.Error()})
-				}
+			if ctx.Err() != nil {
+				out = append(out, KeyFile{Account: a.Name, Path: p, Err: "not read: " + ctx.Err().Error()})
 				continue
 			}
-			kf := KeyFile{Account: a.Name, Path: p}
-			if !info.Mode().IsRegular() {
-				kf.Err = "not a regular file"
+			if kf, ok := f.readKeyFile(ctx, env, p, a, cred); ok {
 				out = append(out, kf)
-				continue
 			}
-			if data, err := os.ReadFile(env.Path(p)); err != nil {
-				kf.Err = err.Error()
-			} else {
-				kf.Keys = ParseAuthorizedKeys(data)
-			}
-			kf.Problems = pathProblems(env, p, a)
-			out = append(out, kf)
 		}
 	}
 	return out
+}
+
+// readKeyFile reads one authorized_keys file; ok is false when there is
+// none.
+func (f *Facts) readKeyFile(ctx context.Context, env *checks.Env, p string, a Account, cred *hostfs.Cred) (KeyFile, bool) {
+	kf := KeyFile{Account: a.Name, Path: p}
+	file, err := env.FS().Open(ctx, p, hostfs.Spec{Max: maxKeyFile, As: cred})
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return kf, false
+	case errors.Is(err, hostfs.ErrKind), errors.Is(err, hostfs.ErrNoAccess), errors.Is(err, hostfs.ErrPseudo),
+		errors.Is(err, syscall.ELOOP), errors.Is(err, fs.ErrPermission):
+		kf.Ignored = hostfs.Why(err)
+		return kf, true
+	case err != nil:
+		kf.Err = hostfs.Why(err)
+		return kf, true
+	}
+	defer file.Close()
+	data, err := file.ReadAll(ctx)
+	if err != nil {
+		kf.Err = hostfs.Why(err)
+		return kf, true
+	}
+	kf.Keys = ParseAuthorizedKeys(data)
+	if f.settingsFor(a.Name).Get("strictmodes") != "no" {
+		kf.Problems = pathProblems(ctx, env, file, a)
+	}
+	return kf, true
 }
 
 // settingsFor returns the configuration sshd applies to an account: its own
@@ -333,49 +366,30 @@ func (f *Facts) settingsFor(user string) Settings {
 	return f.Global
 }
 
-// pathProblems applies sshd's StrictModes rule to a key file and every
-// directory above it up to the home directory: each must be owned by the
-// account or root and writable by nobody else.
-func pathProblems(env *checks.Env, p string, a Account) []string {
-	var probs []string
+// pathProblems applies sshd's StrictModes rule to a key file as opened and
+// every directory of its resolved path up to the account's home (or up to
+// "/" when the file resolves outside it): each must be owned by the account
+// or root and writable by nobody else.
+func pathProblems(ctx context.Context, env *checks.Env, file *hostfs.File, a Account) []string {
 	home := strings.TrimSuffix(a.Home, "/")
-	for cur := p; ; {
-		info, err := os.Stat(env.Path(cur))
-		if err != nil {
-			probs = append(probs, fmt.Sprintf("%s: %v", cur, err))
+	if h, err := env.FS().Stat(ctx, a.Home, hostfs.Spec{}); err == nil {
+		home = h.Info.Path // sshd compares with the home's real path
+	}
+	var probs []string
+	check := func(i hostfs.Info) {
+		if int(i.UID) != a.UID && i.UID != 0 {
+			probs = append(probs, fmt.Sprintf("%s is owned by uid %d, not %s or root", i.Path, i.UID, a.Name))
+		}
+		if i.Mode.Perm()&0o022 != 0 {
+			probs = append(probs, fmt.Sprintf("%s is writable by group or others (mode %04o)", i.Path, i.Mode.Perm()))
+		}
+	}
+	check(file.Info)
+	for i := len(file.Dirs) - 1; i >= 0; i-- {
+		check(file.Dirs[i])
+		if file.Dirs[i].Path == home {
 			break
 		}
-		if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) != a.UID && st.Uid != 0 {
-			probs = append(probs, fmt.Sprintf("%s is owned by uid %d, not %s or root", cur, st.Uid, a.Name))
-		}
-		if info.Mode().Perm()&0o022 != 0 {
-			probs = append(probs, fmt.Sprintf("%s is writable by group or others (mode %04o)", cur, info.Mode().Perm()))
-		}
-		if cur == home || cur == "/" || !strings.HasPrefix(cur, home+"/") {
-			break
-		}
-		cur = parentDir(cur)
 	}
 	return probs
-}
-
-func parentDir(p string) string {
-	i := strings.LastIndexByte(p, '/')
-	if i <= 0 {
-		return "/"
-	}
-	return p[:i]
-}
-
-// readRegular reads a file only if it is a regular file: a HostKey pointing
-// at a FIFO or a device must not block the check.
-func readRegular(path string) ([]byte, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	return os.ReadFile(path)
 }

@@ -1,9 +1,12 @@
 package ssh
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/vigie-agent/vigie/host/hostfs"
 )
 
 func FuzzParseSshdT(f *testing.F) {
@@ -30,7 +33,7 @@ func FuzzParseConfigFiles(f *testing.F) {
 		}
 		// Absolute Include patterns stay inside the test's directory: a
 		// fuzzed "Include /*/*/*" must not glob the host's /proc.
-		cfg, err := ParseConfigFiles("/sshd_config", "/", func(s string) string { return filepath.Join(dir, s) })
+		cfg, err := ParseConfigFiles(context.Background(), hostfs.FS{Root: dir}, "/sshd_config", "/")
 		if err != nil {
 			return
 		}
@@ -44,10 +47,23 @@ func FuzzParseConfigFiles(f *testing.F) {
 func FuzzParseAuthorizedKeys(f *testing.F) {
 	b, _ := os.ReadFile("testdata/authorized_keys/mixed")
 	f.Add(b)
+	f.Add([]byte("api_key: sk-live-0123456789\nssh-dss AAAA junk\n"))
+	f.Add([]byte("command=\"x\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHw \x1b[2J\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		for _, k := range ParseAuthorizedKeys(in) {
+		got := ParseAuthorizedKeys(in)
+		if len(got.Entries) > maxKeyEntries || got.Total < len(got.Entries)+got.Dropped {
+			t.Fatalf("%d entries, %d total, %d dropped", len(got.Entries), got.Total, got.Dropped)
+		}
+		for _, k := range got.Entries {
 			if k.Err == "" && k.Type == "" {
 				t.Fatalf("parsed key without type at line %d", k.Line)
+			}
+			if k.Err != "" {
+				// Nothing of an unparsable line but a known type name
+				// may leave the parser.
+				if k.Type != "" && !keyTypes[k.Type] || k.Comment != "" || len(k.Options) > 0 || len(k.Hash) != 8 || k.Len == 0 {
+					t.Fatalf("unparsable line %d leaks or lacks its summary: %+v", k.Line, k)
+				}
 			}
 		}
 	})

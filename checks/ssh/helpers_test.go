@@ -2,6 +2,7 @@ package ssh
 
 import (
 	"bufio"
+	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -14,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/vigie-agent/vigie/host/hostfs"
 
 	xssh "golang.org/x/crypto/ssh"
 
@@ -53,7 +56,7 @@ func installScenario(t *testing.T, name, dst, sshdir string, hostKeyRoot string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := ParseConfigFiles(filepath.Join(sshdir, "sshd_config"), sshdir, func(p string) string { return filepath.Join(hostKeyRoot, p) })
+	cfg, err := ParseConfigFiles(context.Background(), hostfs.FS{Root: hostKeyRoot}, filepath.Join(sshdir, "sshd_config"), sshdir)
 	if err != nil {
 		t.Fatalf("scenario %s: %v", name, err)
 	}

@@ -1,9 +1,9 @@
 package ssh
 
 import (
-	"bufio"
 	"bytes"
-	"strings"
+	"crypto/sha256"
+	"encoding/hex"
 
 	xssh "golang.org/x/crypto/ssh"
 )
@@ -22,54 +22,114 @@ var ed25519Algorithms = map[string]bool{
 // ED25519 family.
 func IsED25519(alg string) bool { return ed25519Algorithms[alg] }
 
-// KeyLine is one entry of an authorized_keys file.
-type KeyLine struct {
-	Line    int
-	Type    string // key algorithm as written; "" when unreadable
-	Comment string
-	Options []string
-	Err     string // why the line could not be parsed
+// keyTypes are the key type names OpenSSH 7 to 10 writes in authorized_keys
+// lines, recognised even where x/crypto refuses the key (DSA, XMSS), so an
+// operator sees "ssh-dss" rather than only "unparsable". Nothing else of an
+// unparsable line is ever reported: it may be any file's text.
+var keyTypes = map[string]bool{
+	"ssh-ed25519": true, "ssh-ed25519-cert-v01@openssh.com": true,
+	"sk-ssh-ed25519@openssh.com": true, "sk-ssh-ed25519-cert-v01@openssh.com": true,
+	"ssh-rsa": true, "ssh-rsa-cert-v01@openssh.com": true,
+	"rsa-sha2-256": true, "rsa-sha2-512": true,
+	"rsa-sha2-256-cert-v01@openssh.com": true, "rsa-sha2-512-cert-v01@openssh.com": true,
+	"ssh-dss": true, "ssh-dss-cert-v01@openssh.com": true,
+	"ecdsa-sha2-nistp256": true, "ecdsa-sha2-nistp384": true, "ecdsa-sha2-nistp521": true,
+	"ecdsa-sha2-nistp256-cert-v01@openssh.com": true, "ecdsa-sha2-nistp384-cert-v01@openssh.com": true,
+	"ecdsa-sha2-nistp521-cert-v01@openssh.com": true,
+	"sk-ecdsa-sha2-nistp256@openssh.com":       true, "sk-ecdsa-sha2-nistp256-cert-v01@openssh.com": true,
+	"webauthn-sk-ecdsa-sha2-nistp256@openssh.com": true,
+	"ssh-xmss@openssh.com":                        true, "ssh-xmss-cert-v01@openssh.com": true,
 }
 
+// KeyLine is one entry of an authorized_keys file. For a line that is not a
+// key, only where it is, how long, and a short hash are kept: the line may
+// be a secret a symlink or hard link exposed.
+type KeyLine struct {
+	Line    int
+	Type    string // key algorithm; for an unparsable line only a known type name, else ""
+	Comment string
+	Options []string
+	Err     string // why the line could not be used as a key
+	Len     int    // bytes in the line, for an unparsable one
+	Hash    string // first 8 hex digits of the SHA-256 of the unparsable line, without its newline
+}
+
+// maxKeyFile is the most of an authorized_keys file read: OpenSSH itself
+// reads lines of up to 16 KiB (SSH_MAX_PUBKEY_BYTES), and a file of a
+// megabyte already holds thousands of keys.
 const maxKeyFile = 1 << 20
 
+// maxKeyEntries bounds the entries kept with their details; the rest are
+// only counted, so a file of half a million junk lines costs no more
+// memory than its own size.
+const maxKeyEntries = 256
+
+// maxKeyLine is the longest line sshd accepts in authorized_keys
+// (SSH_MAX_PUBKEY_BYTES, 16 KiB).
+const maxKeyLine = 16 * 1024
+
+// KeyList is what an authorized_keys file holds.
+type KeyList struct {
+	Entries []KeyLine // the first maxKeyEntries entries
+	Total   int       // every non-comment line
+	// Dropped counts the entries past maxKeyEntries that are not ED25519
+	// keys, so the verdict still counts them.
+	Dropped int
+}
+
 // ParseAuthorizedKeys reads every non-comment line of an authorized_keys
-// file. Lines x/crypto cannot parse are kept with the error and the type
-// token when one can be recognised, so an operator sees e.g. a DSA key that
-// the library refuses as exactly that.
-func ParseAuthorizedKeys(data []byte) []KeyLine {
+// file, at most maxKeyFile bytes of it.
+func ParseAuthorizedKeys(data []byte) KeyList {
 	if len(data) > maxKeyFile {
 		data = data[:maxKeyFile]
 	}
-	var out []KeyLine
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 16*1024), maxKeyFile)
+	var out KeyList
 	n := 0
-	for sc.Scan() {
+	for len(data) > 0 {
 		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
+		var raw []byte
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			raw, data = data[:i], data[i+1:]
+		} else {
+			raw, data = data, nil
+		}
+		line := bytes.TrimSpace(raw)
+		if len(line) == 0 || line[0] == '#' {
 			continue
 		}
-		pk, comment, opts, _, err := xssh.ParseAuthorizedKey([]byte(line))
-		if err != nil {
-			out = append(out, KeyLine{Line: n, Type: guessKeyType(line), Err: err.Error()})
-			continue
+		out.Total++
+		k := parseKeyLine(n, raw, line)
+		if len(out.Entries) < maxKeyEntries {
+			out.Entries = append(out.Entries, k)
+		} else if k.Err != "" || !IsED25519(k.Type) {
+			out.Dropped++
 		}
-		out = append(out, KeyLine{Line: n, Type: pk.Type(), Comment: comment, Options: opts})
-	}
-	if err := sc.Err(); err != nil {
-		out = append(out, KeyLine{Line: n + 1, Err: "line too long: " + err.Error()})
 	}
 	return out
 }
 
-// guessKeyType finds the first word that looks like a key algorithm name,
-// skipping an options field.
-func guessKeyType(line string) string {
-	for _, w := range strings.Fields(line) {
-		if strings.HasPrefix(w, "ssh-") || strings.HasPrefix(w, "ecdsa-") || strings.HasPrefix(w, "sk-") || strings.HasPrefix(w, "rsa-") {
-			return w
+func parseKeyLine(n int, raw, line []byte) KeyLine {
+	if len(raw) > maxKeyLine {
+		return unparsable(n, raw, "longer than sshd's 16 KiB limit for a key line")
+	}
+	pk, comment, opts, _, err := xssh.ParseAuthorizedKey(line)
+	if err != nil {
+		return unparsable(n, raw, "not a key x/crypto/ssh can read")
+	}
+	return KeyLine{Line: n, Type: pk.Type(), Comment: comment, Options: opts}
+}
+
+func unparsable(n int, raw []byte, why string) KeyLine {
+	sum := sha256.Sum256(raw)
+	return KeyLine{Line: n, Type: knownType(raw), Err: why, Len: len(raw), Hash: hex.EncodeToString(sum[:4])}
+}
+
+// knownType finds the first field that is a key type name, skipping an
+// options field.
+func knownType(line []byte) string {
+	for _, w := range bytes.Fields(line) {
+		if keyTypes[string(w)] {
+			return string(w)
 		}
 	}
 	return ""

@@ -53,8 +53,8 @@ func freePort(t *testing.T) int {
 }
 
 // installLive writes scenario name into dir, listening on addr, with keys
-// read from dir/keys/%u.
-func installLive(t *testing.T, name, dir, addr string) []expectation {
+// read from keys/%u.
+func installLive(t *testing.T, name, dir, keys, addr string) []expectation {
 	t.Helper()
 	sshdir := filepath.Join(dir, "etc", "ssh")
 	exp := installScenario(t, name, dir, sshdir, "/")
@@ -64,7 +64,7 @@ func installLive(t *testing.T, name, dir, addr string) []expectation {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if _, err := fmt.Fprintf(f, "\nListenAddress %s\nPidFile none\nAuthorizedKeysFile %s/keys/%%u\n", addr, dir); err != nil {
+	if _, err := fmt.Fprintf(f, "\nListenAddress %s\nPidFile none\nAuthorizedKeysFile %s/%%u\n", addr, keys); err != nil {
 		t.Fatal(err)
 	}
 	return exp
@@ -74,12 +74,19 @@ func installLive(t *testing.T, name, dir, addr string) []expectation {
 func startSshd(t *testing.T, scenario string) (*liveServer, []expectation) {
 	t.Helper()
 	dir := t.TempDir()
-	s := &liveServer{dir: dir, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), keys: filepath.Join(dir, "keys")}
-	exp := installLive(t, scenario, dir, s.addr)
-	s.config = filepath.Join(dir, "etc", "ssh", "sshd_config")
-	if err := os.MkdirAll(s.keys, 0o700); err != nil {
+	// The key files live where sshd's StrictModes accepts them (and vigie
+	// with it): not under /tmp, which others can write.
+	keys, err := os.MkdirTemp("/run", "vigie-live-keys-")
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { os.RemoveAll(keys) })
+	if err := os.Chmod(keys, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := &liveServer{dir: dir, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), keys: keys}
+	exp := installLive(t, scenario, dir, keys, s.addr)
+	s.config = filepath.Join(dir, "etc", "ssh", "sshd_config")
 	s.cmd = exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", s.config)
 	s.cmd.Stdout, s.cmd.Stderr = s, s
 	if err := s.cmd.Start(); err != nil {
@@ -213,7 +220,7 @@ func TestLiveNotReloaded(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(s.dir, "etc")); err != nil {
 		t.Fatal(err)
 	}
-	installLive(t, "hardened", s.dir, s.addr)
+	installLive(t, "hardened", s.dir, s.keys, s.addr)
 	got := s.run(t)
 	if got[IDPasswordAuth].Status != checks.Pass || got[IDHostKeys].Status != checks.Pass {
 		t.Fatalf("configuration on disk should pass: %s %s / %s %s", got[IDPasswordAuth].Status, got[IDPasswordAuth].Reason, got[IDHostKeys].Status, got[IDHostKeys].Reason)

@@ -2,6 +2,7 @@ package ssh
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vigie-agent/vigie/host/hostfs"
 
 	xssh "golang.org/x/crypto/ssh"
 )
@@ -96,7 +99,7 @@ func TestParseConfigFilesIncludeLoop(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("Include "+cfg+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := ParseConfigFiles(cfg, dir, func(p string) string { return p })
+	_, err := ParseConfigFiles(context.Background(), hostfs.Host, cfg, dir)
 	if err == nil || !strings.Contains(err.Error(), "include loop") {
 		t.Fatalf("include loop: err = %v", err)
 	}
@@ -109,7 +112,7 @@ func TestParseConfigFilesIncludeLoop(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("Include *.conf *.conf *.conf\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ParseConfigFiles(cfg, dir, func(p string) string { return p }); err == nil {
+	if _, err := ParseConfigFiles(context.Background(), hostfs.Host, cfg, dir); err == nil {
 		t.Fatal("an Include fan-out that never ends was accepted")
 	}
 }
@@ -124,14 +127,14 @@ func TestParseConfigFilesDiamond(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("Include common.conf\nInclude common.conf\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c, err := ParseConfigFiles(cfg, dir, func(p string) string { return p })
+	c, err := ParseConfigFiles(context.Background(), hostfs.Host, cfg, dir)
 	if err != nil || len(c.Global) != 2 {
 		t.Fatalf("%v %+v", err, c)
 	}
 }
 
 func TestParseConfigFilesMissing(t *testing.T) {
-	_, err := ParseConfigFiles("/nonexistent/sshd_config", "/etc/ssh", func(p string) string { return p })
+	_, err := ParseConfigFiles(context.Background(), hostfs.Host, "/nonexistent/sshd_config", "/etc/ssh")
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/sshd_config") {
 		t.Fatalf("err = %v", err)
 	}
@@ -176,7 +179,7 @@ func TestParseAuthorizedKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := ParseAuthorizedKeys(b)
+	got := ParseAuthorizedKeys(b).Entries
 	want := []struct {
 		line    int
 		typ     string

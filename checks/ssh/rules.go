@@ -215,6 +215,10 @@ func authorizedKeys(f *Facts) checks.Result {
 	var errs []string
 	keys := 0
 	for _, kf := range f.KeyFiles {
+		if kf.Ignored != "" {
+			ev = append(ev, checks.Evidence{Subject: kf.Account, Key: "file", Value: "not read by sshd: " + kf.Ignored, File: kf.Path, Source: "files", OK: true})
+			continue
+		}
 		if kf.Err != "" {
 			ev = append(ev, checks.Evidence{Subject: kf.Path, Key: "read", Value: kf.Err, Source: "files"})
 			errs = append(errs, kf.Path+": "+kf.Err)
@@ -224,15 +228,15 @@ func authorizedKeys(f *Facts) checks.Result {
 			ev = append(ev, checks.Evidence{Subject: kf.Path, Key: "permissions", Value: p, Want: "owned by the account or root, not group/world-writable", File: kf.Path})
 			bad = append(bad, p)
 		}
-		for _, k := range kf.Keys {
-			keys++
+		keys += kf.Keys.Total
+		for _, k := range kf.Keys.Entries {
 			ok := k.Err == "" && IsED25519(k.Type)
 			e := checks.Evidence{Subject: kf.Account, Key: "key", Value: k.Type, Want: "ssh-ed25519", File: kf.Path, Line: k.Line, OK: ok}
 			if k.Comment != "" {
 				e.Value = k.Type + " " + k.Comment
 			}
 			if k.Err != "" {
-				e.Value = strings.TrimSpace(k.Type + " (unparsable: " + k.Err + ")")
+				e.Value = strings.TrimSpace(fmt.Sprintf("%s (unparsable line: %s; %d bytes, sha256 %s)", k.Type, k.Err, k.Len, k.Hash))
 			}
 			ev = append(ev, e)
 			if !ok {
@@ -243,6 +247,10 @@ func authorizedKeys(f *Facts) checks.Result {
 				bad = append(bad, fmt.Sprintf("%s:%d %s", kf.Path, k.Line, typ))
 			}
 		}
+		if kf.Keys.Dropped > 0 {
+			ev = append(ev, checks.Evidence{Subject: kf.Account, Key: "key", Value: fmt.Sprintf("%d more entries not ED25519 past the first %d", kf.Keys.Dropped, len(kf.Keys.Entries)), Want: "ssh-ed25519", File: kf.Path})
+			bad = append(bad, fmt.Sprintf("%s: %d more entries not ED25519", kf.Path, kf.Keys.Dropped))
+		}
 	}
 	if cmd := f.Global.Get("authorizedkeyscommand"); cmd != "" && cmd != "none" {
 		ev = append(ev, checks.Evidence{Key: "authorizedkeyscommand", Value: cmd, Source: f.Source,
@@ -250,9 +258,9 @@ func authorizedKeys(f *Facts) checks.Result {
 	}
 	switch {
 	case len(bad) > 0:
-		return checks.Failf("%d problem(s): %s", len(bad), strings.Join(bad, "; ")).With(ev...)
+		return checks.Failf("%d problem(s): %s", len(bad), checks.Abridge(bad, 8, "; ")).With(ev...)
 	case len(errs) > 0:
-		return checks.Errorf("could not read: %s", strings.Join(errs, "; ")).With(ev...)
+		return checks.Errorf("could not read: %s", checks.Abridge(errs, 8, "; ")).With(ev...)
 	case f.AccountsErr != "":
 		return checks.Errorf("%s", f.AccountsErr).With(ev...)
 	}

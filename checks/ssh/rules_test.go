@@ -75,7 +75,7 @@ func TestAuthorizedKeysPermissions(t *testing.T) {
 	run := func() checks.Result {
 		f := &Facts{Global: Settings{"authorizedkeysfile": {".ssh/authorized_keys"}}, Source: "sshd -T"}
 		f.Accounts, _ = accounts.ParsePasswd([]byte(passwd))
-		f.KeyFiles = readKeyFiles(env, f)
+		f.KeyFiles = readKeyFiles(context.Background(), env, f)
 		return authorizedKeys(f)
 	}
 	if r := run(); r.Status != checks.Pass {

@@ -193,6 +193,10 @@ type File struct {
 // Close closes the file.
 func (f *File) Close() error { return f.f.Close() }
 
+// ReadAt reads at an offset, for a header at a known place (a LUKS
+// superblock on a block device). The caller bounds what it asks for.
+func (f *File) ReadAt(b []byte, off int64) (int, error) { return f.f.ReadAt(b, off) }
+
 // ReadAll reads the whole file, at most the cap, checking ctx between reads.
 func (f *File) ReadAll(ctx context.Context) ([]byte, error) {
 	size := f.Info.Size
@@ -362,7 +366,10 @@ func (h FS) openFast(p string, spec Spec) (*File, error) {
 	return &File{f: os.NewFile(uintptr(fd), h.hostPath(clean)), Info: infoOf(clean, &st), max: spec.max()}, nil
 }
 
-// hostPath is where a path of the inspected system is on this host.
+// HostPath is where a path of the inspected system is on this host: for
+// what must walk a tree with the standard library (a glob), never to read.
+func (h FS) HostPath(p string) string { return h.hostPath(p) }
+
 func (h FS) hostPath(p string) string {
 	if h.Root == "" || h.Root == "/" {
 		return p

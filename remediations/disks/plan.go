@@ -10,11 +10,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
+
+	"github.com/vigie-agent/vigie/host/hostfs"
 
 	"github.com/coreos/go-systemd/v22/unit"
 
@@ -148,7 +152,7 @@ func BuildPlan(ctx context.Context, env *checks.Env, f *diskcheck.Facts, opt Opt
 		}
 		return p, nil
 	}
-	if err := plan(env, p, targets, opt); err != nil {
+	if err := plan(ctx, env, p, targets, opt); err != nil {
 		return nil, err
 	}
 	p.Activate = opt.Systemd.Reload
@@ -191,25 +195,52 @@ func scratchTarget(ctx context.Context, f *diskcheck.Facts, it diskcheck.Item, o
 	return t, ""
 }
 
-// contentOf says what a mount point holds besides an empty lost+found.
+// contentOf says what a mount point holds besides an empty lost+found. It
+// reads at most maxListed names: a scratch disk a user filled with a
+// million files needs no more to be refused, and no more memory.
 func contentOf(dir string) (string, error) {
-	ents, err := os.ReadDir(dir)
+	names, more, err := firstNames(dir)
 	if err != nil {
 		return "", err
 	}
-	var names []string
-	for _, e := range ents {
-		if e.Name() == "lost+found" && e.IsDir() {
-			if sub, err := os.ReadDir(filepath.Join(dir, e.Name())); err == nil && len(sub) == 0 {
+	var kept []string
+	for _, n := range names {
+		if n == "lost+found" {
+			sub, subMore, err := firstNames(filepath.Join(dir, n))
+			if err == nil && len(sub) == 0 && !subMore {
 				continue
 			}
 		}
-		names = append(names, e.Name())
+		kept = append(kept, n)
 	}
-	if len(names) == 0 {
+	switch {
+	case len(kept) == 0:
 		return "", nil
+	case more:
+		return fmt.Sprintf("more than %d entries: %s", len(kept), checks.Abridge(kept, 5, ", ")), nil
 	}
-	return fmt.Sprintf("%d entries: %s", len(names), checks.Abridge(names, 5, ", ")), nil
+	return fmt.Sprintf("%d entries: %s", len(kept), checks.Abridge(kept, 5, ", ")), nil
+}
+
+const maxListed = 64
+
+// firstNames lists up to maxListed names of a directory, sorted; more says
+// there are others.
+func firstNames(dir string) (names []string, more bool, err error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, false, err
+	}
+	defer d.Close()
+	names, err = d.Readdirnames(maxListed + 1)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, false, err
+	}
+	if len(names) > maxListed {
+		names, more = names[:maxListed], true
+	}
+	sort.Strings(names)
+	return names, more, nil
 }
 
 // swapTarget decides whether a swap area can be re-created.
@@ -327,12 +358,12 @@ func (t target) names(spec string) bool {
 // plan writes crypttab and fstab and adds the steps: take the old
 // filesystem or swap out of use, erase its signature, have systemd open
 // the mapping (which makes the new filesystem or swap), and use it again.
-func plan(env *checks.Env, p *remediations.Plan, targets []target, opt Options) error {
-	crypttab, err := readTab(env.Path(opt.Crypttab))
+func plan(ctx context.Context, env *checks.Env, p *remediations.Plan, targets []target, opt Options) error {
+	crypttab, err := readTab(ctx, env, opt.Crypttab)
 	if err != nil {
 		return err
 	}
-	fstab, err := readTab(env.Path(opt.Fstab))
+	fstab, err := readTab(ctx, env, opt.Fstab)
 	if err != nil {
 		return err
 	}
@@ -482,13 +513,13 @@ func (t target) putBack(opt Options, mapper string) remediations.Action {
 		}}
 }
 
-func readTab(path string) ([]TabLine, error) {
-	b, err := os.ReadFile(path)
+func readTab(ctx context.Context, env *checks.Env, path string) ([]TabLine, error) {
+	b, err := env.ReadFile(ctx, path, hostfs.Config)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, fmt.Errorf("read %w", err)
 	}
 	return ParseTab(b), nil
 }

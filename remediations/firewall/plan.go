@@ -3,11 +3,14 @@ package firewall
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"os/exec"
 	"strconv"
 	"strings"
+
+	"github.com/vigie-agent/vigie/host/hostfs"
 
 	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
@@ -36,7 +39,7 @@ type Options struct {
 }
 
 // BuildPlan decides the changes from the firewall facts.
-func BuildPlan(env *checks.Env, f *fwcheck.Facts, opt Options) (*remediations.Plan, error) {
+func BuildPlan(ctx context.Context, env *checks.Env, f *fwcheck.Facts, opt Options) (*remediations.Plan, error) {
 	p := &remediations.Plan{Area: "firewall"}
 	if f.Ruleset == nil {
 		return nil, fmt.Errorf("cannot read the nftables ruleset: %s", f.RulesetErr)
@@ -66,12 +69,12 @@ func BuildPlan(env *checks.Env, f *fwcheck.Facts, opt Options) (*remediations.Pl
 	}
 	text := []byte(spec.Text())
 	files := []remediations.FileChange{{Path: env.Path(opt.PersistFile), Content: text, Mode: 0o644, Why: "vigie's table, loaded at boot"}}
-	conf, err := os.ReadFile(env.Path(opt.NftablesConf))
+	conf, err := env.ReadFile(ctx, opt.NftablesConf, hostfs.Config)
 	include := "include \"" + opt.PersistFile + "\"\n"
 	switch {
-	case err != nil && !os.IsNotExist(err):
-		return nil, fmt.Errorf("read %s: %w", opt.NftablesConf, err)
-	case os.IsNotExist(err):
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("read %w", err)
+	case errors.Is(err, fs.ErrNotExist):
 		conf = []byte("#!/usr/sbin/nft -f\n")
 	}
 	if !bytes.Contains(conf, []byte(strings.TrimSpace(include))) {
@@ -144,9 +147,9 @@ func Sync(ctx context.Context, path string, opt Options) error {
 		return err
 	}
 	defer closeNS()
-	data, err := os.ReadFile(path)
+	data, err := hostfs.ReadFile(ctx, path, hostfs.Config)
 	switch {
-	case os.IsNotExist(err):
+	case errors.Is(err, fs.ErrNotExist):
 		return Delete(conn)
 	case err != nil:
 		return err

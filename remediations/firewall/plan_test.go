@@ -57,7 +57,7 @@ func newHost(t *testing.T) *host {
 func (h *host) plan(t *testing.T) *remediations.Plan {
 	t.Helper()
 	f := fwcheck.Gather(context.Background(), h.env, h.opt.Check)
-	p, err := BuildPlan(h.env, f, h.opt)
+	p, err := BuildPlan(context.Background(), h.env, f, h.opt)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,12 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/vigie-agent/vigie/host/hostfs"
 
 	"github.com/vigie-agent/vigie/checks"
 	patchcheck "github.com/vigie-agent/vigie/checks/patches"
@@ -51,9 +55,9 @@ func planDnf(ctx context.Context, env *checks.Env, f *patchcheck.Facts, opt Opti
 	}
 	why := "dnf-automatic applies security updates, and only those"
 	if fileExists(env, a.Binary) {
-		old, err := os.ReadFile(env.Path(a.Conf))
-		if err != nil && !os.IsNotExist(err) {
-			return fmt.Errorf("patches: read %s: %w", a.Conf, err)
+		old, err := env.ReadFile(ctx, a.Conf, hostfs.Config)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("patches: read %w", err)
 		}
 		fc := remediations.FileChange{Path: env.Path(a.Conf), Content: SetINI(old, "commands", set), Mode: 0o644, Why: why}
 		if remediations.Changed(fc) {
@@ -70,8 +74,8 @@ func planDnf(ctx context.Context, env *checks.Env, f *patchcheck.Facts, opt Opti
 		p.Actions = append(p.Actions, install, remediations.Action{
 			What: "set " + strings.Join(sortedKeys(set), ", ") + " in [commands] of " + a.Conf + " (" + why + ")",
 			Do: func(ctx context.Context) error {
-				b, err := os.ReadFile(conf)
-				if err != nil && !os.IsNotExist(err) {
+				b, err := hostfs.ReadFile(ctx, conf, hostfs.Config)
+				if err != nil && !errors.Is(err, fs.ErrNotExist) {
 					return err
 				}
 				packaged = b

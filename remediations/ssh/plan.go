@@ -12,9 +12,10 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/vigie-agent/vigie/host/hostfs"
 
 	"github.com/vigie-agent/vigie/checks/accounts"
 
@@ -63,7 +64,7 @@ func BuildPlan(ctx context.Context, env *checks.Env, f *sshcheck.Facts, opt Opti
 	if f.Files == nil {
 		return nil, fmt.Errorf("cannot read %s: %s", opt.Check.ConfigPath, f.FilesErr)
 	}
-	admins, why := adminsWithED25519(env, f)
+	admins, why := adminsWithED25519(f)
 	allowLockin := len(admins) > 0 || opt.Force
 	if !allowLockin {
 		p.Refusals = append(p.Refusals, "password login, root password login and non-ED25519 keys stay allowed: "+why+
@@ -81,7 +82,7 @@ func BuildPlan(ctx context.Context, env *checks.Env, f *sshcheck.Facts, opt Opti
 	p.Files = append(p.Files, remediations.FileChange{Path: env.Path(opt.DropIn), Content: []byte(b.String()), Mode: 0o644,
 		Why: "settings that win over the main file and cloud-init's drop-in"})
 
-	if !hasED25519HostKey(env, f, opt.HostKey) {
+	if !hasED25519HostKey(ctx, env, f, opt.HostKey) {
 		priv, pub, err := newHostKey()
 		if err != nil {
 			return nil, err
@@ -94,9 +95,9 @@ func BuildPlan(ctx context.Context, env *checks.Env, f *sshcheck.Facts, opt Opti
 	// The main file and other drop-ins: make sure the drop-in is read,
 	// and comment out host keys that are not ED25519.
 	for _, file := range f.Files.Files {
-		data, err := os.ReadFile(env.Path(file))
+		data, err := env.ReadFile(ctx, file, hostfs.Config)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", file, err)
+			return nil, fmt.Errorf("read %w", err)
 		}
 		out := disableHostKeys(data, f)
 		if file == opt.Check.ConfigPath && !includesDropIn(data, opt) {
@@ -145,15 +146,15 @@ func verify(ctx context.Context, env *checks.Env, opt Options, allowLockin bool)
 // adminsWithED25519 lists the accounts that could still log in and
 // administer the host after passwords are off: root, or a member of sudo
 // or wheel, with an ED25519 key in an authorized_keys file.
-func adminsWithED25519(env *checks.Env, f *sshcheck.Facts) ([]string, string) {
-	sudoers := groupMembers(env, "sudo", "wheel", "admin")
+func adminsWithED25519(f *sshcheck.Facts) ([]string, string) {
+	sudoers := groupMembers(f.Groups, "sudo", "wheel", "admin")
 	var out []string
 	for _, kf := range f.KeyFiles {
 		admin := kf.Account == "root" || sudoers[kf.Account]
-		if !admin || kf.Err != "" || len(kf.Problems) > 0 {
+		if !admin || kf.Err != "" || kf.Ignored != "" || len(kf.Problems) > 0 {
 			continue
 		}
-		for _, k := range kf.Keys {
+		for _, k := range kf.Keys.Entries {
 			if k.Err == "" && sshcheck.IsED25519(k.Type) {
 				out = append(out, kf.Account)
 				break
@@ -166,17 +167,13 @@ func adminsWithED25519(env *checks.Env, f *sshcheck.Facts) ([]string, string) {
 	return out, ""
 }
 
-func groupMembers(env *checks.Env, groups ...string) map[string]bool {
+func groupMembers(all []accounts.Group, groups ...string) map[string]bool {
 	want := map[string]bool{}
 	for _, g := range groups {
 		want[g] = true
 	}
 	out := map[string]bool{}
-	data, err := os.ReadFile(env.Path("/etc/group"))
-	if err != nil {
-		return out
-	}
-	for _, g := range accounts.ParseGroup(data) {
+	for _, g := range all {
 		if want[g.Name] {
 			for _, m := range g.Members {
 				out[m] = true
@@ -186,13 +183,13 @@ func groupMembers(env *checks.Env, groups ...string) map[string]bool {
 	return out
 }
 
-func hasED25519HostKey(env *checks.Env, f *sshcheck.Facts, path string) bool {
+func hasED25519HostKey(ctx context.Context, env *checks.Env, f *sshcheck.Facts, path string) bool {
 	for _, hk := range f.HostKeys {
 		if hk.Path == path && hk.Err == "" && sshcheck.IsED25519(hk.Type) {
 			return true
 		}
 	}
-	if _, err := os.Stat(env.Path(path)); err == nil {
+	if env.FS().Exists(ctx, path) {
 		return true // present but not configured: the drop-in configures it
 	}
 	return false

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vigie-agent/vigie/host/hostfs"
+
 	"github.com/vigie-agent/vigie/checks/units"
 )
 
@@ -67,13 +69,13 @@ func signalPidFile(pidFile string) error {
 	if pidFile == "" || pidFile == "none" {
 		return errors.New("sshd has no PidFile and systemd is not running: cannot reload it")
 	}
-	b, err := os.ReadFile(pidFile)
+	b, err := hostfs.ReadFile(context.Background(), pidFile, hostfs.Small)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", pidFile, err)
+		return fmt.Errorf("read %w", err)
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil || pid <= 1 {
-		return fmt.Errorf("%s holds no pid: %q", pidFile, b)
+		return fmt.Errorf("%s holds no pid (%d bytes)", pidFile, len(b))
 	}
 	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 		return fmt.Errorf("SIGHUP sshd (pid %d): %w", pid, err)
