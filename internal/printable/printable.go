@@ -15,9 +15,8 @@
 //
 // # Escapes
 //
-// Every rune of the result is printable, and every backslash of the result
-// starts one of these escapes, so the input can be read back without
-// ambiguity:
+// The result is valid UTF-8 and every backslash in it starts one of these
+// escapes, so the input can be read back without ambiguity:
 //
 //	\\          a backslash of the input
 //	\t \n \r    tab, newline, carriage return
@@ -31,8 +30,11 @@
 //	\UHHHHHHHH  the same, beyond U+FFFF
 //	\…(+N bytes)  the end of a cut: N bytes of the input are not shown
 //
-// A code point U+0080 to U+00FF is always written \u00HH, never \xHH: \xHH
-// above 7f always means a raw byte.
+// Every other rune (a letter of any script, a symbol, an emoji) is kept as
+// it is; the zero-width joiner that glues some emoji together is escaped
+// with the other format characters. A C1 control is written \u0080 to \u009f, never \xHH: \xHH above
+// 7f always means a raw byte. Escaping a result again, when nothing was
+// cut, doubles its backslashes and changes nothing else.
 //
 // # Bounds
 //
