@@ -15,6 +15,7 @@ import (
 	"github.com/vigie-agent/vigie/agent/endpoint"
 	"github.com/vigie-agent/vigie/agent/spool"
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/internal/printable"
 	"github.com/vigie-agent/vigie/remediations"
 )
 
@@ -46,12 +47,21 @@ func Cycle(ctx context.Context, cfg Config, env *checks.Env, log io.Writer) erro
 	if err != nil {
 		return runError("check", err)
 	}
-	res, err := Deliver(ctx, cfg, rep, func(msg string) { fmt.Fprintln(log, msg) })
+	res, err := Deliver(ctx, cfg, rep, LogLine(log))
 	if err != nil {
 		errs = append(errs, err)
 	}
 	fmt.Fprintf(log, "report %s: %d pass, %d fail, %d error, %d skip; %s\n", rep.ID, rep.Summary.Pass, rep.Summary.Fail, rep.Summary.Error, rep.Summary.Skip, res)
 	return errors.Join(errs...)
+}
+
+// LogLine returns a logger that writes each message to w as one escaped,
+// bounded line. What the service writes reaches the journal line by line,
+// and its messages quote paths, names and errors from the host: a newline
+// in one would forge an entry, an ESC sequence would reach the terminal of
+// whoever reads the log.
+func LogLine(w io.Writer) func(string) {
+	return func(msg string) { fmt.Fprintln(w, printable.Line(msg, logLineMax)) }
 }
 
 // DeliveryResult says where one report went.

@@ -22,6 +22,7 @@ import (
 	"github.com/vigie-agent/vigie/checks/scaleway"
 	sshcheck "github.com/vigie-agent/vigie/checks/ssh"
 	"github.com/vigie-agent/vigie/checks/units"
+	"github.com/vigie-agent/vigie/internal/printable"
 	"github.com/vigie-agent/vigie/remediations"
 	diskfix "github.com/vigie-agent/vigie/remediations/disks"
 	fwfix "github.com/vigie-agent/vigie/remediations/firewall"
@@ -109,7 +110,7 @@ func Fix(ctx context.Context, cfg Config, env *checks.Env, out io.Writer, opt Fi
 	if !opt.DryRun {
 		done, err := e.Recover(ctx, cfg.activate(env))
 		for _, r := range done {
-			fmt.Fprintf(out, "Reverted run %s, interrupted before it finished.\n", r)
+			fmt.Fprintf(out, "Reverted run %s, interrupted before it finished.\n", printable.Line(r, idMax))
 		}
 		if err != nil {
 			return 1, err
@@ -136,7 +137,7 @@ func Fix(ctx context.Context, cfg Config, env *checks.Env, out io.Writer, opt Fi
 		}
 		run, err := e.Apply(ctx, p)
 		if err != nil {
-			fmt.Fprintf(out, "%s: FAILED: %v\n", area, err)
+			fmt.Fprintf(out, "%s: FAILED: %s\n", area, printable.Line(err.Error(), logLineMax))
 			status = 1
 			continue
 		}
@@ -153,7 +154,7 @@ func Fix(ctx context.Context, cfg Config, env *checks.Env, out io.Writer, opt Fi
 		// the others are not undone for want of an answer.
 		if opt.Window > 0 && (area == "ssh" || area == "firewall") && !confirmed(ctx, cfg, out, run, opt) {
 			if _, err := e.Undo(ctx, run, cfg.activate(env)); err != nil {
-				fmt.Fprintf(out, "%s: not confirmed, and the undo FAILED: %v\n", area, err)
+				fmt.Fprintf(out, "%s: not confirmed, and the undo FAILED: %s\n", area, printable.Line(err.Error(), logLineMax))
 			} else {
 				fmt.Fprintf(out, "%s: not confirmed within %s: undone.\n", area, opt.Window)
 			}
@@ -213,7 +214,7 @@ func ConfirmPending(cfg Config, out io.Writer) error {
 	if err := os.WriteFile(filepath.Join(cfg.StateDir, "confirm-"+run), nil, 0o600); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Run %s confirmed.\n", run)
+	fmt.Fprintf(out, "Run %s confirmed.\n", printable.Line(run, idMax))
 	return nil
 }
 
@@ -328,14 +329,16 @@ func enableNftables(ctx context.Context) error {
 
 // ShowPlan prints a plan as a reviewer reads it: what will change and why,
 // a unified diff per file (secret files by size only), the commands it
-// will run, and what will not be changed.
+// will run, and what will not be changed. A plan quotes the host (disk
+// labels, package names, the lines of the files it changes), so every
+// line is escaped and bounded: the diff line by line, keeping its shape.
 func ShowPlan(w io.Writer, p *remediations.Plan) error {
-	fmt.Fprintf(w, "== %s: %d change(s)\n", p.Area, len(p.Files)+len(p.Actions))
+	fmt.Fprintf(w, "== %s: %d change(s)\n", printable.Line(p.Area, idMax), len(p.Files)+len(p.Actions))
 	for _, r := range p.Refusals {
-		fmt.Fprintf(w, "Not changed: %s\n", r)
+		fmt.Fprintf(w, "Not changed: %s\n", printable.Line(r, noteMax))
 	}
 	for _, n := range p.Notes {
-		fmt.Fprintln(w, n)
+		fmt.Fprintln(w, printable.Line(n, noteMax))
 	}
 	if len(p.Actions) > 0 {
 		fmt.Fprintln(w, "\nSteps, run once the file changes below are written:")
@@ -344,11 +347,11 @@ func ShowPlan(w io.Writer, p *remediations.Plan) error {
 			if a.Undo == nil {
 				undo = " (cannot be undone)"
 			}
-			fmt.Fprintf(w, "  %d. %s%s\n", i+1, a.What, undo)
+			fmt.Fprintf(w, "  %d. %s%s\n", i+1, printable.Line(a.What, noteMax), undo)
 		}
 	}
 	for _, fc := range p.Files {
-		fmt.Fprintf(w, "\n--- %s: %s\n", fc.Path, fc.Why)
+		fmt.Fprintf(w, "\n--- %s: %s\n", printable.Line(fc.Path, fileMax), printable.Line(fc.Why, noteMax))
 		if fc.Mode&0o077 == 0 && fc.Mode != 0 {
 			if _, err := os.Stat(fc.Path); err != nil {
 				fmt.Fprintf(w, "(new secret file, mode %04o, %d bytes: content not shown)\n", fc.Mode, len(fc.Content))
@@ -359,12 +362,36 @@ func ShowPlan(w io.Writer, p *remediations.Plan) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprint(w, d)
+		fmt.Fprint(w, printableDiff(d))
 	}
 	return nil
 }
 
-// unifiedDiff runs diff -u between the file and its new content.
+// printableDiff escapes each line of a unified diff but the first two,
+// the labels unifiedDiff wrote escaped. A line that starts with a
+// backslash is diff's own "\ No newline at end of file" (a line of content
+// starts with a space, + or -), and keeps its backslash.
+func printableDiff(d string) string {
+	if d == "" {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSuffix(d, "\n"), "\n")
+	for i, l := range lines {
+		if i < 2 && (strings.HasPrefix(l, "--- ") || strings.HasPrefix(l, "+++ ")) {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(l, `\ `); ok {
+			lines[i] = `\ ` + printable.Line(rest, diffLineMax)
+		} else {
+			lines[i] = printable.Line(l, diffLineMax)
+		}
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// unifiedDiff runs diff -u between the file and its new content. The
+// labels hold the path escaped: a newline in it would otherwise add a line
+// of its choosing to the diff.
 func unifiedDiff(path string, content []byte) (string, error) {
 	tmp, err := os.CreateTemp("", "vigie-plan-*")
 	if err != nil {
@@ -380,7 +407,8 @@ func unifiedDiff(path string, content []byte) (string, error) {
 	if _, err := os.Stat(path); err != nil {
 		old = "/dev/null"
 	}
-	out, err := exec.Command("diff", "-u", "--label", path+" (now)", "--label", path+" (after fix)", old, tmp.Name()).Output()
+	label := printable.Line(path, fileMax)
+	out, err := exec.Command("diff", "-u", "--label", label+" (now)", "--label", label+" (after fix)", old, tmp.Name()).Output()
 	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 1 {
 		err = nil // differences found
 	}
@@ -411,11 +439,11 @@ func Undo(ctx context.Context, cfg Config, env *checks.Env, out io.Writer, run s
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Run %s (%s) undone: %d file(s) restored.\n", m.Run, m.Area, len(m.Files))
+	fmt.Fprintf(out, "Run %s (%s) undone: %d file(s) restored.\n", printable.Line(m.Run, idMax), printable.Line(m.Area, idMax), len(m.Files))
 	if len(m.Actions) > 0 {
 		// Upgrades stay installed; an encrypted scratch stays mounted until
 		// the next boot, which follows the restored crypttab and fstab.
-		fmt.Fprintf(out, "Not reverted by undo, as they were run: %s.\n", strings.Join(m.Actions, "; "))
+		fmt.Fprintf(out, "Not reverted by undo, as they were run: %s.\n", printable.Line(strings.Join(m.Actions, "; "), logLineMax))
 	}
 	return nil
 }
@@ -456,7 +484,7 @@ func showArea(ctx context.Context, cfg Config, cat *checks.Catalogue, env *check
 		return
 	}
 	for _, f := range RunChecks(ctx, cat, env, checks.Profiles[cfg.Profile], sel, cfg.Timeout) {
-		fmt.Fprintf(out, "  %-5s %s: %s\n", f.Status, f.ID, f.Reason)
+		fmt.Fprintf(out, "  %-5s %s: %s\n", printable.Line(string(f.Status), 16), printable.Line(f.ID, idMax), printable.Line(f.Reason, noteMax))
 	}
 }
 

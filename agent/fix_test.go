@@ -84,3 +84,39 @@ func TestShowPlanActions(t *testing.T) {
 		at += i + len(w)
 	}
 }
+
+// TestShowPlanEscapesHostText: a plan quotes the host in its notes, steps
+// and diffs; each line comes out escaped and bounded, the diff keeps its
+// shape, and diff's own "\ No newline at end of file" keeps its backslash.
+func TestShowPlanEscapesHostText(t *testing.T) {
+	for _, tt := range hostileText {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "conf"+tt.in[:min(len(tt.in), 40)])
+		if err := os.WriteFile(path, []byte("keep\nold "+tt.in), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p := &remediations.Plan{
+			Area:     "disks",
+			Refusals: []string{"label " + tt.in + ": not touched"},
+			Notes:    []string{"scratch " + tt.in + " is re-created"},
+			Actions:  []remediations.Action{{What: "mkfs.ext4 -L " + tt.in}},
+			Files:    []remediations.FileChange{{Path: path, Content: []byte("keep\nnew " + tt.in + "\n"), Mode: 0o644, Why: tt.in}},
+		}
+		var b strings.Builder
+		if err := ShowPlan(&b, p); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		checkPrintable(t, tt.name, out, true, diffLineMax)
+		want := []string{"Not changed: label " + tt.shows, "scratch " + tt.shows, "  1. mkfs.ext4 -L " + tt.shows,
+			"\n--- " + dir + "/conf", " (now)\n+++ " + dir + "/conf", " (after fix)\n@@ ", "\n keep\n", "\n\\ No newline at end of file\n"}
+		if !strings.Contains(tt.in, "\n") { // a newline in the file makes two lines of the diff
+			want = append(want, "\n-old "+tt.shows, "\n+new "+tt.shows)
+		}
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s: the plan lacks %q:\n%.3000s", tt.name, w, out)
+			}
+		}
+	}
+}

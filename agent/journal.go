@@ -7,7 +7,20 @@ import (
 	"github.com/coreos/go-systemd/v22/journal"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/internal/printable"
 )
+
+// Bounds, in runes, of a journal entry's message and fields: journald
+// would keep longer ones, but an entry should stay readable in journalctl.
+const (
+	journalReasonMax = 1024
+	journalFieldMax  = 128
+)
+
+// field escapes a value for a journal field: journalctl -a prints fields
+// raw, so a control character in one would reach the terminal of whoever
+// reads the journal.
+func field(s string) string { return printable.Line(s, journalFieldMax) }
 
 // JournalSend is journal.Send, replaced in tests.
 type JournalSend func(message string, priority journal.Priority, vars map[string]string) error
@@ -39,22 +52,23 @@ func JournalReport(send JournalSend, r *Report) error {
 		send = journal.Send
 	}
 	base := func() map[string]string {
-		return map[string]string{"SYSLOG_IDENTIFIER": "vigie", "VIGIE_REPORT_ID": r.ID, "VIGIE_PROFILE": r.Profile}
+		return map[string]string{"SYSLOG_IDENTIFIER": "vigie", "VIGIE_REPORT_ID": field(r.ID), "VIGIE_PROFILE": field(r.Profile)}
 	}
 	for _, f := range r.Findings {
 		if f.Status != checks.Fail && f.Status != checks.Error {
 			continue
 		}
 		v := base()
-		v["VIGIE_CHECK_ID"] = f.ID
-		v["VIGIE_STATUS"] = string(f.Status)
+		v["VIGIE_CHECK_ID"] = field(f.ID)
+		v["VIGIE_STATUS"] = field(string(f.Status))
 		v["VIGIE_SEVERITY"] = f.Severity.String()
-		v["VIGIE_AREA"] = f.Area()
+		v["VIGIE_AREA"] = field(f.Area())
 		p := priorityOf(f.Severity)
 		if f.Status == checks.Error && p > journal.PriWarning {
 			p = journal.PriWarning
 		}
-		if err := send(fmt.Sprintf("%s %s: %s", f.ID, f.Status, f.Reason), p, v); err != nil {
+		msg := fmt.Sprintf("%s %s: %s", v["VIGIE_CHECK_ID"], v["VIGIE_STATUS"], printable.Line(f.Reason, journalReasonMax))
+		if err := send(msg, p, v); err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
 	}
@@ -69,7 +83,7 @@ func JournalReport(send JournalSend, r *Report) error {
 	if s.Fail+s.Error > 0 {
 		p = journal.PriNotice
 	}
-	msg := fmt.Sprintf("%d checks: %d pass, %d fail, %d error, %d skip (profile %s, %d ms)", s.Total, s.Pass, s.Fail, s.Error, s.Skip, r.Profile, r.DurationMS)
+	msg := fmt.Sprintf("%d checks: %d pass, %d fail, %d error, %d skip (profile %s, %d ms)", s.Total, s.Pass, s.Fail, s.Error, s.Skip, v["VIGIE_PROFILE"], r.DurationMS)
 	if err := send(msg, p, v); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/internal/printable"
 )
 
 // Formatter renders a report. Formats are small types behind this one
@@ -32,7 +33,10 @@ func (j JSON) Format(w io.Writer, r *Report) error {
 }
 
 // Table writes one line per check for a person at a terminal, and under
-// each failing check the evidence that decided it.
+// each failing check the evidence that decided it. Every string it prints
+// goes through printable, as a reason or a piece of evidence may quote what
+// any local user wrote (a key comment, a process name, a file name); each
+// line is bounded.
 type Table struct {
 	Color   bool
 	Verbose bool // evidence for passing checks too
@@ -53,8 +57,26 @@ func (t Table) paint(color, s string) string {
 	return color + s + ansiReset
 }
 
+// Bounds, in runes, of what vigie prints of each string that may come from
+// the host: the table's fields, short enough that a row stays readable,
+// and the lines of a plan and of the log.
+const (
+	idMax      = 64 // a check id, a run id, a status
+	titleMax   = 100
+	reasonMax  = 100
+	subjectMax = 60
+	keyMax     = 40
+	valueMax   = 80
+	fileMax    = 80
+	wantMax    = 60
+
+	noteMax     = 400  // a line of a plan: a note, a step, a refusal
+	diffLineMax = 2048 // a line of a plan's diff
+	logLineMax  = 4096 // a line of the service's log, an error
+)
+
 func (t Table) status(s checks.Status) string {
-	label := strings.ToUpper(string(s))
+	label := printable.Line(strings.ToUpper(string(s)), 16)
 	switch s {
 	case checks.Pass:
 		return t.paint(ansiGreen, label)
@@ -72,7 +94,7 @@ func (t Table) Format(w io.Writer, r *Report) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "STATUS\tSEVERITY\tCHECK\tRESULT\n")
 	for _, f := range r.Findings {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.status(f.Status), f.Severity, f.ID, oneLine(f.Reason, 100))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.status(f.Status), f.Severity, printable.Line(f.ID, idMax), printable.Line(f.Reason, reasonMax))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -91,59 +113,56 @@ func (t Table) Format(w io.Writer, r *Report) error {
 		if len(lines) == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s %s: %s\n%s\n", t.status(f.Status), f.ID, f.Title, strings.Join(lines, "\n"))
+		fmt.Fprintf(w, "\n%s %s: %s\n%s\n", t.status(f.Status), printable.Line(f.ID, idMax), printable.Line(f.Title, titleMax), strings.Join(lines, "\n"))
 	}
 	s := r.Summary
 	fmt.Fprintf(w, "\n%d checks: %d pass, %d fail, %d error, %d skip (profile %s, %d ms)\n",
-		s.Total, s.Pass, s.Fail, s.Error, s.Skip, r.Profile, r.DurationMS)
+		s.Total, s.Pass, s.Fail, s.Error, s.Skip, printable.Line(r.Profile, idMax), r.DurationMS)
 	if s.Fail > 0 || s.Error > 0 {
 		fmt.Fprintf(w, "`vigie explain CHECK` says why a check matters and how to fix it.\n")
 	}
 	return nil
 }
 
-// describe renders one piece of evidence as "subject: key = value (file:line)".
+// describe renders one piece of evidence as "subject: key = value
+// (file:line)  want: …", each part escaped and bounded on its own so that a
+// long value cannot push the file and the want off the line.
 func describe(e checks.Evidence) string {
 	var b strings.Builder
 	if e.Subject != "" {
-		b.WriteString(e.Subject)
+		b.WriteString(printable.Line(e.Subject, subjectMax))
 		b.WriteString(": ")
 	}
 	if e.Key != "" {
-		b.WriteString(e.Key)
+		b.WriteString(printable.Line(e.Key, keyMax))
 		b.WriteString(" = ")
 	}
 	switch v := e.Value.(type) {
 	case []string:
-		b.WriteString(strings.Join(v, ","))
+		b.WriteString(printable.Line(strings.Join(v, ","), valueMax))
 	case nil:
 	default:
-		fmt.Fprint(&b, v)
+		b.WriteString(printable.Line(fmt.Sprint(v), valueMax))
 	}
 	if e.File != "" {
 		if e.Line > 0 {
-			fmt.Fprintf(&b, "  (%s:%d)", e.File, e.Line)
+			fmt.Fprintf(&b, "  (%s:%d)", printable.Line(e.File, fileMax), e.Line)
 		} else {
-			fmt.Fprintf(&b, "  (%s)", e.File)
+			fmt.Fprintf(&b, "  (%s)", printable.Line(e.File, fileMax))
 		}
 	} else if e.Source != "" {
-		fmt.Fprintf(&b, "  (%s)", e.Source)
+		fmt.Fprintf(&b, "  (%s)", printable.Line(e.Source, fileMax))
 	}
 	if e.Want != "" && !e.OK {
-		fmt.Fprintf(&b, "  want: %s", e.Want)
+		fmt.Fprintf(&b, "  want: %s", printable.Line(e.Want, wantMax))
 	}
-	return oneLine(b.String(), 240)
+	return b.String()
 }
 
-func oneLine(s string, max int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > max {
-		return s[:max-3] + "..."
-	}
-	return s
-}
-
-// Explain writes what an operator needs to act on a check.
+// Explain writes what an operator needs to act on a check. The catalogue
+// is vigie's own text and is printed as written, since its manual fixes hold
+// commands to copy, backslashes included; TestCatalogueTextPrintable keeps
+// control and bidi characters out of it.
 func Explain(w io.Writer, m checks.Meta) {
 	fmt.Fprintf(w, "%s: %s\n", m.ID, m.Title)
 	fmt.Fprintf(w, "Severity: %s\n\n", ProfileSeverities(m))

@@ -109,3 +109,57 @@ func TestJSONRoundTrip(t *testing.T) {
 		t.Errorf("round trip: %+v", back.Findings[0])
 	}
 }
+
+// TestJSONFaithfulToHostText: the JSON report is not escaped for a
+// terminal. Whatever bytes the host's strings hold, it is valid JSON that
+// matches the schema and reads back to the same strings, except bytes that
+// are not UTF-8, which encoding/json turns into U+FFFD one by one.
+func TestJSONFaithfulToHostText(t *testing.T) {
+	s := compileSchema(t)
+	var every []byte
+	for b := 0; b < 256; b++ {
+		every = append(every, byte(b))
+	}
+	texts := []string{string(every), "\u2028\u2029\u202e\ufeff<script>&"}
+	for _, tt := range hostileText {
+		texts = append(texts, tt.in)
+	}
+	for _, h := range texts {
+		rep := sampleReport()
+		rep.Host.Hostname = h
+		rep.Findings = rep.Findings[:1]
+		rep.Summary = Summarize(rep.Findings)
+		f := &rep.Findings[0]
+		f.Title, f.Reason = h, h
+		f.Evidence = []checks.Evidence{{Subject: h, Key: h, Value: []string{h}, Want: h, File: h, Source: h}}
+		var buf bytes.Buffer
+		if err := (JSON{Indent: true}).Format(&buf, rep); err != nil {
+			t.Fatal(err)
+		}
+		marshalled, err := json.Marshal(rep) // what the spool keeps and the endpoint receives
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := string([]rune(h)) // each invalid byte a U+FFFD
+		for _, data := range [][]byte{buf.Bytes(), marshalled} {
+			if !json.Valid(data) || bytes.ContainsFunc(data, func(r rune) bool { return r < 0x20 && r != '\n' }) {
+				t.Fatalf("%.40q: not valid JSON, or raw control bytes in it", h)
+			}
+			if err := validate(t, s, data); err != nil {
+				t.Errorf("%.40q: %v", h, err)
+			}
+			var back Report
+			if err := json.Unmarshal(data, &back); err != nil {
+				t.Fatal(err)
+			}
+			bf := back.Findings[0]
+			e := bf.Evidence[0]
+			got := []string{back.Host.Hostname, bf.Title, bf.Reason, e.Subject, e.Key, e.Want, e.File, e.Source, e.Value.([]any)[0].(string)}
+			for i, g := range got {
+				if g != want {
+					t.Errorf("%.40q: string %d read back as %.40q", h, i, g)
+				}
+			}
+		}
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/vigie-agent/vigie/internal/printable"
 )
 
 // Clock is the time the service loop waits on; tests drive a fake one.
@@ -38,7 +40,9 @@ type Service struct {
 	Notify func(state string) error
 	Clock  Clock
 	Rand   func() float64 // in [0, 1), for the jitter
-	Log    func(format string, args ...any)
+	// Log hears what the service has to say, one line per event, its
+	// values escaped (an error may quote a file name any user chose).
+	Log func(line string)
 	// Watchdog is WatchdogSec; 0 when systemd does not watch.
 	Watchdog time.Duration
 	// StopBudget is how long a running cycle gets to end after SIGTERM.
@@ -65,7 +69,7 @@ func (s *Service) notify(state string) {
 
 func (s *Service) logf(format string, args ...any) {
 	if s.Log != nil {
-		s.Log(format, args...)
+		s.Log(printable.Line(fmt.Sprintf(format, args...), logLineMax))
 	}
 }
 
@@ -114,7 +118,8 @@ func (s *Service) Run(ctx context.Context) error {
 		cycleDone = func(err error) {
 			if err != nil {
 				s.logf("cycle: %v", err)
-				s.notify("STATUS=last cycle failed: " + oneLine(err.Error(), 200))
+				// One line: sd_notify separates its assignments with newlines.
+				s.notify("STATUS=last cycle failed: " + printable.Line(err.Error(), 200))
 			} else {
 				s.notify("STATUS=last cycle " + s.Clock.Now().UTC().Format(time.RFC3339) + ", next in about " + cfg.Run.Interval.String())
 			}

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -78,6 +79,7 @@ type harness struct {
 	release chan error
 	mu      sync.Mutex
 	notes   []string
+	logs    []string
 	loads   int
 	svc     *Service
 	done    chan error
@@ -118,6 +120,11 @@ func newHarness(t *testing.T, watchdog time.Duration) *harness {
 			defer h.mu.Unlock()
 			h.notes = append(h.notes, s)
 			return nil
+		},
+		Log: func(line string) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.logs = append(h.logs, line)
 		},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -163,6 +170,25 @@ func (h *harness) notified() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return slices.Clone(h.notes)
+}
+
+// TestServiceFailedCycleEscaped: a cycle's error quotes the host. It
+// reaches the log as one escaped line, and sd_notify as one STATUS, which
+// a newline would end, letting the rest set other variables.
+func TestServiceFailedCycleEscaped(t *testing.T) {
+	h := newHarness(t, 0)
+	h.cycle(t)
+	h.release <- errors.New("read /home/x\nMAINPID=1\x1b[2J: denied")
+	h.settle(t, 1)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	status := h.notes[len(h.notes)-1]
+	if status != `STATUS=last cycle failed: read /home/x\nMAINPID=1\x1b[2J: denied` {
+		t.Errorf("sd_notify got %q", status)
+	}
+	if len(h.logs) != 1 || h.logs[0] != `cycle: read /home/x\nMAINPID=1\x1b[2J: denied` {
+		t.Errorf("log got %q", h.logs)
+	}
 }
 
 func TestServiceIntervalAndJitter(t *testing.T) {

@@ -73,6 +73,67 @@ func TestJournalReport(t *testing.T) {
 	}
 }
 
+// TestJournalEscapesHostText: the message and every field of an entry are
+// one bounded line, the host's text visible in it, escaped.
+func TestJournalEscapesHostText(t *testing.T) {
+	for _, tt := range hostileText {
+		var got []entry
+		send := func(msg string, p journal.Priority, vars map[string]string) error {
+			got = append(got, entry{msg, p, vars})
+			return nil
+		}
+		if err := JournalReport(send, hostileReport(tt.in)); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 3 {
+			t.Fatalf("%s: %d entries", tt.name, len(got))
+		}
+		for _, e := range got {
+			checkPrintable(t, tt.name+": MESSAGE", e.msg, false, 2*journalFieldMax+journalReasonMax+4)
+			for k, v := range e.vars {
+				checkPrintable(t, tt.name+": "+k, v, false, journalFieldMax)
+			}
+		}
+		if !strings.Contains(got[0].msg, tt.shows) || !strings.Contains(got[0].vars["VIGIE_CHECK_ID"], tt.shows[:min(len(tt.shows), 20)]) {
+			t.Errorf("%s: the entry does not show %q: %.200q %.200q", tt.name, tt.shows, got[0].msg, got[0].vars["VIGIE_CHECK_ID"])
+		}
+	}
+}
+
+// TestTextfileEscapesHostText: the file parses, and every label value is a
+// bounded, escaped line. Raw, a value that is not UTF-8 would make
+// client_golang panic.
+func TestTextfileEscapesHostText(t *testing.T) {
+	for _, tt := range hostileText {
+		path := filepath.Join(t.TempDir(), "vigie.prom")
+		if err := WriteTextfile(path, hostileReport(tt.in), Delivery{}); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkPrintable(t, tt.name+": textfile", string(b), true, 4*labelMax+200)
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		mfs, err := p.TextToMetricFamilies(strings.NewReader(string(b)))
+		if err != nil {
+			t.Fatalf("%s: node_exporter would not read it: %v", tt.name, err)
+		}
+		seen := false
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					checkPrintable(t, tt.name+": label "+l.GetName(), l.GetValue(), false, labelMax)
+					seen = seen || l.GetName() == "check" && strings.HasPrefix(l.GetValue(), "ssh."+tt.shows[:min(len(tt.shows), 20)])
+				}
+			}
+		}
+		if !seen {
+			t.Errorf("%s: no check label shows %q", tt.name, tt.shows)
+		}
+	}
+}
+
 func TestWriteTextfile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "node-exporter", "vigie.prom")
 	last := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)

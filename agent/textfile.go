@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/internal/printable"
 	"github.com/vigie-agent/vigie/remediations"
 )
 
@@ -21,6 +22,15 @@ type Delivery struct {
 	Dropped      int       // reports dropped from a full spool, this cycle
 	LastSuccess  time.Time // zero when nothing was ever delivered
 }
+
+// labelMax bounds a label value, in runes.
+const labelMax = 128
+
+// label escapes a label value. The text format escapes only backslash,
+// double quote and newline: any other control character would reach
+// whoever reads the file or the metrics page, and client_golang refuses
+// (panics on) a value that is not UTF-8.
+func label(s string) string { return printable.Line(s, labelMax) }
 
 // WriteTextfile writes the report as metrics for node_exporter's textfile
 // collector. The file is replaced atomically: the collector never reads a
@@ -42,12 +52,12 @@ func WriteTextfile(path string, r *Report, d Delivery) error {
 		failing.WithLabelValues(s.String()).Set(0)
 	}
 	for _, f := range r.Findings {
-		status.WithLabelValues(f.ID, f.Area(), f.Severity.String(), string(f.Status)).Set(1)
+		status.WithLabelValues(label(f.ID), label(f.Area()), f.Severity.String(), label(string(f.Status))).Set(1)
 		if f.Status == checks.Fail || f.Status == checks.Error {
 			failing.WithLabelValues(f.Severity.String()).Inc()
 		}
 	}
-	info.WithLabelValues(r.Agent.Version, r.Profile).Set(1)
+	info.WithLabelValues(label(r.Agent.Version), label(r.Profile)).Set(1)
 	last.Set(float64(r.StartedAt.UnixMilli()) / 1000)
 	dur.Set(float64(r.DurationMS) / 1000)
 	spoolN.Set(float64(d.SpoolReports))

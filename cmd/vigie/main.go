@@ -58,14 +58,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
+	// An error may quote the host (a path, a value of the configuration):
+	// it is printed escaped, on one line.
+	logLine := agent.LogLine(stderr)
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintf(stderr, "vigie: %v\n", ee.err)
+			logLine("vigie: " + ee.err.Error())
 		}
 		return ee.code
 	}
-	fmt.Fprintf(stderr, "vigie: %v\n", err)
+	logLine("vigie: " + err.Error())
 	return exitUsage
 }
 
@@ -233,7 +236,7 @@ func newRunCmd(g *globalFlags) *cobra.Command {
 			svc := agent.NewService(load, func(ctx context.Context, cfg agent.Config) error {
 				return agent.Cycle(ctx, cfg, g.env(), os.Stderr)
 			}, signals)
-			svc.Log = func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
+			svc.Log = func(line string) { fmt.Fprintln(os.Stderr, line) }
 			if err := svc.Run(cmd.Context()); err != nil {
 				return err
 			}
@@ -270,7 +273,7 @@ func newReportCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
-			res, err := agent.Deliver(ctx, cfg, rep, func(msg string) { fmt.Fprintln(os.Stderr, msg) })
+			res, err := agent.Deliver(ctx, cfg, rep, agent.LogLine(os.Stderr))
 			fmt.Fprintf(stdout, "report %s: %d checks, %d fail, %d error; %s\n", rep.ID, rep.Summary.Total, rep.Summary.Fail, rep.Summary.Error, res)
 			if err != nil {
 				return &exitError{exitFailing, err}

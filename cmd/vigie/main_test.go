@@ -234,3 +234,63 @@ func TestReportCommand(t *testing.T) {
 		t.Errorf("received %v", ids)
 	}
 }
+
+// TestHostTextEscaped: an authorized_keys comment is the user's to choose.
+// The table shows it escaped, with no byte that would reach the terminal;
+// the JSON report keeps it as written.
+func TestHostTextEscaped(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []string{"etc/passwd", "etc/ssh/sshd_config", "etc/ssh/ssh_host_ed25519_key.pub", "etc/ssh/ssh_host_rsa_key.pub"} {
+		b, err := os.ReadFile(filepath.Join("testdata/default", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(root, filepath.Dir(f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rsa, _ := os.ReadFile(filepath.Join(root, "etc/ssh/ssh_host_rsa_key.pub"))
+	fields := strings.Fields(string(rsa))
+	comment := "me@laptop\x1b[2J\x1b]0;owned\x07\rPASS\u202e\xff"
+	if err := os.MkdirAll(filepath.Join(root, "root/.ssh"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "root/.ssh/authorized_keys"), []byte(fields[0]+" "+fields[1]+" "+comment+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"check", "--config", "testdata/offline.yaml", "--path.root", root, "--only", "ssh.authorized-keys"}
+	code, out, errOut := runVigie(t, args...)
+	if code != 1 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if strings.ContainsFunc(out, func(r rune) bool { return r < 0x20 && r != '\n' || r == 0x7f || r == '\u202e' }) {
+		t.Errorf("the table passes a control character on:\n%q", out)
+	}
+	if !strings.Contains(out, `me@laptop\x1b[2J\x1b]0;owned\x07\rPASS\u202e\xff`) {
+		t.Errorf("the table does not show the comment, escaped:\n%s", out)
+	}
+	_, js, _ := runVigie(t, append(args, "--json")...)
+	var rep agent.Report
+	if err := json.Unmarshal([]byte(js), &rep); err != nil {
+		t.Fatal(err)
+	}
+	want := fields[0] + " " + strings.ToValidUTF8(comment, "\ufffd")
+	for _, e := range rep.Findings[0].Evidence {
+		if e.Value == want {
+			return
+		}
+	}
+	t.Errorf("the JSON report does not keep the comment %q: %+v", want, rep.Findings[0].Evidence)
+}
+
+// TestErrorEscaped: an error quotes paths and values, printed on one line,
+// escaped.
+func TestErrorEscaped(t *testing.T) {
+	code, _, errOut := runVigie(t, "check", "--config", "testdata/\x1b[2J\nvigie: ok.yaml")
+	if code != 2 || strings.Count(errOut, "\n") != 1 || strings.Contains(errOut, "\x1b") || !strings.Contains(errOut, `testdata/\x1b[2J\nvigie: ok.yaml`) {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
