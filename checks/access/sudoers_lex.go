@@ -254,5 +254,11 @@ func (p *parser) command() (string, error) {
 	if len(words) == 0 {
 		return "", fmt.Errorf("expected a command %s", p.where())
 	}
+	// The negations are consumed above: a "!" left in front came from an
+	// escape ("\!"), and no command is named "!" (sudo's grammar wants a
+	// path, ALL, sudoedit, list or an alias).
+	if strings.HasPrefix(words[0], "!") {
+		return "", fmt.Errorf("expected a command, not an escaped \"!\" %s", p.where())
+	}
 	return neg + strings.Join(words, " "), nil
 }
