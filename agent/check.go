@@ -11,8 +11,9 @@ import (
 	"github.com/vigie-agent/vigie/checks/hds"
 	"github.com/vigie-agent/vigie/checks/logging"
 	"github.com/vigie-agent/vigie/checks/patches"
-	"github.com/vigie-agent/vigie/checks/scaleway"
 	"github.com/vigie-agent/vigie/checks/ssh"
+	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/host/scaleway"
 )
 
 // Version and Commit are stamped at build time with -ldflags -X.
@@ -48,7 +49,7 @@ func NewCatalogue(cfg Config) (*checks.Catalogue, *scaleway.Client, error) {
 // Check runs the configured checks on the system env describes and builds
 // the report. The configuration must have been validated.
 // md, when not nil, adds the cloud identity (server id, zone, type).
-func Check(ctx context.Context, cat *checks.Catalogue, env *checks.Env, cfg Config, md *scaleway.Client) (*Report, error) {
+func Check(ctx context.Context, cat *checks.Catalogue, env *host.Env, cfg Config, md *scaleway.Client) (*Report, error) {
 	sel, err := selectChecks(cat, cfg.Only)
 	if err != nil {
 		return nil, err

@@ -24,8 +24,8 @@ import (
 	"github.com/vigie-agent/vigie/checks/disks"
 	"github.com/vigie-agent/vigie/checks/firewall"
 	"github.com/vigie-agent/vigie/checks/patches"
-	"github.com/vigie-agent/vigie/checks/scaleway"
 	"github.com/vigie-agent/vigie/checks/ssh"
+	"github.com/vigie-agent/vigie/host/scaleway"
 	fwfix "github.com/vigie-agent/vigie/remediations/firewall"
 	patchfix "github.com/vigie-agent/vigie/remediations/patches"
 )

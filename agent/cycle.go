@@ -14,9 +14,9 @@ import (
 
 	"github.com/vigie-agent/vigie/agent/endpoint"
 	"github.com/vigie-agent/vigie/agent/spool"
-	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/internal/atomicfile"
 	"github.com/vigie-agent/vigie/internal/printable"
-	"github.com/vigie-agent/vigie/remediations"
 )
 
 // ReportDelivery tells the receiver what the queue lost before this report.
@@ -29,7 +29,7 @@ type ReportDelivery struct {
 
 // Cycle is one turn of `vigie run`: remediate the areas the configuration
 // lists, check, and report to every configured sink.
-func Cycle(ctx context.Context, cfg Config, env *checks.Env, log io.Writer) error {
+func Cycle(ctx context.Context, cfg Config, env *host.Env, log io.Writer) error {
 	cat, md, err := NewCatalogue(cfg)
 	if err != nil {
 		return runError("catalogue", err)
@@ -131,7 +131,7 @@ func Deliver(ctx context.Context, cfg Config, rep *Report, logf func(string)) (D
 			d.SpoolReports, d.SpoolBytes = r.Remaining, r.RemainingBytes
 			if r.Delivered > 0 {
 				now := time.Now()
-				if werr := remediations.WriteAtomic(filepath.Join(cfg.StateDir, "last-delivery"), []byte(strconv.FormatInt(now.Unix(), 10)+"\n"), 0o600); werr == nil {
+				if werr := atomicfile.Write(filepath.Join(cfg.StateDir, "last-delivery"), []byte(strconv.FormatInt(now.Unix(), 10)+"\n"), 0o600); werr == nil {
 					d.LastSuccess = time.Unix(now.Unix(), 0)
 				}
 			}

@@ -19,9 +19,11 @@ import (
 	diskcheck "github.com/vigie-agent/vigie/checks/disks"
 	fwcheck "github.com/vigie-agent/vigie/checks/firewall"
 	patchcheck "github.com/vigie-agent/vigie/checks/patches"
-	"github.com/vigie-agent/vigie/checks/scaleway"
 	sshcheck "github.com/vigie-agent/vigie/checks/ssh"
-	"github.com/vigie-agent/vigie/checks/units"
+	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/host/scaleway"
+	"github.com/vigie-agent/vigie/host/units"
+	"github.com/vigie-agent/vigie/internal/atomicfile"
 	"github.com/vigie-agent/vigie/internal/printable"
 	"github.com/vigie-agent/vigie/remediations"
 	diskfix "github.com/vigie-agent/vigie/remediations/disks"
@@ -65,7 +67,7 @@ func (c Config) Engine() *remediations.Engine {
 
 // activate reloads what an area's files configure, after an undo or the
 // revert of an interrupted run.
-func (c Config) activate(env *checks.Env) func(ctx context.Context, area string) error {
+func (c Config) activate(env *host.Env) func(ctx context.Context, area string) error {
 	return func(ctx context.Context, area string) error {
 		switch area {
 		case "ssh":
@@ -86,7 +88,7 @@ func (c Config) activate(env *checks.Env) func(ctx context.Context, area string)
 // Fix plans, shows and (when allowed) applies the remediations. It returns
 // the exit status: 0 applied and verified or nothing to do, 1 a change failed
 // and was rolled back, 2 vigie could not run.
-func Fix(ctx context.Context, cfg Config, env *checks.Env, out io.Writer, opt FixOptions) (int, error) {
+func Fix(ctx context.Context, cfg Config, env *host.Env, out io.Writer, opt FixOptions) (int, error) {
 	if opt.Catalogue == nil || opt.Metadata == nil {
 		var err error
 		if opt.Catalogue, opt.Metadata, err = NewCatalogue(cfg); err != nil {
@@ -170,7 +172,7 @@ func confirmed(ctx context.Context, cfg Config, out io.Writer, run string, opt F
 	flag := filepath.Join(cfg.StateDir, "confirm-"+run)
 	pending := filepath.Join(cfg.StateDir, "pending-confirm")
 	// Atomic: a confirming session must never read a half-written run id.
-	_ = remediations.WriteAtomic(pending, []byte(run+"\n"), 0o600)
+	_ = atomicfile.Write(pending, []byte(run+"\n"), 0o600)
 	defer os.Remove(pending)
 	defer os.Remove(flag)
 	fmt.Fprintf(out, "Keep this change? Answer y, or run `vigie fix --confirm` from another session, within %s; anything else undoes it. ", opt.Window)
@@ -218,7 +220,7 @@ func ConfirmPending(cfg Config, out io.Writer) error {
 	return nil
 }
 
-func buildPlan(ctx context.Context, cfg Config, env *checks.Env, area string, opt FixOptions) (*remediations.Plan, error) {
+func buildPlan(ctx context.Context, cfg Config, env *host.Env, area string, opt FixOptions) (*remediations.Plan, error) {
 	switch area {
 	case "ssh":
 		so := cfg.SSHOptions()
@@ -256,7 +258,7 @@ func buildPlan(ctx context.Context, cfg Config, env *checks.Env, area string, op
 
 // firewallFixOptions places vigie's ruleset file beside the distribution's
 // nftables.conf (Debian) or sysconfig file (RHEL family).
-func (c Config) firewallFixOptions(env *checks.Env, ssh []int, force bool) fwfix.Options {
+func (c Config) firewallFixOptions(env *host.Env, ssh []int, force bool) fwfix.Options {
 	conf := "/etc/nftables.conf"
 	if _, err := os.Stat(env.Path(conf)); err != nil {
 		if _, err := os.Stat(env.Path("/etc/sysconfig/nftables.conf")); err == nil {
@@ -288,7 +290,7 @@ func (c Config) sshConfigOnly() sshcheck.Options {
 // sshPorts are the ports sshd serves: from its effective configuration and
 // from the sockets sshd processes hold, so a port opened by hand or by
 // socket activation is kept too.
-func sshPorts(ctx context.Context, cfg Config, env *checks.Env, f *fwcheck.Facts) []int {
+func sshPorts(ctx context.Context, cfg Config, env *host.Env, f *fwcheck.Facts) []int {
 	seen := map[int]bool{}
 	var out []int
 	add := func(p int) {
@@ -419,7 +421,7 @@ func unifiedDiff(path string, content []byte) (string, error) {
 }
 
 // Undo restores a run (the newest applied one when run is "").
-func Undo(ctx context.Context, cfg Config, env *checks.Env, out io.Writer, run string) error {
+func Undo(ctx context.Context, cfg Config, env *host.Env, out io.Writer, run string) error {
 	e := cfg.Engine()
 	runs, err := e.Runs()
 	if err != nil {
@@ -478,7 +480,7 @@ func destructiveFlag(opt FixOptions, area string) string {
 
 // showArea prints the area's checks after a change: what the fix left
 // (a reboot it did not do, a disk it would not touch).
-func showArea(ctx context.Context, cfg Config, cat *checks.Catalogue, env *checks.Env, out io.Writer, area string) {
+func showArea(ctx context.Context, cfg Config, cat *checks.Catalogue, env *host.Env, out io.Writer, area string) {
 	sel, err := selectChecks(cat, []string{area})
 	if err != nil {
 		return
@@ -490,7 +492,7 @@ func showArea(ctx context.Context, cfg Config, cat *checks.Catalogue, env *check
 
 // liveSystemd reports whether vigie changes the running system under a
 // systemd it can ask (not a captured tree).
-func liveSystemd(env *checks.Env) bool {
+func liveSystemd(env *host.Env) bool {
 	if !env.Live() {
 		return false
 	}

@@ -5,10 +5,10 @@ import (
 	"os"
 	"strings"
 
+	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/host/hostfs"
 
-	"github.com/vigie-agent/vigie/checks"
-	"github.com/vigie-agent/vigie/checks/scaleway"
+	"github.com/vigie-agent/vigie/host/scaleway"
 )
 
 // Host identifies the machine a report is about.
@@ -31,7 +31,7 @@ type Cloud struct {
 
 // hostWithCloud adds the metadata API's identity when this is a Scaleway
 // instance; the API is asked at most once per run (the client caches).
-func hostWithCloud(ctx context.Context, env *checks.Env, md *scaleway.Client) Host {
+func hostWithCloud(ctx context.Context, env *host.Env, md *scaleway.Client) Host {
 	h := HostIdentity(ctx, env)
 	if md == nil {
 		return h
@@ -50,7 +50,7 @@ type OS struct {
 }
 
 // HostIdentity reads the host's identity from the inspected system.
-func HostIdentity(ctx context.Context, env *checks.Env) Host {
+func HostIdentity(ctx context.Context, env *host.Env) Host {
 	h := Host{}
 	if b, err := env.ReadFile(ctx, "/etc/hostname", hostfs.Small); err == nil {
 		h.Hostname = strings.TrimSpace(string(b))
@@ -66,7 +66,7 @@ func HostIdentity(ctx context.Context, env *checks.Env) Host {
 	if b, err := hostfs.ReadFile(ctx, env.Proc+"/sys/kernel/osrelease", hostfs.Small); err == nil {
 		h.Kernel = strings.TrimSpace(string(b))
 	}
-	rel := checks.ReadOSRelease(ctx, env)
+	rel := host.ReadOSRelease(ctx, env)
 	h.OS = OS{ID: rel["ID"], VersionID: rel["VERSION_ID"], PrettyName: rel["PRETTY_NAME"]}
 	return h
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 )
 
 func compileSchema(t *testing.T) *jsonschema.Schema {
@@ -41,7 +42,7 @@ func TestReportMatchesSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Check(context.Background(), cat, checks.DefaultEnv(), cfg, nil)
+	rep, err := Check(context.Background(), cat, host.DefaultEnv(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

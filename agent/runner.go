@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 )
 
 // selection is what --only asks for: whole areas and single checks.
@@ -68,7 +69,7 @@ func selectChecks(cat *checks.Catalogue, only []string) (selection, error) {
 // and returns their findings in catalogue order. An area that panics or
 // overruns its deadline yields error findings for its checks; it never takes
 // the run down or disappears from the report.
-func RunChecks(ctx context.Context, cat *checks.Catalogue, env *checks.Env, profile checks.Profile, sel selection, timeout time.Duration) []checks.Finding {
+func RunChecks(ctx context.Context, cat *checks.Catalogue, env *host.Env, profile checks.Profile, sel selection, timeout time.Duration) []checks.Finding {
 	areas := cat.Areas()
 	results := make([][]checks.Finding, len(areas))
 	var wg sync.WaitGroup
@@ -96,7 +97,7 @@ func RunChecks(ctx context.Context, cat *checks.Catalogue, env *checks.Env, prof
 	return out
 }
 
-func runArea(ctx context.Context, a checks.Area, env *checks.Env, timeout time.Duration) []checks.Finding {
+func runArea(ctx context.Context, a checks.Area, env *host.Env, timeout time.Duration) []checks.Finding {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	done := make(chan []checks.Finding, 1)
@@ -114,7 +115,7 @@ func runArea(ctx context.Context, a checks.Area, env *checks.Env, timeout time.D
 	case <-ctx.Done():
 	}
 	// Past the deadline the area's context is done: its commands are
-	// killed (checks.ExecRunner kills the whole process group) and its
+	// killed (host.ExecRunner kills the whole process group) and its
 	// reads stop at the next chunk (hostfs). Wait for it to return, so no
 	// work goes on behind the report; an area that ignores its context is
 	// a bug, and is given up on after areaGrace.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 )
 
 // area is a minimal checks.Area whose behaviour the runner tests choose.
@@ -29,7 +30,7 @@ func (a area) Checks() []checks.Meta {
 	}
 	return out
 }
-func (a area) Run(ctx context.Context, _ *checks.Env) []checks.Finding { return a.run(ctx) }
+func (a area) Run(ctx context.Context, _ *host.Env) []checks.Finding { return a.run(ctx) }
 
 func TestRunChecksIsolatesAreas(t *testing.T) {
 	passing := area{name: "good", ids: []string{"good.a", "good.b"}, run: func(context.Context) []checks.Finding {
@@ -50,7 +51,7 @@ func TestRunChecksIsolatesAreas(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	got := RunChecks(context.Background(), cat, checks.DefaultEnv(), checks.Profiles["baseline"], selection{}, 200*time.Millisecond)
+	got := RunChecks(context.Background(), cat, host.DefaultEnv(), checks.Profiles["baseline"], selection{}, 200*time.Millisecond)
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("run took %s: the deadline did not hold", d)
 	}
@@ -119,7 +120,7 @@ func TestDeadlineStopsWork(t *testing.T) {
 	stuck := area{name: "stuck", ids: []string{"stuck.a"}, run: func(ctx context.Context) []checks.Finding {
 		// The child sleeps in the background, holding stdout open; the
 		// parent waits for it.
-		_, runErr = checks.ExecRunner{}.Run(ctx, "bash", "-c", "(exec -a "+marker+" sleep 30) & wait")
+		_, runErr = host.ExecRunner{}.Run(ctx, "bash", "-c", "(exec -a "+marker+" sleep 30) & wait")
 		return nil
 	}}
 	cat, err := checks.NewCatalogue(stuck)
@@ -128,7 +129,7 @@ func TestDeadlineStopsWork(t *testing.T) {
 	}
 	before := runtime.NumGoroutine()
 	start := time.Now()
-	got := RunChecks(context.Background(), cat, checks.DefaultEnv(), checks.Profiles["baseline"], selection{}, 300*time.Millisecond)
+	got := RunChecks(context.Background(), cat, host.DefaultEnv(), checks.Profiles["baseline"], selection{}, 300*time.Millisecond)
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("run took %s: the command outlived the deadline", d)
 	}
@@ -156,7 +157,7 @@ func TestDeadlineGivesUpOnDeafArea(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	got := RunChecks(context.Background(), cat, checks.DefaultEnv(), checks.Profiles["baseline"], selection{}, 100*time.Millisecond)
+	got := RunChecks(context.Background(), cat, host.DefaultEnv(), checks.Profiles["baseline"], selection{}, 100*time.Millisecond)
 	if d := time.Since(start); d > areaGrace+time.Second {
 		t.Errorf("run took %s", d)
 	}

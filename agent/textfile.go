@@ -11,8 +11,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/internal/atomicfile"
 	"github.com/vigie-agent/vigie/internal/printable"
-	"github.com/vigie-agent/vigie/remediations"
 )
 
 // Delivery is the state of the report queue when a cycle ends.
@@ -82,5 +82,5 @@ func WriteTextfile(path string, r *Report, d Delivery) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
 	}
-	return remediations.WriteAtomic(path, buf.Bytes(), 0o644)
+	return atomicfile.Write(path, buf.Bytes(), 0o644)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sort"
+
+	"github.com/vigie-agent/vigie/host"
 )
 
 // Area gathers the facts of one part of the system once and turns them into
@@ -12,7 +14,7 @@ import (
 type Area interface {
 	Name() string
 	Checks() []Meta
-	Run(ctx context.Context, env *Env) []Finding
+	Run(ctx context.Context, env *host.Env) []Finding
 }
 
 // Rule is a pure function from an area's facts to a verdict, next to the
@@ -126,7 +128,7 @@ func (c *Catalogue) IDs() []string {
 type RuleArea[F any] struct {
 	AreaName string
 	Rules    []Rule[F]
-	Gather   func(ctx context.Context, env *Env) F
+	Gather   func(ctx context.Context, env *host.Env) F
 	// Finish, when set, may rewrite the findings with what only the facts
 	// as a whole tell (an area not installed, a fact source that fell back).
 	Finish func(F, []Finding) []Finding
@@ -139,7 +141,7 @@ func (a *RuleArea[F]) Name() string { return a.AreaName }
 func (a *RuleArea[F]) Checks() []Meta { return Metas(a.Rules) }
 
 // Run gathers the facts once and evaluates every rule over them.
-func (a *RuleArea[F]) Run(ctx context.Context, env *Env) []Finding {
+func (a *RuleArea[F]) Run(ctx context.Context, env *host.Env) []Finding {
 	f := a.Gather(ctx, env)
 	out := Evaluate(a.Rules, f)
 	if a.Finish != nil {

@@ -178,12 +178,3 @@ func Abridge(items []string, n int, sep string) string {
 	}
 	return strings.Join(items, sep)
 }
-
-// Truncate cuts s to n bytes and marks the cut, for a foreign value quoted
-// in a message.
-func Truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
-}

@@ -1,3 +1,9 @@
+// Package remediations applies fixes transactionally: it plans changes from
+// an area's facts, shows them as a diff, backs up every file it will touch
+// before touching any, writes atomically, activates (reload), verifies with
+// the same checks that found the problem, and puts everything back when any
+// step fails. A journal on disk lets the next run revert a run that was
+// interrupted.
 package remediations
 
 import (
@@ -16,6 +22,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/vigie-agent/vigie/internal/atomicfile"
 )
 
 // FileChange is one file a plan wants to hold new content.
@@ -142,7 +150,7 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) (string, error) {
 		if err := os.MkdirAll(filepath.Dir(fc.Path), 0o755); err != nil {
 			return run, e.rollback(ctx, p, m, fmt.Errorf("create %s: %w", filepath.Dir(fc.Path), err))
 		}
-		if err := WriteAtomic(fc.Path, fc.Content, fc.Mode); err != nil {
+		if err := atomicfile.Write(fc.Path, fc.Content, fc.Mode); err != nil {
 			return run, e.rollback(ctx, p, m, err)
 		}
 		if err := e.step("write " + fc.Path); err != nil {
@@ -257,7 +265,7 @@ func (e *Engine) restore(m *Manifest) error {
 			errs = append(errs, fmt.Errorf("read backup of %s: %w", b.Path, err))
 			continue
 		}
-		if err := WriteAtomic(b.Path, data, b.Mode); err != nil {
+		if err := atomicfile.Write(b.Path, data, b.Mode); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -296,7 +304,7 @@ func backup(dir string, i int, path string) (BackupEntry, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "files"), 0o700); err != nil {
 		return b, err
 	}
-	return b, WriteAtomic(filepath.Join(dir, b.Backup), data, 0o600)
+	return b, atomicfile.Write(filepath.Join(dir, b.Backup), data, 0o600)
 }
 
 func (e *Engine) save(m *Manifest) error {
@@ -304,7 +312,7 @@ func (e *Engine) save(m *Manifest) error {
 	if err != nil {
 		return err
 	}
-	if err := WriteAtomic(filepath.Join(e.Dir, m.Run, "manifest.json"), append(data, '\n'), 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(e.Dir, m.Run, "manifest.json"), append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write journal: %w", err)
 	}
 	return nil

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/vigie-agent/vigie/internal/atomicfile"
 )
 
 // fixture is a directory with one existing file and the path of one that
@@ -222,7 +224,7 @@ func TestWriteAtomicKeepsOwnerAndMode(t *testing.T) {
 	if err := os.Chown(p, 1234, 5678); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteAtomic(p, []byte("b"), 0o777); err != nil {
+	if err := atomicfile.Write(p, []byte("b"), 0o777); err != nil {
 		t.Fatal(err)
 	}
 	st, _ := os.Stat(p)

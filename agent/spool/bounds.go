@@ -9,9 +9,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/vigie-agent/vigie/checks"
-
-	"github.com/vigie-agent/vigie/remediations"
+	"github.com/vigie-agent/vigie/internal/atomicfile"
+	"github.com/vigie-agent/vigie/internal/textbound"
 )
 
 // droppedName is the file counting reports dropped since the last
@@ -99,14 +98,14 @@ func (s *Spool) readDropped() (int, error) {
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("read %s: not a count of dropped reports: %q", p, checks.Truncate(string(b), 32))
+		return 0, fmt.Errorf("read %s: not a count of dropped reports: %q", p, textbound.Truncate(string(b), 32))
 	}
 	return n, nil
 }
 
 func (s *Spool) writeDropped(n int) error {
 	p := filepath.Join(s.dir, droppedName)
-	if err := remediations.WriteAtomic(p, []byte(strconv.Itoa(n)+"\n"), fileMode); err != nil {
+	if err := atomicfile.Write(p, []byte(strconv.Itoa(n)+"\n"), fileMode); err != nil {
 		return fmt.Errorf("record dropped reports: %w", err)
 	}
 	return nil

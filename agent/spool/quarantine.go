@@ -13,9 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vigie-agent/vigie/checks"
-
-	"github.com/vigie-agent/vigie/remediations"
+	"github.com/vigie-agent/vigie/internal/atomicfile"
+	"github.com/vigie-agent/vigie/internal/textbound"
 )
 
 const (
@@ -103,8 +102,8 @@ func (s *Spool) quarantine(e Entry, sub, reason string) error {
 		return nil
 	}
 	if reason != "" {
-		text := fmt.Sprintf("%s\n%s\n", time.Now().UTC().Format(time.RFC3339), checks.Truncate(reason, maxReason))
-		if err := remediations.WriteAtomic(filepath.Join(qdir, e.Name+reasonSuffix), []byte(text), fileMode); err != nil {
+		text := fmt.Sprintf("%s\n%s\n", time.Now().UTC().Format(time.RFC3339), textbound.Truncate(reason, maxReason))
+		if err := atomicfile.Write(filepath.Join(qdir, e.Name+reasonSuffix), []byte(text), fileMode); err != nil {
 			return err
 		}
 	}

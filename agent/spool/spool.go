@@ -24,7 +24,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/vigie-agent/vigie/remediations"
+	"github.com/vigie-agent/vigie/internal/atomicfile"
 )
 
 // DefaultDir is where the service keeps its spool.
@@ -146,7 +146,7 @@ func (s *Spool) Put(id string, body []byte) error {
 			return err
 		}
 		name := s.nextName(entries, id)
-		if err := remediations.WriteAtomic(filepath.Join(s.dir, name), gz, fileMode); err != nil {
+		if err := atomicfile.Write(filepath.Join(s.dir, name), gz, fileMode); err != nil {
 			return fmt.Errorf("spool report %s: %w", id, err)
 		}
 		return s.enforceBounds()

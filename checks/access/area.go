@@ -9,6 +9,7 @@ import (
 	"context"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 )
 
 // The benchmark the access checks have equivalents in, with the version
@@ -65,7 +66,7 @@ func New(opt Options) checks.Area {
 	return &checks.RuleArea[*Facts]{
 		AreaName: "access",
 		Rules:    rules,
-		Gather:   func(ctx context.Context, env *checks.Env) *Facts { return Gather(ctx, env, opt) },
+		Gather:   func(ctx context.Context, env *host.Env) *Facts { return Gather(ctx, env, opt) },
 	}
 }
 

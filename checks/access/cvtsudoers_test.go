@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 )
 
 // cvtsudoers returns sudo's own sudoers-to-JSON converter: $VIGIE_CVTSUDOERS
@@ -187,7 +187,7 @@ func TestIncludesAgainstCvtsudoers(t *testing.T) {
 	for _, us := range want.UserSpecs {
 		w = append(w, joinMembers(us.Users))
 	}
-	s := ReadSudoers(context.Background(), &checks.Env{Root: "/"}, main, "host")
+	s := ReadSudoers(context.Background(), &host.Env{Root: "/"}, main, "host")
 	if s.Err != "" || len(s.Problems) > 0 {
 		t.Fatalf("read: %s %+v", s.Err, s.Problems)
 	}

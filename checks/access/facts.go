@@ -9,10 +9,9 @@ import (
 	"path"
 	"strings"
 
-	"github.com/vigie-agent/vigie/checks/accounts"
+	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/host/accounts"
 	"github.com/vigie-agent/vigie/host/hostfs"
-
-	"github.com/vigie-agent/vigie/checks"
 )
 
 // Files the access area reads, as paths of the inspected system.
@@ -60,7 +59,7 @@ type Facts struct {
 
 // Gather reads accounts, passwords, groups, authorized_keys files and the
 // sudo policy under env.Root.
-func Gather(ctx context.Context, env *checks.Env, opt Options) *Facts {
+func Gather(ctx context.Context, env *host.Env, opt Options) *Facts {
 	f := &Facts{Shadow: map[string]accounts.ShadowEntry{}, Keys: map[string][]KeyFile{}}
 	if data, err := env.ReadFile(ctx, PasswdFile, hostfs.Table); err != nil {
 		f.PasswdErr = fmt.Sprintf("read %v", err)
@@ -147,7 +146,7 @@ func countKeys(data []byte) int {
 }
 
 // hostname is the short host name sudo substitutes for "%h".
-func hostname(ctx context.Context, env *checks.Env) string {
+func hostname(ctx context.Context, env *host.Env) string {
 	var h string
 	if b, err := env.ReadFile(ctx, "/etc/hostname", hostfs.Small); err == nil {
 		h = strings.TrimSpace(string(b))

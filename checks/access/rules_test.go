@@ -8,7 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vigie-agent/vigie/checks/accounts"
+	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/host/accounts"
 
 	"github.com/vigie-agent/vigie/checks"
 )
@@ -189,7 +190,7 @@ func TestUnreadableShadow(t *testing.T) {
 	// The same through Gather: a shadow that cannot be read (a directory
 	// here, since the tests may run as root).
 	root := writeTree(t, map[string]string{"etc/passwd": "root:x:0:0:root:/root:/bin/bash\n", "etc/shadow/x": ""})
-	f := Gather(context.Background(), &checks.Env{Root: root}, Options{})
+	f := Gather(context.Background(), &host.Env{Root: root}, Options{})
 	if f.ShadowErr == "" {
 		t.Fatal("shadow read without error")
 	}
@@ -257,7 +258,7 @@ func TestRuleEdges(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := writeTree(t, tt.files)
-			got := findingsByID(New(Options{}).Run(context.Background(), &checks.Env{Root: root}))
+			got := findingsByID(New(Options{}).Run(context.Background(), &host.Env{Root: root}))
 			checkFinding(t, got[tt.id], tt.want)
 		})
 	}
@@ -266,7 +267,7 @@ func TestRuleEdges(t *testing.T) {
 // TestOptionsSudoers reads another main file when told to.
 func TestOptionsSudoers(t *testing.T) {
 	root := writeTree(t, map[string]string{"usr/local/etc/sudoers": "x ALL = NOPASSWD: ALL\n", "etc/passwd": ""})
-	got := findingsByID(New(Options{Sudoers: "/usr/local/etc/sudoers"}).Run(context.Background(), &checks.Env{Root: root}))
+	got := findingsByID(New(Options{Sudoers: "/usr/local/etc/sudoers"}).Run(context.Background(), &host.Env{Root: root}))
 	if got[IDSudoNoPasswd].Status != checks.Fail {
 		t.Errorf("%+v", got[IDSudoNoPasswd])
 	}
@@ -278,7 +279,7 @@ func TestLiveSystem(t *testing.T) {
 	if testing.Short() {
 		t.Skip("reads the live system")
 	}
-	fs := New(Options{}).Run(context.Background(), checks.DefaultEnv())
+	fs := New(Options{}).Run(context.Background(), host.DefaultEnv())
 	if len(fs) != len(rules) {
 		t.Fatalf("%d findings", len(fs))
 	}

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/vigie-agent/vigie/checks/accounts"
+	"github.com/vigie-agent/vigie/host/accounts"
 
 	"github.com/vigie-agent/vigie/checks"
 )

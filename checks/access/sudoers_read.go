@@ -8,7 +8,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/host/hostfs"
 )
 
@@ -43,7 +43,7 @@ type Sudoers struct {
 // of the file that includes it, "%h" is the short host name, files in an
 // include directory are read in lexical order skipping names that end in
 // "~" or contain a ".", and includes nest at most 128 deep.
-func ReadSudoers(ctx context.Context, env *checks.Env, main, host string) *Sudoers {
+func ReadSudoers(ctx context.Context, env *host.Env, main, host string) *Sudoers {
 	s := &Sudoers{Main: main}
 	data, err := env.ReadFile(ctx, main, hostfs.Config)
 	switch {
@@ -61,7 +61,7 @@ func ReadSudoers(ctx context.Context, env *checks.Env, main, host string) *Sudoe
 
 type sudoersReader struct {
 	ctx  context.Context
-	env  *checks.Env
+	env  *host.Env
 	host string
 	s    *Sudoers
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 )
 
 // grantLines summarises a parsed file as "line users hosts runas command
@@ -138,13 +139,13 @@ func TestParseSudoers(t *testing.T) {
 	}
 }
 
-func fixtureEnv(t *testing.T, tree string) *checks.Env {
+func fixtureEnv(t *testing.T, tree string) *host.Env {
 	t.Helper()
 	root := filepath.Join("testdata", tree)
 	if _, err := os.Stat(root); err != nil {
 		t.Fatalf("fixture %s: %v", tree, err)
 	}
-	return &checks.Env{Root: root, Proc: filepath.Join(root, "proc"), Sys: filepath.Join(root, "sys")}
+	return &host.Env{Root: root, Proc: filepath.Join(root, "proc"), Sys: filepath.Join(root, "sys")}
 }
 
 // TestReadSudoersIncludes follows the mixed tree: a relative @include, an
@@ -239,7 +240,7 @@ func TestReadSudoersEdges(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := writeTree(t, tt.files)
-			s := ReadSudoers(context.Background(), &checks.Env{Root: root}, "/etc/sudoers", "web")
+			s := ReadSudoers(context.Background(), &host.Env{Root: root}, "/etc/sudoers", "web")
 			if s.Missing != tt.missing || (s.Err != "") != tt.err {
 				t.Fatalf("missing %v err %q", s.Missing, s.Err)
 			}
@@ -266,7 +267,7 @@ func TestIncludeDepthLimit(t *testing.T) {
 	for i := 0; i < 140; i++ {
 		files[fmt.Sprintf("etc/s%d", i)] = fmt.Sprintf("@include /etc/s%d\n", i+1)
 	}
-	s := ReadSudoers(context.Background(), &checks.Env{Root: writeTree(t, files)}, "/etc/sudoers", "h")
+	s := ReadSudoers(context.Background(), &host.Env{Root: writeTree(t, files)}, "/etc/sudoers", "h")
 	if len(s.Files) != maxIncludeDepth || len(s.Problems) != 1 || !strings.Contains(s.Problems[0].Msg, "deeper than 128") {
 		t.Errorf("%d files, problems %+v", len(s.Files), s.Problems)
 	}
@@ -316,7 +317,7 @@ func TestNoAuthenticate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r := sudoNoPasswdRule(Gather(context.Background(), &checks.Env{Root: root, Proc: "/proc", Sys: "/sys"}, Options{}))
+	r := sudoNoPasswdRule(Gather(context.Background(), &host.Env{Root: root, Proc: "/proc", Sys: "/sys"}, Options{}))
 	if r.Status != checks.Fail || !strings.Contains(r.Reason, "50-ops:2 Defaults:batch !authenticate") {
 		t.Errorf("sudo-nopasswd: %s %q", r.Status, r.Reason)
 	}

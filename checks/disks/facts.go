@@ -5,8 +5,8 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/vigie-agent/vigie/checks"
-	"github.com/vigie-agent/vigie/checks/scaleway"
+	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/host/scaleway"
 )
 
 // Disk classes.
@@ -67,7 +67,7 @@ type Facts struct {
 }
 
 // Gather reads block devices, mounts and swaps, and classifies the disks.
-func Gather(ctx context.Context, env *checks.Env, opt Options) *Facts {
+func Gather(ctx context.Context, env *host.Env, opt Options) *Facts {
 	f := &Facts{}
 	t, err := ReadTopology(ctx, env.Sys)
 	if err != nil {

@@ -11,18 +11,19 @@ import (
 	"testing"
 
 	"github.com/vigie-agent/vigie/checks"
-	"github.com/vigie-agent/vigie/checks/scaleway"
+	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/host/scaleway"
 )
 
 // fixtureEnv reads a tree captured in a Debian 12 guest by
 // testdata/capture (see each scenario's README.md).
-func fixtureEnv(t *testing.T, scenario string) *checks.Env {
+func fixtureEnv(t *testing.T, scenario string) *host.Env {
 	t.Helper()
 	root := filepath.Join("testdata", scenario)
 	if _, err := os.Stat(root); err != nil {
 		t.Fatalf("fixture %s: %v", scenario, err)
 	}
-	return &checks.Env{Root: root, Proc: filepath.Join(root, "proc"), Sys: filepath.Join(root, "sys")}
+	return &host.Env{Root: root, Proc: filepath.Join(root, "proc"), Sys: filepath.Join(root, "sys")}
 }
 
 // itemVerdicts summarises a scenario as "kind label: encrypted/clear".

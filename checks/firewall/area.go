@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 )
 
 var denyByDefault = checks.Seed(checks.SectionBestPractices,
@@ -50,7 +51,7 @@ func New(opt Options) checks.Area {
 	return &checks.RuleArea[*Facts]{
 		AreaName: "firewall",
 		Rules:    rules,
-		Gather:   func(ctx context.Context, env *checks.Env) *Facts { return Gather(ctx, env, opt) },
+		Gather:   func(ctx context.Context, env *host.Env) *Facts { return Gather(ctx, env, opt) },
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 )
 
 func TestReadListenersFixture(t *testing.T) {
@@ -91,7 +92,7 @@ func TestExposureLive(t *testing.T) {
 	opt.NetNS = n.Path
 	opt.NetDir = "/proc/" + strconv.Itoa(pid)
 	opt.CmdPrefix = n.Prefix()
-	env := checks.DefaultEnv()
+	env := host.DefaultEnv()
 	find := func(fs []checks.Finding, id string) checks.Finding {
 		for _, f := range fs {
 			if f.ID == id {
@@ -139,7 +140,7 @@ func TestLegacyRules(t *testing.T) {
 	pid := n.Member(t)
 	opt := DefaultOptions()
 	opt.CmdPrefix = n.Prefix()
-	l := readLegacy(context.Background(), checks.DefaultEnv(), "/proc/"+strconv.Itoa(pid), opt)
+	l := readLegacy(context.Background(), host.DefaultEnv(), "/proc/"+strconv.Itoa(pid), opt)
 	r := legacyRule(&Facts{Legacy: l})
 	if r.Status != checks.Fail || !strings.Contains(r.Reason, "filter -A INPUT -s 203.0.113.0/24 -j DROP") {
 		t.Errorf("%s %q (%+v)", r.Status, r.Reason, l)

@@ -12,12 +12,11 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/host/hostfs"
 
 	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
-
-	"github.com/vigie-agent/vigie/checks"
 )
 
 // Options are the firewall area's settings.
@@ -69,7 +68,7 @@ func (f *Facts) Families() []string {
 }
 
 // Gather reads the firewall facts.
-func Gather(ctx context.Context, env *checks.Env, opt Options) *Facts {
+func Gather(ctx context.Context, env *host.Env, opt Options) *Facts {
 	f := &Facts{Forwarding: map[string]bool{}, Allowed: map[string]bool{}}
 	for _, p := range opt.AllowedPorts {
 		f.Allowed[strings.ToLower(p)] = true
@@ -152,7 +151,7 @@ type Legacy struct {
 	Err    string
 }
 
-func readLegacy(ctx context.Context, env *checks.Env, netDir string, opt Options) Legacy {
+func readLegacy(ctx context.Context, env *host.Env, netDir string, opt Options) Legacy {
 	l := Legacy{Tables: map[string][]string{}}
 	tools := map[string]string{"ipv4": "iptables-legacy-save", "ipv6": "ip6tables-legacy-save"}
 	files := map[string]string{"ipv4": "ip_tables_names", "ipv6": "ip6_tables_names"}
@@ -168,7 +167,7 @@ func readLegacy(ctx context.Context, env *checks.Env, netDir string, opt Options
 		argv := append(append([]string(nil), opt.CmdPrefix...), tools[fam])
 		out, err := env.Cmd.Run(ctx, argv[0], argv[1:]...)
 		if err != nil {
-			if checks.NotFound(err) {
+			if host.NotFound(err) {
 				l.Err = fmt.Sprintf("%s tables %v are loaded but %s is not installed to list their rules", fam, l.Tables[fam], tools[fam])
 			} else {
 				l.Err = err.Error()

@@ -13,12 +13,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/host/hostfs"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/vigie-agent/vigie/checks"
-	"github.com/vigie-agent/vigie/checks/units"
+	"github.com/vigie-agent/vigie/host/units"
 )
 
 // Persistence is what brings a ruleset back after a reboot.
@@ -37,7 +37,7 @@ var persistUnits = []string{"nftables.service", "firewalld.service", "ufw.servic
 
 // readPersistence learns which units are enabled and what the persisted
 // nftables file would load.
-func readPersistence(ctx context.Context, env *checks.Env, opt Options) Persistence {
+func readPersistence(ctx context.Context, env *host.Env, opt Options) Persistence {
 	p := Persistence{}
 	p.Units, p.Via = units.States(ctx, env, persistUnits)
 	if b, err := env.ReadFile(ctx, "/etc/ufw/ufw.conf", hostfs.Config); err == nil {

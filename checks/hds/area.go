@@ -8,6 +8,7 @@ import (
 	"context"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 )
 
 var residency = checks.Seed("Résidence des données HDS",
@@ -48,7 +49,7 @@ func New(opt Options) checks.Area {
 	return &checks.RuleArea[*Facts]{
 		AreaName: "hds",
 		Rules:    rules,
-		Gather:   func(ctx context.Context, env *checks.Env) *Facts { return Gather(ctx, env, opt) },
+		Gather:   func(ctx context.Context, env *host.Env) *Facts { return Gather(ctx, env, opt) },
 	}
 }
 

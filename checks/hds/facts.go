@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 
-	"github.com/vigie-agent/vigie/checks"
-	"github.com/vigie-agent/vigie/checks/scaleway"
+	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/host/scaleway"
 )
 
 // Options are the hds area's settings.
@@ -28,7 +28,7 @@ type Facts struct {
 
 // Gather asks the metadata API, through the shared client, which sends
 // nothing off Scaleway.
-func Gather(ctx context.Context, env *checks.Env, opt Options) *Facts {
+func Gather(ctx context.Context, env *host.Env, opt Options) *Facts {
 	if opt.Metadata == nil {
 		return &Facts{NotApplicable: "no metadata client configured: the HDS checks need the Scaleway instance metadata"}
 	}

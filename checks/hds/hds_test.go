@@ -11,11 +11,12 @@ import (
 	"testing"
 
 	"github.com/vigie-agent/vigie/checks"
-	"github.com/vigie-agent/vigie/checks/scaleway"
+	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/host/scaleway"
 )
 
 // tree returns an inspected root, with the Scaleway DMI vendor when asked.
-func tree(t *testing.T, scw bool) *checks.Env {
+func tree(t *testing.T, scw bool) *host.Env {
 	t.Helper()
 	root := t.TempDir()
 	if scw {
@@ -27,7 +28,7 @@ func tree(t *testing.T, scw bool) *checks.Env {
 			t.Fatal(err)
 		}
 	}
-	return &checks.Env{Root: root, Sys: filepath.Join(root, "sys"), Proc: filepath.Join(root, "proc")}
+	return &host.Env{Root: root, Sys: filepath.Join(root, "sys"), Proc: filepath.Join(root, "proc")}
 }
 
 // serve answers every request with a fixture from testdata/metadata, or

@@ -10,6 +10,7 @@ import (
 	"context"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 )
 
 // Benchmarks with equivalent controls, with the versions whose numbering
@@ -57,7 +58,7 @@ func New(opt Options) checks.Area {
 	return &checks.RuleArea[*Facts]{
 		AreaName: "logging",
 		Rules:    rules,
-		Gather:   func(ctx context.Context, env *checks.Env) *Facts { return Gather(ctx, env, opt) },
+		Gather:   func(ctx context.Context, env *host.Env) *Facts { return Gather(ctx, env, opt) },
 	}
 }
 

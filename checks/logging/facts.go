@@ -4,7 +4,7 @@ import (
 	"context"
 	"os"
 
-	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 )
 
 // SyncMarker is the file systemd-timesyncd creates once it has
@@ -27,7 +27,7 @@ type Facts struct {
 
 // Gather reads journald's configuration, the state of the audit and time
 // daemons, and the kernel's clock discipline.
-func Gather(ctx context.Context, env *checks.Env, _ Options) *Facts {
+func Gather(ctx context.Context, env *host.Env, _ Options) *Facts {
 	f := &Facts{Journald: ReadJournald(ctx, env), Services: ReadServices(ctx, env)}
 	if env.Live() {
 		c, err := ReadKernelClock()

@@ -10,9 +10,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/host/hostfs"
-
-	"github.com/vigie-agent/vigie/checks"
 )
 
 // Setting is one assignment of a systemd configuration file.
@@ -124,7 +123,7 @@ type Journald struct {
 // the drop-in directories sorted by file name across directories (a name
 // in /etc masking the same name in /run, /usr/local/lib and /usr/lib);
 // the last Storage= in [Journal] wins.
-func ReadJournald(ctx context.Context, env *checks.Env) Journald {
+func ReadJournald(ctx context.Context, env *host.Env) Journald {
 	j := Journald{Storage: DefaultStorage}
 	var files []string
 	for _, m := range journaldMains {

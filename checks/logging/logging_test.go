@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 )
 
 func TestParseConf(t *testing.T) {
@@ -67,13 +68,13 @@ func TestParseConf(t *testing.T) {
 	}
 }
 
-func fixtureEnv(t *testing.T, tree string) *checks.Env {
+func fixtureEnv(t *testing.T, tree string) *host.Env {
 	t.Helper()
 	root := filepath.Join("testdata", tree)
 	if _, err := os.Stat(root); err != nil {
 		t.Fatalf("fixture %s: %v", tree, err)
 	}
-	return &checks.Env{Root: root, Proc: filepath.Join(root, "proc"), Sys: filepath.Join(root, "sys")}
+	return &host.Env{Root: root, Proc: filepath.Join(root, "proc"), Sys: filepath.Join(root, "sys")}
 }
 
 func TestReadJournald(t *testing.T) {
@@ -246,7 +247,7 @@ func TestJournaldUnreadable(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "etc/systemd/journald.conf.d"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fi := findings(Evaluate(&Facts{Journald: ReadJournald(context.Background(), &checks.Env{Root: root})}))[IDJournaldPersistent]
+	fi := findings(Evaluate(&Facts{Journald: ReadJournald(context.Background(), &host.Env{Root: root})}))[IDJournaldPersistent]
 	expect(t, fi, want{checks.Error, []string{"journald.conf.d"}})
 }
 
@@ -262,7 +263,7 @@ func TestLiveSystem(t *testing.T) {
 	if testing.Short() {
 		t.Skip("reads the live system")
 	}
-	f := Gather(context.Background(), checks.DefaultEnv(), Options{})
+	f := Gather(context.Background(), host.DefaultEnv(), Options{})
 	if f.Clock == nil {
 		t.Errorf("kernel clock not read: %s", f.ClockErr)
 	}

@@ -12,10 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/host/hostfs"
 
-	"github.com/vigie-agent/vigie/checks"
-	"github.com/vigie-agent/vigie/checks/units"
+	"github.com/vigie-agent/vigie/host/units"
 )
 
 // Daemon is a service a check wants running: the units that start it and
@@ -100,7 +100,7 @@ func (s Services) Known() bool { return s.ActiveVia != "" || s.ProcOK }
 
 // ReadServices asks systemd for unit states (on the live system only),
 // reads unit file states, and scans the process table under env.Proc.
-func ReadServices(ctx context.Context, env *checks.Env) Services {
+func ReadServices(ctx context.Context, env *host.Env) Services {
 	daemons := append([]Daemon{auditDaemon}, timeDaemons...)
 	var names []string
 	for _, d := range daemons {

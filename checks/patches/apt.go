@@ -7,7 +7,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/internal/textbound"
 )
 
 // isSecurityArchive reports whether an apt archive (suite) carries security
@@ -38,7 +38,7 @@ func ParseSimulate(out []byte) ([]Update, error) {
 		}
 		m := instLine.FindStringSubmatch(line)
 		if m == nil {
-			return nil, fmt.Errorf("unexpected apt-get -s line %q", checks.Truncate(line, 120))
+			return nil, fmt.Errorf("unexpected apt-get -s line %q", textbound.Truncate(line, 120))
 		}
 		u := Update{Name: m[1], From: m[2], To: m[3], Arch: m[5]}
 		for _, origin := range strings.Split(m[4], ", ") {
@@ -58,7 +58,7 @@ func ParseSimulate(out []byte) ([]Update, error) {
 		return nil, fmt.Errorf("read apt-get -s output: %w", err)
 	}
 	if !sawHeader && len(ups) == 0 {
-		return nil, fmt.Errorf("output does not look like apt-get -s: %q", checks.Truncate(string(out), 120))
+		return nil, fmt.Errorf("output does not look like apt-get -s: %q", textbound.Truncate(string(out), 120))
 	}
 	return ups, nil
 }
@@ -85,7 +85,7 @@ func ParseListUpgradable(out []byte) ([]Update, error) {
 		}
 		m := listLine.FindStringSubmatch(line)
 		if m == nil {
-			return nil, fmt.Errorf("unexpected apt list line %q", checks.Truncate(line, 120))
+			return nil, fmt.Errorf("unexpected apt list line %q", textbound.Truncate(line, 120))
 		}
 		u := Update{Name: m[1], Archives: strings.Split(m[2], ","), To: m[3], Arch: m[4], From: m[5]}
 		u.Security = anySecurity(u.Archives)
@@ -95,7 +95,7 @@ func ParseListUpgradable(out []byte) ([]Update, error) {
 		return nil, fmt.Errorf("read apt list output: %w", err)
 	}
 	if !sawHeader && len(ups) == 0 {
-		return nil, fmt.Errorf("output does not look like apt list: %q", checks.Truncate(string(out), 120))
+		return nil, fmt.Errorf("output does not look like apt list: %q", textbound.Truncate(string(out), 120))
 	}
 	return ups, nil
 }
@@ -131,7 +131,7 @@ func ParseAptConfig(out []byte) (AptConfig, error) {
 		}
 		key, rest, ok := strings.Cut(line, " ")
 		if !ok || !strings.HasSuffix(rest, ";") || !strings.HasPrefix(rest, `"`) {
-			return c, fmt.Errorf("apt-config dump line %d: unexpected %q", n, checks.Truncate(line, 80))
+			return c, fmt.Errorf("apt-config dump line %d: unexpected %q", n, textbound.Truncate(line, 80))
 		}
 		val := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSuffix(rest, ";"), `"`), `"`)
 		if strings.HasSuffix(key, "::") {

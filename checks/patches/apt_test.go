@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/internal/aptrepo"
 )
 
@@ -106,7 +107,7 @@ func TestRealApt(t *testing.T) {
 	aptrepo.Publish(t, a.Repo, "stable", "Debian", aptrepo.Deb(t, build, "barutils", "2.1-1"), aptrepo.Deb(t, build, "quux", "3.0-1"), aptrepo.Deb(t, build, "libfoo1", "1.0-1"))
 	a.Sources(t, "stable", "stable-security")
 
-	env := &checks.Env{Root: a.Dir, Proc: "/proc", Sys: "/sys", Cmd: checks.ExecRunner{}}
+	env := &host.Env{Root: a.Dir, Proc: "/proc", Sys: "/sys", Cmd: host.ExecRunner{}}
 	for _, method := range []string{"list", "simulate"} {
 		t.Run(method, func(t *testing.T) {
 			opt := DefaultOptions()

@@ -7,17 +7,17 @@ import (
 	"os"
 	"strings"
 
+	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/host/hostfs"
 
-	"github.com/vigie-agent/vigie/checks"
-	"github.com/vigie-agent/vigie/checks/units"
+	"github.com/vigie-agent/vigie/host/units"
 )
 
 // aptAuto decides whether unattended-upgrades installs security updates:
 // the tool installed, APT::Periodic asking for both the list refresh and the
 // upgrade, its origins including a -security archive, and the apt timers
 // enabled.
-func aptAuto(ctx context.Context, env *checks.Env, cfg AptConfig, cfgErr error) AutoUpdates {
+func aptAuto(ctx context.Context, env *host.Env, cfg AptConfig, cfgErr error) AutoUpdates {
 	a := AutoUpdates{Tool: "unattended-upgrades"}
 	if cfgErr != nil {
 		a.Err = "apt-config dump: " + cfgErr.Error()
@@ -64,7 +64,7 @@ func aptAuto(ctx context.Context, env *checks.Env, cfg AptConfig, cfgErr error) 
 
 // dnfAuto decides whether dnf-automatic applies security updates: its timer
 // enabled and automatic.conf applying updates of type security or default.
-func dnfAuto(ctx context.Context, env *checks.Env) AutoUpdates {
+func dnfAuto(ctx context.Context, env *host.Env) AutoUpdates {
 	a := AutoUpdates{Tool: "dnf-automatic"}
 	timers := []string{"dnf-automatic.timer", "dnf-automatic-install.timer", "dnf5-automatic.timer"}
 	states, via := units.States(ctx, env, timers)

@@ -8,9 +8,10 @@ import (
 	"testing"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 )
 
-func debianRoot(t *testing.T, withTool, withTimers bool) *checks.Env {
+func debianRoot(t *testing.T, withTool, withTimers bool) *host.Env {
 	t.Helper()
 	files := map[string]string{"lib/systemd/system/apt-daily.timer": "", "lib/systemd/system/apt-daily-upgrade.timer": ""}
 	if withTool {
@@ -28,7 +29,7 @@ func debianRoot(t *testing.T, withTool, withTimers bool) *checks.Env {
 			}
 		}
 	}
-	return &checks.Env{Root: root}
+	return &host.Env{Root: root}
 }
 
 func TestAptAuto(t *testing.T) {
@@ -84,7 +85,7 @@ func TestDnfAuto(t *testing.T) {
 	wants := filepath.Join(root, "etc/systemd/system/timers.target.wants")
 	_ = os.MkdirAll(wants, 0o755)
 	_ = os.Symlink("/usr/lib/systemd/system/dnf-automatic.timer", filepath.Join(wants, "dnf-automatic.timer"))
-	env := &checks.Env{Root: root}
+	env := &host.Env{Root: root}
 	if r := autoRule(&Facts{Manager: "dnf", Auto: dnfAuto(context.Background(), env)}); r.Status != checks.Pass {
 		t.Errorf("enabled: %s %q", r.Status, r.Reason)
 	}

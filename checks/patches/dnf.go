@@ -8,7 +8,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 )
 
 // "RLSA-2024:1234 Important/Sec. openssl-libs-1:3.0.7-27.el9.x86_64": dnf4
@@ -121,7 +121,7 @@ func ParseCheckUpdate(out []byte) ([]Update, error) {
 	return ups, sc.Err()
 }
 
-func gatherDnf(ctx context.Context, env *checks.Env, opt Options, f *Facts) {
+func gatherDnf(ctx context.Context, env *host.Env, opt Options, f *Facts) {
 	quiet := []string{"-q", "--cacheonly"}
 	if opt.Refresh {
 		quiet = []string{"-q"}
@@ -136,7 +136,7 @@ func gatherDnf(ctx context.Context, env *checks.Env, opt Options, f *Facts) {
 		f.UpdatesErr = perr.Error()
 	}
 	all, err := env.Cmd.Run(ctx, "dnf", append(quiet, "check-update")...)
-	if err != nil && checks.ExitCode(err) != 100 && f.UpdatesErr == "" {
+	if err != nil && host.ExitCode(err) != 100 && f.UpdatesErr == "" {
 		f.UpdatesErr = err.Error()
 	}
 	allUps, _ := ParseCheckUpdate(all)
@@ -144,7 +144,7 @@ func gatherDnf(ctx context.Context, env *checks.Env, opt Options, f *Facts) {
 	f.IndexNewest, f.IndexErr = dnfIndexTime(env)
 	f.Auto = dnfAuto(ctx, env)
 	out, err := env.Cmd.Run(ctx, "dnf", "-q", "needs-restarting", "-r")
-	switch code := checks.ExitCode(err); {
+	switch code := host.ExitCode(err); {
 	case err == nil:
 	case code == 1 && strings.Contains(string(out), "Reboot is required"):
 		f.Reboot.Required = true

@@ -10,11 +10,12 @@ import (
 	"time"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 )
 
 // capture loads a fixture made by testdata/make-rpm-fixtures.sh: its
 // stdout and its exit status.
-func capture(t *testing.T, path string) checks.ReplayOutput {
+func capture(t *testing.T, path string) host.ReplayOutput {
 	t.Helper()
 	out, err := os.ReadFile(filepath.Join("testdata", path))
 	if err != nil {
@@ -25,7 +26,7 @@ func capture(t *testing.T, path string) checks.ReplayOutput {
 	if b, err := os.ReadFile(filepath.Join("testdata", base+".exit")); err == nil {
 		code, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 	}
-	return checks.ReplayOutput{Stdout: out, Code: code}
+	return host.ReplayOutput{Stdout: out, Code: code}
 }
 
 func findingsByID(f *Facts) map[string]checks.Finding {
@@ -37,7 +38,7 @@ func findingsByID(f *Facts) map[string]checks.Finding {
 }
 
 // rhelRoot is a Rocky 9 file tree with dnf's cache refreshed an hour ago.
-func rhelRoot(t *testing.T) *checks.Env {
+func rhelRoot(t *testing.T) *host.Env {
 	root := tree(t, map[string]string{
 		"etc/os-release": "NAME=\"Rocky Linux\"\nVERSION_ID=\"9.4\"\nID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nPRETTY_NAME=\"Rocky Linux 9.4 (Blue Onyx)\"\n",
 		"var/cache/dnf/baseos-1a2b3c/repodata/repomd.xml": "<repomd/>",
@@ -46,7 +47,7 @@ func rhelRoot(t *testing.T) *checks.Env {
 	})
 	hour := time.Now().Add(-time.Hour)
 	_ = os.Chtimes(filepath.Join(root, "var/cache/dnf/baseos-1a2b3c/repodata/repomd.xml"), hour, hour)
-	return &checks.Env{Root: root, Proc: filepath.Join(root, "proc")}
+	return &host.Env{Root: root, Proc: filepath.Join(root, "proc")}
 }
 
 func TestDnfFixtures(t *testing.T) {
@@ -66,7 +67,7 @@ func TestDnfFixtures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.dir, func(t *testing.T) {
 			env := rhelRoot(t)
-			env.Cmd = checks.Replay{
+			env.Cmd = host.Replay{
 				"dnf -q --cacheonly updateinfo list --security": capture(t, "dnf/"+tt.dir+"/updateinfo-list-security.txt"),
 				"dnf -q --cacheonly check-update":               capture(t, "dnf/"+tt.dir+"/check-update.txt"),
 				"dnf -q needs-restarting -r":                    capture(t, "dnf/"+tt.nr),
@@ -96,8 +97,8 @@ func TestDnfUnreachable(t *testing.T) {
 	env := rhelRoot(t)
 	unreach := capture(t, "dnf/unreachable/updateinfo-list-security.txt")
 	stderr, _ := os.ReadFile("testdata/dnf/unreachable/updateinfo-list-security.stderr")
-	unreach.Err = &checks.CommandError{Argv: []string{"dnf"}, Err: checks.ExitStatus(unreach.Code), Stderr: strings.TrimSpace(string(stderr))}
-	env.Cmd = checks.Replay{
+	unreach.Err = &host.CommandError{Argv: []string{"dnf"}, Err: host.ExitStatus(unreach.Code), Stderr: strings.TrimSpace(string(stderr))}
+	env.Cmd = host.Replay{
 		"dnf -q --cacheonly updateinfo list --security": unreach,
 		"dnf -q --cacheonly check-update":               capture(t, "dnf/unreachable/check-update.txt"),
 		"dnf -q needs-restarting -r":                    capture(t, "dnf/needs-restarting/needs-restarting-r-before-upgrade.txt"),
@@ -110,7 +111,7 @@ func TestDnfUnreachable(t *testing.T) {
 
 func TestNeedsRestartingMissing(t *testing.T) {
 	env := rhelRoot(t)
-	env.Cmd = checks.Replay{
+	env.Cmd = host.Replay{
 		"dnf -q --cacheonly updateinfo list --security": capture(t, "dnf/uptodate/updateinfo-list-security.txt"),
 		"dnf -q --cacheonly check-update":               capture(t, "dnf/uptodate/check-update.txt"),
 		// dnf without dnf-plugins-core: exit 1, and no "Reboot is required".
@@ -137,7 +138,7 @@ func TestZypperFixtures(t *testing.T) {
 				"proc/sys/kernel/osrelease":                       "6.4.0-150600.23.25-default\n",
 				"var/cache/zypp/raw/repo-oss/repodata/repomd.xml": "<repomd/>",
 			})
-			env := &checks.Env{Root: root, Proc: filepath.Join(root, "proc"), Cmd: checks.Replay{
+			env := &host.Env{Root: root, Proc: filepath.Join(root, "proc"), Cmd: host.Replay{
 				"zypper --non-interactive --xmlout --no-refresh list-patches": capture(t, "zypper/"+tt.dir+"/list-patches.xml"),
 				"zypper --non-interactive --xmlout --no-refresh list-updates": capture(t, "zypper/"+tt.dir+"/list-updates.xml"),
 			}}
@@ -156,7 +157,7 @@ func TestZypperUnreachable(t *testing.T) {
 		"etc/os-release":            "NAME=\"openSUSE Leap\"\nVERSION_ID=\"15.6\"\nID=\"opensuse-leap\"\n",
 		"proc/sys/kernel/osrelease": "6.4.0-150600.23.25-default\n",
 	})
-	env := &checks.Env{Root: root, Proc: filepath.Join(root, "proc"), Cmd: checks.Replay{
+	env := &host.Env{Root: root, Proc: filepath.Join(root, "proc"), Cmd: host.Replay{
 		"zypper --non-interactive --xmlout --no-refresh list-patches": capture(t, "zypper/unreachable/list-patches-security.xml"),
 		"zypper --non-interactive --xmlout --no-refresh list-updates": capture(t, "zypper/unreachable/list-updates.xml"),
 	}}

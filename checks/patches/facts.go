@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 )
 
 // Options are the patches area's settings.
@@ -33,9 +33,9 @@ func DefaultOptions() Options {
 }
 
 // Gather reads the patches facts of the system env describes.
-func Gather(ctx context.Context, env *checks.Env, opt Options) *Facts {
+func Gather(ctx context.Context, env *host.Env, opt Options) *Facts {
 	f := &Facts{Now: opt.Now(), MaxIndexAge: opt.MaxIndexAge}
-	f.OS = osRelease(checks.ReadOSRelease(ctx, env))
+	f.OS = osRelease(host.ReadOSRelease(ctx, env))
 	f.Support = supportOf(f.OS)
 	f.Manager = managerFor(f.OS)
 	readRebootFlags(ctx, env, &f.Reboot)
@@ -77,7 +77,7 @@ func managerFor(os OSRelease) string {
 	return ""
 }
 
-func gatherApt(ctx context.Context, env *checks.Env, opt Options, f *Facts) {
+func gatherApt(ctx context.Context, env *host.Env, opt Options, f *Facts) {
 	if opt.Refresh {
 		if _, err := env.Cmd.Run(ctx, "apt-get", "-q", "update"); err != nil {
 			f.IndexErr = "apt-get update: " + err.Error()

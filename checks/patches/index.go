@@ -5,13 +5,13 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 )
 
 // aptIndexTime is when apt last fetched a repository's metadata: the
 // newest Release/InRelease file under /var/lib/apt/lists. apt-get update
 // rewrites them even when nothing changed.
-func aptIndexTime(env *checks.Env) (time.Time, string) {
+func aptIndexTime(env *host.Env) (time.Time, string) {
 	var newest time.Time
 	for _, pat := range []string{"*InRelease", "*_Release"} {
 		files, _ := filepath.Glob(env.Path("/var/lib/apt/lists/" + pat))
@@ -28,7 +28,7 @@ func aptIndexTime(env *checks.Env) (time.Time, string) {
 }
 
 // dnfIndexTime is the newest repository metadata in dnf's cache.
-func dnfIndexTime(env *checks.Env) (time.Time, string) {
+func dnfIndexTime(env *host.Env) (time.Time, string) {
 	var newest time.Time
 	for _, pat := range []string{"/var/cache/dnf/*/repodata/repomd.xml", "/var/cache/yum/*/*/*/repomd.xml", "/var/cache/zypp/raw/*/repodata/repomd.xml"} {
 		files, _ := filepath.Glob(env.Path(pat))

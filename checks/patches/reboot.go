@@ -8,15 +8,14 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/host/hostfs"
-
-	"github.com/vigie-agent/vigie/checks"
 )
 
 // readRebootFlags reads Debian's and Ubuntu's flag: update-notifier and
 // unattended-upgrades create /run/reboot-required, and list the packages
 // that asked for it in /run/reboot-required.pkgs.
-func readRebootFlags(ctx context.Context, env *checks.Env, r *Reboot) {
+func readRebootFlags(ctx context.Context, env *host.Env, r *Reboot) {
 	for _, dir := range []string{"/run", "/var/run"} {
 		if !env.FS().Exists(ctx, dir+"/reboot-required") {
 			continue
@@ -50,7 +49,7 @@ func uniqueLines(b []byte) []string {
 
 // checkKernel compares the running kernel with the newest one installed
 // in /boot: a newer one means its fixes wait for a reboot.
-func checkKernel(ctx context.Context, env *checks.Env, r *Reboot) {
+func checkKernel(ctx context.Context, env *host.Env, r *Reboot) {
 	b, err := hostfs.ReadFile(ctx, filepath.Join(env.Proc, "sys/kernel/osrelease"), hostfs.Small)
 	if err != nil {
 		r.Err = "read running kernel release: " + err.Error()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 )
 
 // tree writes files (path -> content) under a temporary root.
@@ -59,7 +60,7 @@ func TestReboot(t *testing.T) {
 	}
 	for _, tt := range tests {
 		root := tree(t, tt.files)
-		env := &checks.Env{Root: root, Proc: filepath.Join(root, "proc")}
+		env := &host.Env{Root: root, Proc: filepath.Join(root, "proc")}
 		f := &Facts{}
 		readRebootFlags(context.Background(), env, &f.Reboot)
 		checkKernel(context.Background(), env, &f.Reboot)

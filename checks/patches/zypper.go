@@ -5,7 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 
-	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 )
 
 // zypperStream is `zypper --xmlout list-patches` / `list-updates`.
@@ -69,14 +69,14 @@ func ParseZypperXML(out []byte) ([]Update, error) {
 	return ups, nil
 }
 
-func gatherZypper(ctx context.Context, env *checks.Env, opt Options, f *Facts) {
+func gatherZypper(ctx context.Context, env *host.Env, opt Options, f *Facts) {
 	args := []string{"--non-interactive", "--xmlout"}
 	if !opt.Refresh {
 		args = append(args, "--no-refresh")
 	}
 	f.Source = "zypper list-patches, zypper list-updates"
 	patches, err := env.Cmd.Run(ctx, "zypper", append(args, "list-patches")...)
-	if err != nil && checks.ExitCode(err) != 100 && checks.ExitCode(err) != 101 {
+	if err != nil && host.ExitCode(err) != 100 && host.ExitCode(err) != 101 {
 		f.UpdatesErr = err.Error()
 		return
 	}
@@ -86,7 +86,7 @@ func gatherZypper(ctx context.Context, env *checks.Env, opt Options, f *Facts) {
 		return
 	}
 	pkgs, err := env.Cmd.Run(ctx, "zypper", append(args, "list-updates")...)
-	if err == nil || checks.ExitCode(err) == 100 {
+	if err == nil || host.ExitCode(err) == 100 {
 		if us, err := ParseZypperXML(pkgs); err == nil {
 			ps = append(ps, us...)
 		}

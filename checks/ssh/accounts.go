@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/vigie-agent/vigie/checks/accounts"
+	"github.com/vigie-agent/vigie/host/accounts"
 )
 
 // Account is a passwd(5) entry, as the accounts package reads it.

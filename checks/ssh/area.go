@@ -8,6 +8,7 @@ import (
 	"context"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 )
 
 var bestPractice = checks.Seed(checks.SectionBestPractices,
@@ -66,7 +67,7 @@ func New(opt Options) checks.Area {
 	return &checks.RuleArea[*Facts]{
 		AreaName: "ssh",
 		Rules:    rules,
-		Gather:   func(ctx context.Context, env *checks.Env) *Facts { return Gather(ctx, env, opt) },
+		Gather:   func(ctx context.Context, env *host.Env) *Facts { return Gather(ctx, env, opt) },
 		Finish: func(f *Facts, out []checks.Finding) []checks.Finding {
 			if !f.Installed {
 				return checks.SkipAll(checks.Metas(rules), "OpenSSH server is not installed (no "+opt.SshdPath+", no "+opt.ConfigPath+")")

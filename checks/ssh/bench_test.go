@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 )
 
 func BenchmarkParseSshdT(b *testing.B) {
@@ -39,7 +39,7 @@ func BenchmarkGatherFromFiles(b *testing.B) {
 	root := b.TempDir()
 	t := &testing.T{}
 	installScenario(t, "debian-default", root, "/etc/ssh", root)
-	env := &checks.Env{Root: root, Proc: "/proc", Sys: "/sys", Cmd: checks.Replay{}}
+	env := &host.Env{Root: root, Proc: "/proc", Sys: "/sys", Cmd: host.Replay{}}
 	opt := DefaultOptions()
 	opt.Probe = false
 	for b.Loop() {

@@ -7,7 +7,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/internal/textbound"
 )
 
 // Settings is an effective sshd configuration: keyword to values, one value
@@ -60,7 +60,7 @@ func ParseSshdT(out []byte) (Settings, error) {
 		}
 		kw, val, _ := strings.Cut(line, " ")
 		if !isKeyword(kw) {
-			return nil, fmt.Errorf("sshd -T line %d: unexpected %q", n, checks.Truncate(line, 80))
+			return nil, fmt.Errorf("sshd -T line %d: unexpected %q", n, textbound.Truncate(line, 80))
 		}
 		s[kw] = append(s[kw], val)
 	}

@@ -11,12 +11,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vigie-agent/vigie/checks/accounts"
+	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/host/accounts"
 	"github.com/vigie-agent/vigie/host/hostfs"
 
 	xssh "golang.org/x/crypto/ssh"
-
-	"github.com/vigie-agent/vigie/checks"
 )
 
 // Options are the SSH area's settings.
@@ -90,7 +89,7 @@ type Facts struct {
 }
 
 // Gather reads the SSH facts of the system env describes.
-func Gather(ctx context.Context, env *checks.Env, opt Options) *Facts {
+func Gather(ctx context.Context, env *host.Env, opt Options) *Facts {
 	f := &Facts{Installed: true}
 	files, err := ParseConfigFiles(ctx, env.FS(), opt.ConfigPath, "/etc/ssh")
 	if err != nil {
@@ -119,7 +118,7 @@ func Gather(ctx context.Context, env *checks.Env, opt Options) *Facts {
 	switch {
 	case err == nil:
 		f.Source = "sshd -T"
-	case checks.NotFound(err) && files == nil:
+	case host.NotFound(err) && files == nil:
 		f.Installed = false
 		return f
 	case files != nil:
@@ -162,7 +161,7 @@ func Gather(ctx context.Context, env *checks.Env, opt Options) *Facts {
 
 // userContexts asks sshd -T how it treats root and each login account
 // connecting from a remote address, so Match blocks are seen.
-func userContexts(ctx context.Context, env *checks.Env, opt Options, accounts []Account) []Context {
+func userContexts(ctx context.Context, env *host.Env, opt Options, accounts []Account) []Context {
 	var users []string
 	for _, a := range accounts {
 		if a.UID == 0 || a.CanLogin() {
@@ -203,7 +202,7 @@ func userContexts(ctx context.Context, env *checks.Env, opt Options, accounts []
 // under 13 KiB.
 var hostKeySpec = hostfs.Spec{Max: 64 << 10}
 
-func readHostKeys(ctx context.Context, env *checks.Env, paths []string) []HostKey {
+func readHostKeys(ctx context.Context, env *host.Env, paths []string) []HostKey {
 	out := make([]HostKey, 0, len(paths))
 	for _, p := range paths {
 		hk := HostKey{Path: p}
@@ -295,7 +294,7 @@ func reconcileProbes(ctx context.Context, early chan []ProbeResult, want []strin
 // own access to every directory and to the file, following symlinks only
 // under those rules), and only a regular file of a bounded size. A file
 // sshd would not read is kept with the reason, since it grants nothing.
-func readKeyFiles(ctx context.Context, env *checks.Env, f *Facts) []KeyFile {
+func readKeyFiles(ctx context.Context, env *host.Env, f *Facts) []KeyFile {
 	seen := map[string]bool{}
 	var out []KeyFile
 	for _, a := range f.Accounts {
@@ -328,7 +327,7 @@ func readKeyFiles(ctx context.Context, env *checks.Env, f *Facts) []KeyFile {
 
 // readKeyFile reads one authorized_keys file; ok is false when there is
 // none.
-func (f *Facts) readKeyFile(ctx context.Context, env *checks.Env, p string, a Account, cred *hostfs.Cred) (KeyFile, bool) {
+func (f *Facts) readKeyFile(ctx context.Context, env *host.Env, p string, a Account, cred *hostfs.Cred) (KeyFile, bool) {
 	kf := KeyFile{Account: a.Name, Path: p}
 	file, err := env.FS().Open(ctx, p, hostfs.Spec{Max: maxKeyFile, As: cred})
 	switch {
@@ -370,7 +369,7 @@ func (f *Facts) settingsFor(user string) Settings {
 // every directory of its resolved path up to the account's home (or up to
 // "/" when the file resolves outside it): each must be owned by the account
 // or root and writable by nobody else.
-func pathProblems(ctx context.Context, env *checks.Env, file *hostfs.File, a Account) []string {
+func pathProblems(ctx context.Context, env *host.Env, file *hostfs.File, a Account) []string {
 	home := strings.TrimSuffix(a.Home, "/")
 	if h, err := env.FS().Stat(ctx, a.Home, hostfs.Spec{}); err == nil {
 		home = h.Info.Path // sshd compares with the home's real path

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 )
 
 // TestHostileKeyFiles plants, as another account would, every kind of
@@ -82,7 +83,7 @@ func TestHostileKeyFiles(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			start := time.Now()
-			f.KeyFiles = readKeyFiles(ctx, checks.DefaultEnv(), f)
+			f.KeyFiles = readKeyFiles(ctx, host.DefaultEnv(), f)
 			r := authorizedKeys(f)
 			if d := time.Since(start); d > 2*time.Second {
 				t.Errorf("took %s", d)

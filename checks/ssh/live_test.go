@@ -20,6 +20,7 @@ import (
 	xssh "golang.org/x/crypto/ssh"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 )
 
 // liveServer is a real sshd on a loopback port, started from a scenario.
@@ -126,7 +127,7 @@ func (s *liveServer) run(t *testing.T) map[string]checks.Finding {
 	opt.ConfigPath = s.config
 	opt.ProbeTimeout = 3 * time.Second
 	out := map[string]checks.Finding{}
-	for _, f := range New(opt).Run(context.Background(), checks.DefaultEnv()) {
+	for _, f := range New(opt).Run(context.Background(), host.DefaultEnv()) {
 		out[f.ID] = f
 	}
 	return out

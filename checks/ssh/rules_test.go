@@ -8,7 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vigie-agent/vigie/checks/accounts"
+	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/host/accounts"
 
 	"github.com/vigie-agent/vigie/checks"
 )
@@ -71,7 +72,7 @@ func TestAuthorizedKeysPermissions(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "etc", "passwd"), []byte(passwd), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := &checks.Env{Root: root}
+	env := &host.Env{Root: root}
 	run := func() checks.Result {
 		f := &Facts{Global: Settings{"authorizedkeysfile": {".ssh/authorized_keys"}}, Source: "sshd -T"}
 		f.Accounts, _ = accounts.ParsePasswd([]byte(passwd))

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 )
 
 // TestScenariosFromFiles evaluates every scenario from its files alone, the
@@ -16,7 +16,7 @@ func TestScenariosFromFiles(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			root := t.TempDir()
 			exp := installScenario(t, name, root, "/etc/ssh", root)
-			env := &checks.Env{Root: root, Proc: "/proc", Sys: "/sys", Cmd: checks.Replay{}}
+			env := &host.Env{Root: root, Proc: "/proc", Sys: "/sys", Cmd: host.Replay{}}
 			opt := DefaultOptions()
 			opt.Probe = false
 			f := Gather(context.Background(), env, opt)
@@ -41,7 +41,7 @@ func TestScenariosSshdT(t *testing.T) {
 			dir := t.TempDir()
 			sshdir := filepath.Join(dir, "etc", "ssh")
 			exp := installScenario(t, name, dir, sshdir, "/")
-			env := checks.DefaultEnv()
+			env := host.DefaultEnv()
 			opt := DefaultOptions()
 			opt.Probe = false
 			opt.ConfigPath = filepath.Join(sshdir, "sshd_config")

@@ -20,7 +20,8 @@ import (
 
 	"github.com/vigie-agent/vigie/agent"
 	"github.com/vigie-agent/vigie/checks"
-	"github.com/vigie-agent/vigie/checks/scaleway"
+	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/host/scaleway"
 )
 
 // Exit codes: 0 nothing fails, 1 something fails, 2 vigie could not run.
@@ -114,8 +115,8 @@ func (g *globalFlags) load(cmd *cobra.Command, flags *pflag.FlagSet) (agent.Conf
 	return cfg, cat, md, nil
 }
 
-func (g *globalFlags) env() *checks.Env {
-	env := checks.DefaultEnv()
+func (g *globalFlags) env() *host.Env {
+	env := host.DefaultEnv()
 	env.Root, env.Proc, env.Sys = g.rootPath, g.procPath, g.sysPath
 	return env
 }

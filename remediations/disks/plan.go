@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/host/hostfs"
 
 	"github.com/coreos/go-systemd/v22/unit"
@@ -99,7 +100,7 @@ type target struct {
 
 // BuildPlan plans the encryption of unencrypted scratch filesystems and
 // swap, and explains what it will not do.
-func BuildPlan(ctx context.Context, env *checks.Env, f *diskcheck.Facts, opt Options) (*remediations.Plan, error) {
+func BuildPlan(ctx context.Context, env *host.Env, f *diskcheck.Facts, opt Options) (*remediations.Plan, error) {
 	if f.Err != "" {
 		return nil, fmt.Errorf("disks: %s", f.Err)
 	}
@@ -274,7 +275,7 @@ func baseTarget(ctx context.Context, f *diskcheck.Facts, it diskcheck.Item, opt 
 		return t, fmt.Sprintf("%s %s: %s has no stable name under %s/disk/by-id or by-partuuid; a crypttab entry naming it by /dev/%s could format another disk after a reboot", it.Kind, it.Label, t.dev, opt.Dev, d.Name)
 	}
 	out, err := opt.run(ctx, "blkid", "-o", "export", t.dev)
-	if err != nil && checks.ExitCode(err) != 2 { // 2: no signature found
+	if err != nil && host.ExitCode(err) != 2 { // 2: no signature found
 		return t, fmt.Sprintf("%s %s: blkid %s: %v", it.Kind, it.Label, t.dev, err)
 	}
 	t.blk = parseExport(out)
@@ -358,7 +359,7 @@ func (t target) names(spec string) bool {
 // plan writes crypttab and fstab and adds the steps: take the old
 // filesystem or swap out of use, erase its signature, have systemd open
 // the mapping (which makes the new filesystem or swap), and use it again.
-func plan(ctx context.Context, env *checks.Env, p *remediations.Plan, targets []target, opt Options) error {
+func plan(ctx context.Context, env *host.Env, p *remediations.Plan, targets []target, opt Options) error {
 	crypttab, err := readTab(ctx, env, opt.Crypttab)
 	if err != nil {
 		return err
@@ -513,7 +514,7 @@ func (t target) putBack(opt Options, mapper string) remediations.Action {
 		}}
 }
 
-func readTab(ctx context.Context, env *checks.Env, path string) ([]TabLine, error) {
+func readTab(ctx context.Context, env *host.Env, path string) ([]TabLine, error) {
 	b, err := env.ReadFile(ctx, path, hostfs.Config)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -526,7 +527,7 @@ func readTab(ctx context.Context, env *checks.Env, path string) ([]TabLine, erro
 
 // verify gathers the disks facts again: every target is in use again,
 // through dm-crypt.
-func verify(ctx context.Context, env *checks.Env, targets []target, opt Options) error {
+func verify(ctx context.Context, env *host.Env, targets []target, opt Options) error {
 	f := diskcheck.Gather(ctx, env, opt.Check)
 	if f.Err != "" {
 		return errors.New(f.Err)

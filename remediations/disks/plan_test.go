@@ -10,24 +10,24 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vigie-agent/vigie/checks"
 	diskcheck "github.com/vigie-agent/vigie/checks/disks"
+	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/remediations"
 )
 
-// host is a fake machine for plan building: a /dev with by-id links, an
+// testHost is a fake machine for plan building: a /dev with by-id links, an
 // /etc with fstab and crypttab, mount points as directories, and blkid's
 // answers as `blkid -o export` prints them on Debian 12 (util-linux 2.38).
-type host struct {
+type testHost struct {
 	dir, dev, etc string
 	blkid         map[string]string
 	ran           []string
 	failOn        string // a command line prefix that fails
 }
 
-func newHost(t *testing.T) *host {
+func newHost(t *testing.T) *testHost {
 	t.Helper()
-	h := &host{dir: t.TempDir()}
+	h := &testHost{dir: t.TempDir()}
 	h.dev, h.etc = filepath.Join(h.dir, "dev"), filepath.Join(h.dir, "etc")
 	for _, d := range []string{"dev/disk/by-id", "dev/disk/by-partuuid", "etc"} {
 		if err := os.MkdirAll(filepath.Join(h.dir, d), 0o755); err != nil {
@@ -52,7 +52,7 @@ func newHost(t *testing.T) *host {
 	return h
 }
 
-func (h *host) write(t *testing.T, rel, content string) {
+func (h *testHost) write(t *testing.T, rel, content string) {
 	t.Helper()
 	p := filepath.Join(h.dir, rel)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -63,7 +63,7 @@ func (h *host) write(t *testing.T, rel, content string) {
 	}
 }
 
-func (h *host) run(_ context.Context, _ []string, name string, args ...string) ([]byte, error) {
+func (h *testHost) run(_ context.Context, _ []string, name string, args ...string) ([]byte, error) {
 	line := strings.Join(append([]string{name}, args...), " ")
 	h.ran = append(h.ran, line)
 	if h.failOn != "" && strings.HasPrefix(line, h.failOn) {
@@ -74,14 +74,14 @@ func (h *host) run(_ context.Context, _ []string, name string, args ...string) (
 		if out, ok := h.blkid[dev]; ok {
 			return []byte(fmt.Sprintf(out, h.dev)), nil
 		}
-		return nil, &remediations.CommandError{Argv: []string{name}, Err: checks.ExitStatus(2)}
+		return nil, &remediations.CommandError{Argv: []string{name}, Err: host.ExitStatus(2)}
 	}
 	return nil, nil
 }
 
 // systemd records what the plan asks and can fail one unit's start.
 type systemd struct {
-	h        *host
+	h        *testHost
 	failUnit string
 }
 
@@ -101,11 +101,11 @@ func (s systemd) Stop(_ context.Context, u string) error {
 	return nil
 }
 
-func (h *host) options(allow bool) Options {
+func (h *testHost) options(allow bool) Options {
 	return Options{AllowDestructive: allow, Crypttab: "/etc/crypttab", Fstab: "/etc/fstab", Dev: h.dev, Systemd: systemd{h: h}, Run: h.run}
 }
 
-func (h *host) env() *checks.Env { return &checks.Env{Root: h.dir, Proc: "/proc", Sys: "/sys"} }
+func (h *testHost) env() *host.Env { return &host.Env{Root: h.dir, Proc: "/proc", Sys: "/sys"} }
 
 // facts builds what the disks area gathers: devices and what is in use.
 func facts(items ...diskcheck.Item) *diskcheck.Facts {

@@ -10,12 +10,12 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/host/hostfs"
 
 	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
 
-	"github.com/vigie-agent/vigie/checks"
 	fwcheck "github.com/vigie-agent/vigie/checks/firewall"
 	"github.com/vigie-agent/vigie/remediations"
 )
@@ -39,7 +39,7 @@ type Options struct {
 }
 
 // BuildPlan decides the changes from the firewall facts.
-func BuildPlan(ctx context.Context, env *checks.Env, f *fwcheck.Facts, opt Options) (*remediations.Plan, error) {
+func BuildPlan(ctx context.Context, env *host.Env, f *fwcheck.Facts, opt Options) (*remediations.Plan, error) {
 	p := &remediations.Plan{Area: "firewall"}
 	if f.Ruleset == nil {
 		return nil, fmt.Errorf("cannot read the nftables ruleset: %s", f.RulesetErr)
@@ -203,7 +203,7 @@ func connIn(ns string) (*nftables.Conn, func(), error) {
 // verify reads the live ruleset again and evaluates it like the check:
 // default deny for every family, and every port that must stay open
 // admitted.
-func verify(ctx context.Context, env *checks.Env, opt Options, spec Spec) error {
+func verify(ctx context.Context, env *host.Env, opt Options, spec Spec) error {
 	f := fwcheck.Gather(ctx, env, opt.Check)
 	if f.Ruleset == nil {
 		return fmt.Errorf("read the ruleset back: %s", f.RulesetErr)

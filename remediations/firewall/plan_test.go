@@ -9,24 +9,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigie-agent/vigie/checks"
 	fwcheck "github.com/vigie-agent/vigie/checks/firewall"
+	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/internal/netnstest"
 	"github.com/vigie-agent/vigie/remediations"
 )
 
-// host is a server namespace joined to a client namespace by veth, with a
+// testHost is a server namespace joined to a client namespace by veth, with a
 // foreign table that vigie must leave alone.
-type host struct {
+type testHost struct {
 	server, client *netnstest.NS
 	dir            string
 	opt            Options
-	env            *checks.Env
+	env            *host.Env
 }
 
-func newHost(t *testing.T) *host {
+func newHost(t *testing.T) *testHost {
 	t.Helper()
-	h := &host{server: netnstest.New(t), client: netnstest.New(t), dir: t.TempDir()}
+	h := &testHost{server: netnstest.New(t), client: netnstest.New(t), dir: t.TempDir()}
 	netnstest.Link(t, h.server, "10.199.0.1/24", h.client, "10.199.0.2/24")
 	h.server.Listen(t, "10.199.0.1:2222") // the "sshd"
 	h.server.Listen(t, "10.199.0.1:8080") // a service nobody allowed
@@ -50,11 +50,11 @@ func newHost(t *testing.T) *host {
 	if err := os.WriteFile(h.opt.NftablesConf, []byte(conf), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	h.env = checks.DefaultEnv()
+	h.env = host.DefaultEnv()
 	return h
 }
 
-func (h *host) plan(t *testing.T) *remediations.Plan {
+func (h *testHost) plan(t *testing.T) *remediations.Plan {
 	t.Helper()
 	f := fwcheck.Gather(context.Background(), h.env, h.opt.Check)
 	p, err := BuildPlan(context.Background(), h.env, f, h.opt)
@@ -64,7 +64,7 @@ func (h *host) plan(t *testing.T) *remediations.Plan {
 	return p
 }
 
-func (h *host) tables(t *testing.T) string {
+func (h *testHost) tables(t *testing.T) string {
 	t.Helper()
 	out, err := h.server.Exec("nft", "list", "tables")
 	if err != nil {
@@ -163,7 +163,7 @@ func loadFile(t *testing.T, path string) (*fwcheck.Ruleset, string) {
 	if out, err := ns.Exec("nft", "-f", path); err != nil {
 		return nil, string(out)
 	}
-	f := fwcheck.Gather(context.Background(), checks.DefaultEnv(), fwcheck.Options{NetNS: ns.Path, NetDir: "/proc/" + strconv.Itoa(ns.Member(t)), NftPath: "/usr/sbin/nft"})
+	f := fwcheck.Gather(context.Background(), host.DefaultEnv(), fwcheck.Options{NetNS: ns.Path, NetDir: "/proc/" + strconv.Itoa(ns.Member(t)), NftPath: "/usr/sbin/nft"})
 	if f.Ruleset == nil {
 		return nil, f.RulesetErr
 	}

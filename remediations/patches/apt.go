@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/vigie-agent/vigie/checks"
 	patchcheck "github.com/vigie-agent/vigie/checks/patches"
-	"github.com/vigie-agent/vigie/checks/units"
+	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/host/units"
 	"github.com/vigie-agent/vigie/remediations"
 )
 
@@ -34,7 +34,7 @@ func aptInstallArgs(opt Options) []string {
 
 var aptTimers = []string{"apt-daily.timer", "apt-daily-upgrade.timer"}
 
-func planApt(ctx context.Context, env *checks.Env, f *patchcheck.Facts, opt Options, p *remediations.Plan, auto *bool) error {
+func planApt(ctx context.Context, env *host.Env, f *patchcheck.Facts, opt Options, p *remediations.Plan, auto *bool) error {
 	held := heldSet(ctx, env, f, opt)
 	install, kept := securityUpdates(f, held)
 	for _, u := range kept {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vigie-agent/vigie/checks"
 	patchcheck "github.com/vigie-agent/vigie/checks/patches"
+	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/internal/aptrepo"
 	"github.com/vigie-agent/vigie/remediations"
 )
@@ -23,7 +24,7 @@ import (
 // are not enabled.
 type system struct {
 	*aptrepo.Root
-	env     *checks.Env
+	env     *host.Env
 	enabled []string
 }
 
@@ -55,7 +56,7 @@ func newSystem(t *testing.T, extra ...func(build string) (installed, security []
 			t.Fatal(err)
 		}
 	}
-	return &system{Root: r, env: &checks.Env{Root: r.Dir, Proc: "/proc", Sys: "/sys", Cmd: checks.ExecRunner{}}}
+	return &system{Root: r, env: &host.Env{Root: r.Dir, Proc: "/proc", Sys: "/sys", Cmd: host.ExecRunner{}}}
 }
 
 func (s *system) options() Options {
@@ -150,7 +151,7 @@ func TestSecurityOnly(t *testing.T) {
 	if len(s.enabled) != 2 {
 		t.Errorf("timers enabled: %v", s.enabled)
 	}
-	out, err := checks.ExecRunner{}.Run(context.Background(), "apt-config", "dump")
+	out, err := host.ExecRunner{}.Run(context.Background(), "apt-config", "dump")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,11 +13,12 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/host/hostfs"
+	"github.com/vigie-agent/vigie/internal/atomicfile"
 
-	"github.com/vigie-agent/vigie/checks"
 	patchcheck "github.com/vigie-agent/vigie/checks/patches"
-	"github.com/vigie-agent/vigie/checks/units"
+	"github.com/vigie-agent/vigie/host/units"
 	"github.com/vigie-agent/vigie/remediations"
 )
 
@@ -27,14 +28,14 @@ type dnfAutomatic struct {
 	Conf, Timer, Package, Binary string
 }
 
-func automaticFor(env *checks.Env) dnfAutomatic {
+func automaticFor(env *host.Env) dnfAutomatic {
 	if fileExists(env, "/usr/bin/dnf5") || fileExists(env, "/etc/dnf/dnf5-plugins/automatic.conf") {
 		return dnfAutomatic{Conf: "/etc/dnf/dnf5-plugins/automatic.conf", Timer: "dnf5-automatic.timer", Package: "dnf5-plugin-automatic", Binary: "/usr/lib/systemd/system/dnf5-automatic.timer"}
 	}
 	return dnfAutomatic{Conf: "/etc/dnf/automatic.conf", Timer: "dnf-automatic.timer", Package: "dnf-automatic", Binary: "/usr/bin/dnf-automatic"}
 }
 
-func planDnf(ctx context.Context, env *checks.Env, f *patchcheck.Facts, opt Options, p *remediations.Plan, auto *bool) error {
+func planDnf(ctx context.Context, env *host.Env, f *patchcheck.Facts, opt Options, p *remediations.Plan, auto *bool) error {
 	install, _ := securityUpdates(f, nil)
 	if len(install) > 0 {
 		p.Notes = append(p.Notes, "Security updates to install (dnf upgrade --security installs the packages of every security advisory):")
@@ -79,13 +80,13 @@ func planDnf(ctx context.Context, env *checks.Env, f *patchcheck.Facts, opt Opti
 					return err
 				}
 				packaged = b
-				return remediations.WriteAtomic(conf, SetINI(b, "commands", set), 0o644)
+				return atomicfile.Write(conf, SetINI(b, "commands", set), 0o644)
 			},
 			Undo: func(ctx context.Context) error {
 				if packaged == nil {
 					return os.Remove(conf)
 				}
-				return remediations.WriteAtomic(conf, packaged, 0o644)
+				return atomicfile.Write(conf, packaged, 0o644)
 			},
 		})
 	}
@@ -198,7 +199,7 @@ func planZypper(f *patchcheck.Facts, opt Options, p *remediations.Plan) error {
 		Do: func(ctx context.Context) error {
 			for range 2 {
 				_, err := opt.run(ctx, env, "zypper", args...)
-				switch checks.ExitCode(err) {
+				switch host.ExitCode(err) {
 				case zypperRestart:
 					continue
 				case zypperRebootNeeded:

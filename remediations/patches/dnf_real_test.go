@@ -14,12 +14,13 @@ import (
 
 	"github.com/vigie-agent/vigie/checks"
 	patchcheck "github.com/vigie-agent/vigie/checks/patches"
+	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/remediations"
 )
 
 // dnfRoot points the real dnf at a private install root, the way
 // checks/patches/testdata/make-rpm-fixtures.sh runs it; every other
-// command runs as is. Run is the checks.Runner of the patches checks,
+// command runs as is. Run is the host.Runner of the patches checks,
 // RunEnv the Options.Run of the remediation: both go to the same root.
 type dnfRoot struct{ dir string }
 
@@ -32,7 +33,7 @@ func (d dnfRoot) args(name string, args []string) []string {
 }
 
 func (d dnfRoot) Run(ctx context.Context, name string, args ...string) ([]byte, error) {
-	return checks.ExecRunner{}.Run(ctx, name, d.args(name, args)...)
+	return host.ExecRunner{}.Run(ctx, name, d.args(name, args)...)
 }
 
 func (d dnfRoot) RunEnv(ctx context.Context, env []string, name string, args ...string) ([]byte, error) {
@@ -185,7 +186,7 @@ func buildRPMs(t *testing.T, specs []rpmSpec) map[string]string {
 type dnfSystem struct {
 	dir, repo string
 	cmd       dnfRoot
-	env       *checks.Env
+	env       *host.Env
 	enabled   []string
 	rpmFlags  []string // --force-debian on Debian's rpm
 }
@@ -195,7 +196,7 @@ func newDnfSystem(t *testing.T, rpms map[string]string, rpmFlags []string) *dnfS
 	dir := t.TempDir()
 	s := &dnfSystem{dir: filepath.Join(dir, "root"), repo: filepath.Join(dir, "repo"), rpmFlags: rpmFlags}
 	s.cmd = dnfRoot{dir: s.dir}
-	s.env = &checks.Env{Root: s.dir, Proc: "/proc", Sys: "/sys", Cmd: s.cmd}
+	s.env = &host.Env{Root: s.dir, Proc: "/proc", Sys: "/sys", Cmd: s.cmd}
 
 	// The repository: the newer versions and dnf-automatic, with advisories.
 	if err := os.MkdirAll(s.repo, 0o755); err != nil {

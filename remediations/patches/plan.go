@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vigie-agent/vigie/checks"
 	patchcheck "github.com/vigie-agent/vigie/checks/patches"
+	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/remediations"
 )
 
@@ -55,7 +55,7 @@ func (o *Options) run(ctx context.Context, env []string, name string, args ...st
 // BuildPlan turns the patches facts into a plan: the security updates to
 // install (held packages excepted), the automatic-update configuration,
 // and a reboot only where allowed.
-func BuildPlan(ctx context.Context, env *checks.Env, f *patchcheck.Facts, opt Options) (*remediations.Plan, error) {
+func BuildPlan(ctx context.Context, env *host.Env, f *patchcheck.Facts, opt Options) (*remediations.Plan, error) {
 	if opt.AptConf == "" {
 		opt.AptConf = DefaultAptConf
 	}
@@ -146,7 +146,7 @@ func describe(u patchcheck.Update) string {
 // verify reads the facts gathered again after the change: every security update not held is
 // installed and, unless the plan said why not, automatic security updates
 // are on.
-func verify(ctx context.Context, env *checks.Env, f *patchcheck.Facts, opt Options, auto bool) error {
+func verify(ctx context.Context, env *host.Env, f *patchcheck.Facts, opt Options, auto bool) error {
 	if f.UpdatesErr != "" {
 		return fmt.Errorf("list updates again: %s", f.UpdatesErr)
 	}
@@ -173,7 +173,7 @@ func verify(ctx context.Context, env *checks.Env, f *patchcheck.Facts, opt Optio
 
 // heldSet names the packages the operator holds back, which a fix must
 // not move.
-func heldSet(ctx context.Context, env *checks.Env, f *patchcheck.Facts, opt Options) map[string]bool {
+func heldSet(ctx context.Context, env *host.Env, f *patchcheck.Facts, opt Options) map[string]bool {
 	held := map[string]bool{}
 	if f.Manager != "apt" {
 		return held
@@ -259,7 +259,7 @@ func (w Window) ShutdownTime(t time.Time) string {
 }
 
 // fileExists reports whether the inspected system has path.
-func fileExists(env *checks.Env, path string) bool {
+func fileExists(env *host.Env, path string) bool {
 	_, err := os.Stat(env.Path(path))
 	return err == nil
 }

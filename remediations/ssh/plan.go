@@ -15,9 +15,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/host/hostfs"
 
-	"github.com/vigie-agent/vigie/checks/accounts"
+	"github.com/vigie-agent/vigie/host/accounts"
 
 	xssh "golang.org/x/crypto/ssh"
 
@@ -55,7 +56,7 @@ var hardening = []struct {
 }
 
 // BuildPlan decides the changes from the SSH facts.
-func BuildPlan(ctx context.Context, env *checks.Env, f *sshcheck.Facts, opt Options) (*remediations.Plan, error) {
+func BuildPlan(ctx context.Context, env *host.Env, f *sshcheck.Facts, opt Options) (*remediations.Plan, error) {
 	p := &remediations.Plan{Area: "ssh"}
 	if !f.Installed {
 		p.Refusals = append(p.Refusals, "OpenSSH server is not installed: nothing to fix")
@@ -128,7 +129,7 @@ func BuildPlan(ctx context.Context, env *checks.Env, f *sshcheck.Facts, opt Opti
 
 // verify runs the SSH checks again; the checks a refusal kept from fixing
 // are not expected to pass.
-func verify(ctx context.Context, env *checks.Env, opt Options, allowLockin bool) error {
+func verify(ctx context.Context, env *host.Env, opt Options, allowLockin bool) error {
 	expected := map[string]bool{sshcheck.IDHostKeys: true, sshcheck.IDCrypto: true, sshcheck.IDLiveProbe: allowLockin,
 		sshcheck.IDPasswordAuth: allowLockin, sshcheck.IDRootLogin: allowLockin, sshcheck.IDPubkeyAlgs: allowLockin}
 	var bad []string
@@ -183,7 +184,7 @@ func groupMembers(all []accounts.Group, groups ...string) map[string]bool {
 	return out
 }
 
-func hasED25519HostKey(ctx context.Context, env *checks.Env, f *sshcheck.Facts, path string) bool {
+func hasED25519HostKey(ctx context.Context, env *host.Env, f *sshcheck.Facts, path string) bool {
 	for _, hk := range f.HostKeys {
 		if hk.Path == path && hk.Err == "" && sshcheck.IsED25519(hk.Type) {
 			return true

@@ -17,8 +17,8 @@ import (
 
 	xssh "golang.org/x/crypto/ssh"
 
-	"github.com/vigie-agent/vigie/checks"
 	sshcheck "github.com/vigie-agent/vigie/checks/ssh"
+	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/remediations"
 )
 
@@ -126,7 +126,7 @@ func (s *server) rootKey(t *testing.T) xssh.Signer {
 
 func (s *server) plan(t *testing.T, opt Options) *remediations.Plan {
 	t.Helper()
-	env := checks.DefaultEnv()
+	env := host.DefaultEnv()
 	p, err := BuildPlan(context.Background(), env, sshcheck.Gather(context.Background(), env, opt.Check), opt)
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/vigie-agent/vigie/host/hostfs"
 
-	"github.com/vigie-agent/vigie/checks/units"
+	"github.com/vigie-agent/vigie/host/units"
 )
 
 // Reloader makes a running sshd read its configuration again: through

@@ -13,7 +13,7 @@ import (
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
 
-	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 )
 
 // Sources of unit states, for evidence.
@@ -25,7 +25,7 @@ const (
 // States returns the UnitFileState of each unit ("enabled", "disabled",
 // "masked", "static"...; "" when the unit is not installed) and how it was
 // learnt.
-func States(ctx context.Context, env *checks.Env, names []string) (map[string]string, string) {
+func States(ctx context.Context, env *host.Env, names []string) (map[string]string, string) {
 	out := map[string]string{}
 	if env.Live() {
 		if err := statesDBus(ctx, names, out); err == nil {
@@ -61,7 +61,7 @@ func statesDBus(ctx context.Context, names []string, out map[string]string) erro
 // /etc/systemd/system/*.wants, masked ones by a link to /dev/null, and
 // installed ones by their unit file, the way systemctl is-enabled does for
 // a root that is not running.
-func statesFiles(env *checks.Env, names []string, out map[string]string) {
+func statesFiles(env *host.Env, names []string, out map[string]string) {
 	wants, _ := filepath.Glob(env.Path("/etc/systemd/system/*.wants"))
 	for _, u := range names {
 		if target, err := os.Readlink(env.Path("/etc/systemd/system/" + u)); err == nil && target == "/dev/null" {

@@ -1,10 +1,7 @@
-// Package remediations applies fixes transactionally: it plans changes from
-// an area's facts, shows them as a diff, backs up every file it will touch
-// before touching any, writes atomically, activates (reload), verifies with
-// the same checks that found the problem, and puts everything back when any
-// step fails. A journal on disk lets the next run revert a run that was
-// interrupted.
-package remediations
+// Package atomicfile replaces a file so that a reader sees the old content
+// or the new, never a mix, and a crash leaves one of the two: what the
+// remediation engine, the spool and the sinks all need of a write.
+package atomicfile
 
 import (
 	"errors"
@@ -21,11 +18,11 @@ import (
 // sshd and others may still read the file on RHEL.
 const selinuxXattr = "security.selinux"
 
-// WriteAtomic replaces path with data: a temporary file in the same
+// Write replaces path with data: a temporary file in the same
 // directory, fsync, the owner, mode and SELinux label of the file it
 // replaces (mode for a new file), rename, fsync of the directory. A reader
 // sees the old file or the new one, never a mix.
-func WriteAtomic(path string, data []byte, mode fs.FileMode) error {
+func Write(path string, data []byte, mode fs.FileMode) error {
 	dir := filepath.Dir(path)
 	uid, gid := -1, -1
 	var label []byte

@@ -85,7 +85,7 @@ func TestParseGroup(t *testing.T) {
 
 // TestParsePasswdDebian12: the passwd of a Debian 12 cloud image.
 func TestParsePasswdDebian12(t *testing.T) {
-	b, err := os.ReadFile("../ssh/testdata/passwd/debian12")
+	b, err := os.ReadFile("testdata/passwd/debian12")
 	if err != nil {
 		t.Fatal(err)
 	}

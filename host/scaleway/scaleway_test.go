@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 )
 
-func envWith(t *testing.T, files map[string]string) *checks.Env {
+func envWith(t *testing.T, files map[string]string) *host.Env {
 	t.Helper()
 	root := t.TempDir()
 	for p, c := range files {
@@ -26,7 +26,7 @@ func envWith(t *testing.T, files map[string]string) *checks.Env {
 			t.Fatal(err)
 		}
 	}
-	return &checks.Env{Root: root, Sys: filepath.Join(root, "sys"), Proc: filepath.Join(root, "proc")}
+	return &host.Env{Root: root, Sys: filepath.Join(root, "sys"), Proc: filepath.Join(root, "proc")}
 }
 
 func TestDetect(t *testing.T) {

@@ -16,9 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/host/hostfs"
-
-	"github.com/vigie-agent/vigie/checks"
 )
 
 // DefaultURL is the metadata API, reachable from every Scaleway instance.
@@ -37,7 +36,7 @@ type Detection struct {
 
 // Detect reads local files only: the DMI vendor, the marker files the
 // Scaleway images ship. It never touches the network.
-func Detect(ctx context.Context, env *checks.Env) Detection {
+func Detect(ctx context.Context, env *host.Env) Detection {
 	if b, err := hostfs.ReadFile(ctx, env.Sys+"/class/dmi/id/sys_vendor", hostfs.Small); err == nil && strings.TrimSpace(string(b)) == "Scaleway" {
 		return Detection{true, env.Sys + "/class/dmi/id/sys_vendor = Scaleway"}
 	}
@@ -144,7 +143,7 @@ var ErrNotScaleway = errors.New("not a Scaleway instance (no DMI vendor, /var/ru
 // Get returns the metadata, asking the API on the first call only. Off a
 // detected Scaleway instance, and without a configured URL, it sends
 // nothing and returns ErrNotScaleway.
-func (c *Client) Get(ctx context.Context, env *checks.Env) (*Metadata, error) {
+func (c *Client) Get(ctx context.Context, env *host.Env) (*Metadata, error) {
 	c.once.Do(func() {
 		if !c.Forced && !Detect(ctx, env).Scaleway {
 			c.err = ErrNotScaleway

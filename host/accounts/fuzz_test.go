@@ -11,7 +11,7 @@ import (
 func lineCount(b []byte) int { return bytes.Count(b, []byte("\n")) + 1 }
 
 func FuzzParsePasswd(f *testing.F) {
-	fuzzseed.Files(f, "../access/testdata/*/etc/passwd", "../ssh/testdata/passwd/*")
+	fuzzseed.Files(f, "testdata/passwd/*")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		accts, _ := ParsePasswd(b)
 		n, last := lineCount(b), 0
@@ -25,7 +25,7 @@ func FuzzParsePasswd(f *testing.F) {
 }
 
 func FuzzParseShadow(f *testing.F) {
-	fuzzseed.Files(f, "../access/testdata/*/etc/shadow")
+	fuzzseed.Files(f, "testdata/shadow/*")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		entries, _ := ParseShadow(b)
 		for _, e := range entries {

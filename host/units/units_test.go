@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
 )
 
 func TestUnitStatesFiles(t *testing.T) {
@@ -27,7 +27,7 @@ func TestUnitStatesFiles(t *testing.T) {
 	if err := os.Symlink("/dev/null", filepath.Join(root, "etc/systemd/system/firewalld.service")); err != nil {
 		t.Fatal(err)
 	}
-	got, via := States(context.Background(), &checks.Env{Root: root}, []string{"nftables.service", "firewalld.service", "ufw.service", "netfilter-persistent.service"})
+	got, via := States(context.Background(), &host.Env{Root: root}, []string{"nftables.service", "firewalld.service", "ufw.service", "netfilter-persistent.service"})
 	if via != ViaFiles {
 		t.Errorf("via %s", via)
 	}
