@@ -34,7 +34,9 @@ $(STATICCHECK):
 lint: tools
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@$(GO) mod tidy -diff >/dev/null 2>&1 || { echo "go.mod/go.sum are not tidy (go mod tidy -diff):"; $(GO) mod tidy -diff; exit 1; }
 	$(GO) vet ./...
+	$(GO) vet -tags vmtest ./vmtest/
 	$(STATICCHECK) ./...
 
 # The whole suite: lint, unit and integration tests (integration tests need
