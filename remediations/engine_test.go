@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/vigie-agent/vigie/internal/atomicfile"
+	"github.com/vigie-agent/vigie/internal/testenv"
 )
 
 // fixture is a directory with one existing file and the path of one that
@@ -215,7 +216,7 @@ func TestCrashRecovery(t *testing.T) {
 
 func TestWriteAtomicKeepsOwnerAndMode(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to chown")
+		testenv.Missing(t, "needs root to chown")
 	}
 	p := filepath.Join(t.TempDir(), "f")
 	if err := os.WriteFile(p, []byte("a"), 0o604); err != nil {

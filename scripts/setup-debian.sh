@@ -13,8 +13,9 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 # dnf, rpm (rpmbuild) and createrepo-c: the real dnf runs the patches remediation
-# against a local repository in a private root.
-pkgs=(make git file time ca-certificates openssh-server openssh-client nftables iptables iproute2 apt-utils cryptsetup-bin dnf rpm createrepo-c)
+# against a local repository in a private root. sudo brings cvtsudoers, which
+# the sudoers parser is cross-checked with.
+pkgs=(make git file time ca-certificates openssh-server openssh-client nftables iptables iproute2 apt-utils cryptsetup-bin dnf rpm createrepo-c sudo)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

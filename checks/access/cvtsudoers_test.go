@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/internal/testenv"
 )
 
 // cvtsudoers returns sudo's own sudoers-to-JSON converter: $VIGIE_CVTSUDOERS
@@ -26,7 +27,7 @@ func cvtsudoers(t *testing.T) string {
 	}
 	p, err := exec.LookPath("cvtsudoers")
 	if err != nil {
-		t.Skip("cvtsudoers not found (set VIGIE_CVTSUDOERS)")
+		testenv.Missing(t, "cvtsudoers not found (apt-get install sudo, or set VIGIE_CVTSUDOERS)")
 	}
 	return p
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vigie-agent/vigie/internal/testenv"
 )
 
 // TestLUKSVersionReal formats image files with the real cryptsetup and
@@ -16,7 +18,7 @@ func TestLUKSVersionReal(t *testing.T) {
 		t.Skip("integration test: skipped with -short")
 	}
 	if _, err := exec.LookPath("cryptsetup"); err != nil {
-		t.Skip("needs cryptsetup (apt-get install cryptsetup-bin)")
+		testenv.Missing(t, "needs cryptsetup (apt-get install cryptsetup-bin)")
 	}
 	for _, v := range []int{1, 2} {
 		img := filepath.Join(t.TempDir(), "disk.img")
@@ -34,7 +36,7 @@ func TestLUKSVersionReal(t *testing.T) {
 		}
 		if out, err := exec.Command("cryptsetup", args...).CombinedOutput(); err != nil {
 			if strings.Contains(string(out), "loop") || strings.Contains(string(out), "device-mapper") {
-				t.Skipf("cryptsetup cannot format here: %s", out)
+				testenv.Missing(t, "cryptsetup cannot format here: %s", out)
 			}
 			t.Fatalf("cryptsetup %v: %v\n%s", args, err, out)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/internal/testenv"
 )
 
 func TestReadListenersFixture(t *testing.T) {
@@ -135,7 +136,7 @@ func evidenceText(f checks.Finding) string {
 func TestLegacyRules(t *testing.T) {
 	n := newNetns(t)
 	if out, err := n.exec("iptables-legacy", "-A", "INPUT", "-s", "203.0.113.0/24", "-j", "DROP"); err != nil {
-		t.Skipf("iptables-legacy: %v: %s (apt-get install iptables)", err, out)
+		testenv.Missing(t, "iptables-legacy: %v: %s (apt-get install iptables)", err, out)
 	}
 	pid := n.Member(t)
 	opt := DefaultOptions()

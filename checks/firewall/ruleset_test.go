@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/internal/testenv"
 )
 
 func loadFile(t *testing.T, n *testNetns, name string) *Ruleset {
@@ -89,7 +90,7 @@ func TestIptablesNft(t *testing.T) {
 		{"iptables-nft", "-A", "INPUT", "-p", "tcp", "--dport", "22", "-j", "ACCEPT"},
 	} {
 		if out, err := n.exec(args...); err != nil {
-			t.Skipf("%v: %v: %s (apt-get install iptables)", args, err, out)
+			testenv.Missing(t, "%v: %v: %s (apt-get install iptables)", args, err, out)
 		}
 	}
 	rs := n.ruleset(t)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/internal/testenv"
 )
 
 // TestHostileKeyFiles plants, as another account would, every kind of
@@ -20,9 +21,7 @@ import (
 // such; what it would read but vigie cannot inspect is an error; nothing of
 // a file the account cannot read is ever reported; the area never blocks.
 func TestHostileKeyFiles(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the files are planted owned by another account")
-	}
+	testenv.Root(t, "the files are planted owned by another account")
 	const uid = 4243
 	base, err := os.MkdirTemp("/run", "vigie-keyfiles-")
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/internal/testenv"
 )
 
 // liveServer is a real sshd on a loopback port, started from a scenario.
@@ -145,7 +146,7 @@ func evidenceValue(f checks.Finding, subject, key string) []string {
 }
 
 func TestLiveHardened(t *testing.T) {
-	requireSshd(t)
+	testenv.Sshd(t)
 	s, exp := startSshd(t, "hardened")
 	pub, _, _ := ed25519.GenerateKey(rand.Reader)
 	pk, _ := xssh.NewPublicKey(pub)
@@ -172,7 +173,7 @@ func TestLiveHardened(t *testing.T) {
 }
 
 func TestLiveDebianDefault(t *testing.T) {
-	requireSshd(t)
+	testenv.Sshd(t)
 	s, _ := startSshd(t, "debian-default")
 	rk, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -216,7 +217,7 @@ func TestLiveDebianDefault(t *testing.T) {
 // default sshd without reloading it: the configuration checks pass, and only
 // the live probe sees what clients really meet.
 func TestLiveNotReloaded(t *testing.T) {
-	requireSshd(t)
+	testenv.Sshd(t)
 	s, _ := startSshd(t, "debian-default")
 	if err := os.RemoveAll(filepath.Join(s.dir, "etc")); err != nil {
 		t.Fatal(err)

@@ -2,11 +2,11 @@ package ssh
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/internal/testenv"
 )
 
 // TestScenariosFromFiles evaluates every scenario from its files alone, the
@@ -32,7 +32,7 @@ func TestScenariosFromFiles(t *testing.T) {
 // expectations are checked against OpenSSH itself, not only against
 // vigie's reading of the files.
 func TestScenariosSshdT(t *testing.T) {
-	requireSshd(t)
+	testenv.Sshd(t)
 	for _, name := range scenarioNames(t) {
 		if unitOnly(name) {
 			continue
@@ -75,22 +75,4 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
-}
-
-// requireSshd skips unless the real sshd can run here: it needs root (host
-// keys, privilege separation) and its /run/sshd directory.
-func requireSshd(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test: skipped with -short")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("integration test needs root to run sshd (run make test as root)")
-	}
-	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
-		t.Skip("integration test needs openssh-server (/usr/sbin/sshd): apt-get install openssh-server")
-	}
-	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-		t.Skipf("cannot create sshd's privilege separation directory: %v", err)
-	}
 }

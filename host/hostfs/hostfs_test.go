@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigie-agent/vigie/internal/testenv"
 )
 
 // user is an unprivileged account the tests plant files as (by chown, as
@@ -21,9 +23,7 @@ var user = &Cred{UID: userUID, GIDs: []uint32{userGID}}
 
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: files owned by another account are created with chown")
-	}
+	testenv.Root(t, "files owned by another account are created with chown")
 }
 
 // tree builds a directory the tests resolve paths in: a root-owned 0755

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/vigie-agent/vigie/internal/testenv"
 )
 
 // Root is a private Debian system for apt and dpkg: its own dpkg database,
@@ -25,11 +27,11 @@ type Root struct {
 func NewRoot(t testing.TB) *Root {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: dpkg installs into the private root")
+		testenv.Missing(t, "needs root: dpkg installs into the private root")
 	}
 	for _, bin := range append([]string{"apt-get", "apt", "dpkg"}, Tools...) {
 		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("needs %s", bin)
+			testenv.Missing(t, "needs %s", bin)
 		}
 	}
 	dir := t.TempDir()

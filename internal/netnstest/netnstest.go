@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vigie-agent/vigie/internal/testenv"
 )
 
 // NS is a named network namespace (ip netns add), removed when the test
@@ -28,17 +30,9 @@ type NS struct {
 // Require skips unless the test can create namespaces: root, ip and nft.
 func Require(t testing.TB) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test: skipped with -short")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("integration test needs root to create a network namespace (run make test as root)")
-	}
-	for _, bin := range []string{"ip", "nft"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("integration test needs %s (apt-get install iproute2 nftables)", bin)
-		}
-	}
+	testenv.Integration(t)
+	testenv.Root(t, "to create a network namespace")
+	testenv.Commands(t, "apt-get install iproute2 nftables", "ip", "nft")
 }
 
 // New creates a namespace with its loopback up.
@@ -50,7 +44,7 @@ func New(t testing.TB) *NS {
 	n := &NS{Name: "vigie-test-" + hex.EncodeToString(b[:])}
 	n.Path = "/run/netns/" + n.Name
 	if out, err := exec.Command("ip", "netns", "add", n.Name).CombinedOutput(); err != nil {
-		t.Skipf("cannot create a network namespace: %v: %s", err, out)
+		testenv.Missing(t, "cannot create a network namespace: %v: %s", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", n.Name).Run() })
 	fd, err := unix.Open(n.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)

@@ -15,6 +15,7 @@ import (
 	"github.com/vigie-agent/vigie/checks"
 	patchcheck "github.com/vigie-agent/vigie/checks/patches"
 	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/internal/testenv"
 	"github.com/vigie-agent/vigie/remediations"
 )
 
@@ -308,11 +309,11 @@ func TestRealDnf(t *testing.T) {
 		t.Skip("integration test: skipped with -short")
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: rpm --root and dnf --installroot")
+		testenv.Missing(t, "needs root: rpm --root and dnf --installroot")
 	}
 	for _, bin := range []string{"dnf", "rpm", "rpmbuild", "createrepo_c", "modifyrepo_c"} {
 		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("needs %s", bin)
+			testenv.Missing(t, "needs %s (apt-get install dnf rpm createrepo-c)", bin)
 		}
 	}
 	// Debian's rpm keeps its database in ~/.rpmdb: a private HOME whose

@@ -19,6 +19,7 @@ import (
 
 	sshcheck "github.com/vigie-agent/vigie/checks/ssh"
 	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/internal/testenv"
 	"github.com/vigie-agent/vigie/remediations"
 )
 
@@ -28,31 +29,13 @@ type server struct {
 	log               *bytes.Buffer
 }
 
-func requireSshd(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test: skipped with -short")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("integration test needs root to run sshd (run make test as root)")
-	}
-	for _, bin := range []string{"/usr/sbin/sshd", "ssh-keygen"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("needs %s (apt-get install openssh-server)", bin)
-		}
-	}
-	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-		t.Skip(err)
-	}
-}
-
 // startDefault runs a real sshd set up like a Debian cloud image: RSA and
 // ECDSA host keys only, cloud-init's drop-in allowing passwords. Its key
 // files live under /tmp, which StrictModes rightly refuses, hence
 // StrictModes no in this test server only.
 func startDefault(t *testing.T) *server {
 	t.Helper()
-	requireSshd(t)
+	testenv.Sshd(t)
 	dir := t.TempDir()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

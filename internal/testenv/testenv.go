@@ -1,0 +1,72 @@
+// Package testenv decides what an integration test does when a real
+// component it needs is missing. As an unprivileged developer, or on a
+// machine without sshd or nftables, the test skips and says what it needs.
+// In CI, where .ci/run installs every component and runs as root, it sets
+// VIGIE_REQUIRE_REAL=1, and the same test fails, naming what is missing: a
+// broken runner must show red, not a green run that tested nothing.
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// RequireVar is the variable .ci/run sets.
+const RequireVar = "VIGIE_REQUIRE_REAL"
+
+// Required reports whether every real component must be present.
+func Required() bool { return os.Getenv(RequireVar) == "1" }
+
+// Missing skips the test for want of a component, or fails it where every
+// component is required.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if Required() {
+		t.Fatalf("%s (%s=1: this run must have every real component)", msg, RequireVar)
+	}
+	t.Skip(msg)
+}
+
+// Root needs the test to run as root, for what it says.
+func Root(t testing.TB, why string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Missing(t, "needs root: %s (run make test as root)", why)
+	}
+}
+
+// Commands needs each program on PATH (or at its absolute path); hint says
+// which packages bring them.
+func Commands(t testing.TB, hint string, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if _, err := exec.LookPath(n); err != nil {
+			Missing(t, "needs %s (%s)", n, hint)
+		}
+	}
+}
+
+// Integration skips under -short, which asks for unit tests only; an
+// explicit choice, never a missing component.
+func Integration(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: skipped with -short")
+	}
+}
+
+// Sshd needs what running a real sshd on a loopback port takes: root,
+// OpenSSH's server and ssh-keygen, and sshd's privilege separation
+// directory.
+func Sshd(t testing.TB) {
+	t.Helper()
+	Integration(t)
+	Root(t, "to run sshd")
+	Commands(t, "apt-get install openssh-server", "/usr/sbin/sshd", "ssh-keygen")
+	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+		Missing(t, "cannot create sshd's privilege separation directory: %v", err)
+	}
+}
