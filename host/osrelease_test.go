@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/vigie-agent/vigie/internal/fuzzseed"
 )
 
 func TestParseOSRelease(t *testing.T) {
@@ -22,8 +24,7 @@ func TestParseOSRelease(t *testing.T) {
 }
 
 func FuzzParseOSRelease(f *testing.F) {
-	b, _ := os.ReadFile("testdata/os-release-debian12")
-	f.Add(b)
+	fuzzseed.Files(f, "testdata/os-release-debian12")
 	f.Fuzz(func(t *testing.T, in []byte) {
 		for k := range ParseOSRelease(in) {
 			if k == "" || strings.ContainsAny(k, "=\n") {

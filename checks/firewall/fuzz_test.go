@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/vigie-agent/vigie/internal/fuzzseed"
 )
 
 func FuzzParseRuleMsg(f *testing.F) {
@@ -30,8 +32,7 @@ func FuzzLegacyRules(f *testing.F) {
 }
 
 func FuzzReadListeners(f *testing.F) {
-	b, _ := os.ReadFile("testdata/proc-debian12/net/tcp")
-	f.Add(b)
+	fuzzseed.Files(f, "testdata/proc-debian12/net/tcp")
 	f.Fuzz(func(t *testing.T, content []byte) {
 		dir := t.TempDir()
 		if err := os.MkdirAll(filepath.Join(dir, "net"), 0o755); err != nil {

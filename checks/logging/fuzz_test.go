@@ -2,20 +2,14 @@ package logging
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vigie-agent/vigie/internal/fuzzseed"
 )
 
 func FuzzParseConf(f *testing.F) {
-	files, _ := filepath.Glob("testdata/*/etc/systemd/journald.conf")
-	more, _ := filepath.Glob("testdata/*/*/lib/systemd/journald.conf.d/*.conf")
-	for _, p := range append(files, more...) {
-		if b, err := os.ReadFile(p); err == nil {
-			f.Add(b)
-		}
-	}
+	fuzzseed.Files(f, "testdata/*/etc/systemd/journald.conf", "testdata/*/*/lib/systemd/journald.conf.d/*.conf")
 	f.Add([]byte("[Journal]\nStorage=\\\n# c\n persistent\\"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		settings, errs := ParseConf(b)

@@ -1,20 +1,13 @@
 package patches
 
 import (
-	"os"
 	"testing"
+
+	"github.com/vigie-agent/vigie/internal/fuzzseed"
 )
 
-func seed(f *testing.F, paths ...string) {
-	for _, p := range paths {
-		if b, err := os.ReadFile(p); err == nil {
-			f.Add(b)
-		}
-	}
-}
-
 func FuzzParseSimulate(f *testing.F) {
-	seed(f, "testdata/apt/dist-upgrade-debian12.txt")
+	fuzzseed.Files(f, "testdata/apt/dist-upgrade-debian12.txt")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ups, err := ParseSimulate(b)
 		for _, u := range ups {
@@ -26,7 +19,7 @@ func FuzzParseSimulate(f *testing.F) {
 }
 
 func FuzzParseListUpgradable(f *testing.F) {
-	seed(f, "testdata/apt/list-upgradable-debian12.txt")
+	fuzzseed.Files(f, "testdata/apt/list-upgradable-debian12.txt")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ups, err := ParseListUpgradable(b)
 		for _, u := range ups {
@@ -38,7 +31,7 @@ func FuzzParseListUpgradable(f *testing.F) {
 }
 
 func FuzzParseAptConfig(f *testing.F) {
-	seed(f, "testdata/apt/apt-config-dump-debian12-unattended.txt")
+	fuzzseed.Files(f, "testdata/apt/apt-config-dump-debian12-unattended.txt")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := ParseAptConfig(b)
 		if err != nil {
@@ -53,7 +46,7 @@ func FuzzParseAptConfig(f *testing.F) {
 }
 
 func FuzzParseUpdateinfo(f *testing.F) {
-	seed(f, "testdata/dnf/pending/updateinfo-list.txt")
+	fuzzseed.Files(f, "testdata/dnf/pending/updateinfo-list.txt")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ups, _ := ParseUpdateinfo(b)
 		for _, u := range ups {
@@ -65,7 +58,7 @@ func FuzzParseUpdateinfo(f *testing.F) {
 }
 
 func FuzzParseCheckUpdate(f *testing.F) {
-	seed(f, "testdata/dnf/pending/check-update.txt")
+	fuzzseed.Files(f, "testdata/dnf/pending/check-update.txt")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ups, _ := ParseCheckUpdate(b)
 		for _, u := range ups {
@@ -77,7 +70,7 @@ func FuzzParseCheckUpdate(f *testing.F) {
 }
 
 func FuzzParseZypperXML(f *testing.F) {
-	seed(f, "testdata/zypper/pending/list-patches.xml", "testdata/zypper/pending/list-updates.xml")
+	fuzzseed.Files(f, "testdata/zypper/pending/list-patches.xml", "testdata/zypper/pending/list-updates.xml")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ups, err := ParseZypperXML(b)
 		if err != nil && len(ups) > 0 {

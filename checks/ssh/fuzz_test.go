@@ -7,11 +7,11 @@ import (
 	"testing"
 
 	"github.com/vigie-agent/vigie/host/hostfs"
+	"github.com/vigie-agent/vigie/internal/fuzzseed"
 )
 
 func FuzzParseSshdT(f *testing.F) {
-	b, _ := os.ReadFile("testdata/sshd-T/debian12-default.txt")
-	f.Add(b)
+	fuzzseed.Files(f, "testdata/sshd-T/*.txt")
 	f.Add([]byte("port 22\npasswordauthentication no\npermitrootlogin no\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		s, err := ParseSshdT(in)
@@ -22,8 +22,7 @@ func FuzzParseSshdT(f *testing.F) {
 }
 
 func FuzzParseConfigFiles(f *testing.F) {
-	b, _ := os.ReadFile("testdata/scenarios/debian-default/etc/ssh/sshd_config")
-	f.Add(b)
+	fuzzseed.Files(f, "testdata/scenarios/*/etc/ssh/sshd_config")
 	f.Add([]byte("Match User root\n PasswordAuthentication yes\nInclude x\n"))
 	f.Add([]byte("Port=22\nBanner \"a b\"\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -45,8 +44,7 @@ func FuzzParseConfigFiles(f *testing.F) {
 }
 
 func FuzzParseAuthorizedKeys(f *testing.F) {
-	b, _ := os.ReadFile("testdata/authorized_keys/mixed")
-	f.Add(b)
+	fuzzseed.Files(f, "testdata/authorized_keys/*")
 	f.Add([]byte("api_key: sk-live-0123456789\nssh-dss AAAA junk\n"))
 	f.Add([]byte("command=\"x\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHw \x1b[2J\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {

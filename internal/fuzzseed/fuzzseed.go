@@ -8,22 +8,28 @@ import (
 	"testing"
 )
 
-// Files adds every file matching the patterns to the corpus; a target
-// without a single seed fails, as a moved testdata directory would
-// otherwise silently leave it fuzzing from nothing.
+// Files adds every file matching the patterns to the corpus. A pattern
+// that matches no file, or a file that cannot be read, fails the target:
+// a moved or emptied testdata directory would otherwise silently leave it
+// fuzzing from nothing.
 func Files(f *testing.F, patterns ...string) {
 	f.Helper()
-	n := 0
 	for _, p := range patterns {
-		files, _ := filepath.Glob(p)
-		for _, file := range files {
-			if b, err := os.ReadFile(file); err == nil {
-				f.Add(b)
-				n++
-			}
+		files, err := filepath.Glob(p)
+		if err != nil {
+			f.Fatalf("seed pattern %s: %v", p, err)
 		}
-	}
-	if n == 0 {
-		f.Fatalf("no seeds in %v", patterns)
+		n := 0
+		for _, file := range files {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatalf("seed %s: %v", file, err)
+			}
+			f.Add(b)
+			n++
+		}
+		if n == 0 {
+			f.Fatalf("no seed file matches %s", p)
+		}
 	}
 }

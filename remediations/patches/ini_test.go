@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigie-agent/vigie/internal/fuzzseed"
 )
 
 func TestSetINI(t *testing.T) {
@@ -83,9 +85,7 @@ func TestWindow(t *testing.T) {
 }
 
 func FuzzSetINI(f *testing.F) {
-	if b, err := os.ReadFile("testdata/automatic.conf.rocky9"); err == nil {
-		f.Add(b)
-	}
+	fuzzseed.Files(f, "testdata/automatic.conf.rocky9")
 	f.Add([]byte("[commands\nupgrade_type=\n[]\n;apply_updates\n"))
 	set := map[string]string{"upgrade_type": "security", "apply_updates": "yes"}
 	f.Fuzz(func(t *testing.T, in []byte) {
