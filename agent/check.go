@@ -35,10 +35,10 @@ func Catalogue(cfg Config) (*checks.Catalogue, error) {
 func NewCatalogue(cfg Config) (*checks.Catalogue, *scaleway.Client, error) {
 	md := cfg.Metadata()
 	cat, err := checks.NewCatalogue(
-		ssh.New(cfg.SSHOptions()),
-		firewall.New(cfg.FirewallOptions()),
-		patches.New(cfg.PatchesOptions()),
-		disks.New(cfg.DisksOptions(md)),
+		ssh.New(cfg.SSH.Options()),
+		firewall.New(cfg.Firewall.Options()),
+		patches.New(cfg.Patches.Options()),
+		disks.New(cfg.Disks.Options(md)),
 		access.New(access.Options{}),
 		logging.New(logging.Options{}),
 		hds.New(hds.Options{Metadata: md}),

@@ -23,10 +23,8 @@ import (
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/checks/disks"
 	"github.com/vigie-agent/vigie/checks/firewall"
-	"github.com/vigie-agent/vigie/checks/patches"
 	"github.com/vigie-agent/vigie/checks/ssh"
 	"github.com/vigie-agent/vigie/host/scaleway"
-	fwfix "github.com/vigie-agent/vigie/remediations/firewall"
 	patchfix "github.com/vigie-agent/vigie/remediations/patches"
 )
 
@@ -42,14 +40,31 @@ type Config struct {
 	Timeout time.Duration `mapstructure:"timeout"`
 	// StateDir holds backups and the journal of `vigie fix`.
 	StateDir string         `mapstructure:"state_dir"`
-	SSH      SSHConfig      `mapstructure:"ssh"`
-	Firewall FirewallConfig `mapstructure:"firewall"`
-	Patches  PatchesConfig  `mapstructure:"patches"`
-	Disks    DisksConfig    `mapstructure:"disks"`
-	Scaleway ScalewayConfig `mapstructure:"scaleway"`
-	Fix      FixConfig      `mapstructure:"fix"`
-	Run      RunConfig      `mapstructure:"run"`
-	Report   ReportConfig   `mapstructure:"report"`
+	// Each area owns its section: its keys, defaults and validation.
+	SSH      ssh.Config      `mapstructure:"ssh"`
+	Firewall firewall.Config `mapstructure:"firewall"`
+	Patches  patchfix.Config `mapstructure:"patches"`
+	Disks    disks.Config    `mapstructure:"disks"`
+	Scaleway scaleway.Config `mapstructure:"scaleway"`
+	Fix      FixConfig       `mapstructure:"fix"`
+	Run      RunConfig       `mapstructure:"run"`
+	Report   ReportConfig    `mapstructure:"report"`
+}
+
+// section is one area's part of the configuration.
+type section interface{ Validate() error }
+
+// sections lists the areas' sections with their keys, for validation.
+func (c Config) sections() []struct {
+	key string
+	s   section
+} {
+	return []struct {
+		key string
+		s   section
+	}{
+		{"ssh", c.SSH}, {"firewall", c.Firewall}, {"patches", c.Patches}, {"disks", c.Disks}, {"scaleway", c.Scaleway},
+	}
 }
 
 // RunConfig holds the settings of the `vigie run` service.
@@ -98,90 +113,25 @@ type FixConfig struct {
 	ConfirmWindow time.Duration `mapstructure:"confirm_window"`
 }
 
-// DisksConfig holds the disks area's settings.
-type DisksConfig struct {
-	// Scratch names devices or mount points to treat as scratch storage.
-	Scratch []string `mapstructure:"scratch"`
-}
-
-// ScalewayConfig holds how vigie reaches the instance metadata API.
-type ScalewayConfig struct {
-	// MetadataURL, when set, is asked even where the local files do not say
-	// Scaleway; empty means the standard address, asked only on a detected
-	// Scaleway instance.
-	MetadataURL string `mapstructure:"metadata_url"`
-	// MetadataTimeout bounds the one request per run: the link-local API
-	// answers in milliseconds, a relay or proxy in front of it may not.
-	MetadataTimeout time.Duration `mapstructure:"metadata_timeout"`
-}
-
-// PatchesConfig holds the patches area's settings.
-type PatchesConfig struct {
-	// Refresh lets `check` refresh the package index first (network).
-	Refresh bool `mapstructure:"refresh"`
-	// IndexMaxAge is how old the index may be and still be trusted.
-	IndexMaxAge time.Duration `mapstructure:"index_max_age"`
-	// AptMethod is "list" (apt list --upgradable) or "simulate"
-	// (apt-get -s dist-upgrade).
-	AptMethod string `mapstructure:"apt_method"`
-	// Reboot is "never" or "allowed": whether `vigie fix` and the
-	// automatic updates it configures may reboot, within RebootWindow.
-	Reboot       string `mapstructure:"reboot"`
-	RebootWindow string `mapstructure:"reboot_window"`
-	// LockTimeout is how long `vigie fix` waits for another package
-	// manager to release its lock.
-	LockTimeout time.Duration `mapstructure:"lock_timeout"`
-}
-
-// FirewallConfig holds the firewall area's settings.
-type FirewallConfig struct {
-	// AllowedPorts are the services meant to be reachable from anywhere,
-	// as "443/tcp", besides sshd.
-	AllowedPorts []string `mapstructure:"allowed_ports"`
-}
-
-// SSHConfig holds the SSH area's settings.
-type SSHConfig struct {
-	Probe        bool          `mapstructure:"probe"`
-	ProbeUser    string        `mapstructure:"probe_user"`
-	ProbeTimeout time.Duration `mapstructure:"probe_timeout"`
-	SshdPath     string        `mapstructure:"sshd_path"`
-	ConfigPath   string        `mapstructure:"config_path"`
-}
-
 // Defaults returns the configuration used when nothing is set.
 func Defaults() Config {
-	so := ssh.DefaultOptions()
-	po := patches.DefaultOptions()
 	return Config{
 		Profile:  "baseline",
 		FailOn:   "low",
 		Only:     []string{},
 		Timeout:  10 * time.Second,
 		StateDir: "/var/lib/vigie",
-		SSH: SSHConfig{
-			Probe:        so.Probe,
-			ProbeUser:    so.ProbeUser,
-			ProbeTimeout: so.ProbeTimeout,
-			SshdPath:     so.SshdPath,
-			ConfigPath:   so.ConfigPath,
-		},
-		Firewall: FirewallConfig{AllowedPorts: []string{}},
-		Disks:    DisksConfig{Scratch: []string{}},
+		SSH:      ssh.DefaultConfig(),
+		Firewall: firewall.DefaultConfig(),
+		Patches:  patchfix.DefaultConfig(),
+		Disks:    disks.DefaultConfig(),
+		Scaleway: scaleway.DefaultConfig(),
 		Fix:      FixConfig{ConfirmWindow: 60 * time.Second},
-		Scaleway: ScalewayConfig{MetadataTimeout: scaleway.DefaultTimeout},
 		Run:      RunConfig{Interval: time.Hour, Jitter: 5 * time.Minute, CycleTimeout: 30 * time.Minute, Remediate: []string{}},
 		Report: ReportConfig{
 			Journal:  true,
 			Endpoint: EndpointConfig{Timeout: 30 * time.Second},
 			Spool:    SpoolConfig{MaxReports: 1000, MaxBytes: 64 << 20},
-		},
-		Patches: PatchesConfig{
-			Refresh:     po.Refresh,
-			IndexMaxAge: po.MaxIndexAge,
-			AptMethod:   po.AptMethod,
-			Reboot:      "never",
-			LockTimeout: 5 * time.Minute,
 		},
 	}
 }
@@ -268,45 +218,13 @@ func (c Config) Validate(cat *checks.Catalogue) error {
 	if c.Timeout <= 0 {
 		return configErrorf("timeout: must be positive, got %s", c.Timeout)
 	}
-	if c.SSH.ProbeTimeout <= 0 {
-		return configErrorf("ssh.probe_timeout: must be positive, got %s", c.SSH.ProbeTimeout)
-	}
-	for _, p := range c.Firewall.AllowedPorts {
-		if _, err := fwfix.ParsePort(p, ""); err != nil {
-			return configErrorf("firewall.allowed_ports: %v", err)
+	for _, sec := range c.sections() {
+		if err := sec.s.Validate(); err != nil {
+			return configErrorf("%s.%v", sec.key, err)
 		}
-	}
-	if c.Scaleway.MetadataTimeout <= 0 {
-		return configErrorf("scaleway.metadata_timeout: must be positive, got %s", c.Scaleway.MetadataTimeout)
-	}
-	if u := c.Scaleway.MetadataURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-		return configErrorf("scaleway.metadata_url: %q is not an http(s) URL", u)
 	}
 	if c.Fix.ConfirmWindow < 0 {
 		return configErrorf("fix.confirm_window: must not be negative, got %s", c.Fix.ConfirmWindow)
-	}
-	if c.Patches.IndexMaxAge <= 0 {
-		return configErrorf("patches.index_max_age: must be positive, got %s", c.Patches.IndexMaxAge)
-	}
-	if c.Patches.AptMethod != "list" && c.Patches.AptMethod != "simulate" {
-		return configErrorf("patches.apt_method: %q is neither list nor simulate", c.Patches.AptMethod)
-	}
-	switch c.Patches.Reboot {
-	case "never":
-	case "allowed":
-		if c.Patches.RebootWindow == "" {
-			return configErrorf("patches.reboot_window: must be set (HH:MM-HH:MM) when patches.reboot is allowed")
-		}
-	default:
-		return configErrorf("patches.reboot: %q is neither never nor allowed", c.Patches.Reboot)
-	}
-	if c.Patches.RebootWindow != "" {
-		if _, err := patchfix.ParseWindow(c.Patches.RebootWindow); err != nil {
-			return configErrorf("patches.reboot_window: %v", err)
-		}
-	}
-	if c.Patches.LockTimeout < 0 {
-		return configErrorf("patches.lock_timeout: must not be negative, got %s", c.Patches.LockTimeout)
 	}
 	if c.Run.Interval < 10*time.Second {
 		return configErrorf("run.interval: must be at least 10s, got %s", c.Run.Interval)
@@ -334,43 +252,7 @@ func (c Config) Validate(cat *checks.Catalogue) error {
 	if t := c.Report.Textfile; t != "" && (!filepath.IsAbs(t) || !strings.HasSuffix(t, ".prom")) {
 		return configErrorf("report.textfile: %q must be an absolute path ending in .prom (node_exporter reads only those)", t)
 	}
-	if c.SSH.ProbeUser == "" {
-		return configErrorf("ssh.probe_user: must not be empty")
-	}
 	return nil
-}
-
-// SSHOptions converts the configuration for the SSH area.
-func (c Config) SSHOptions() ssh.Options {
-	o := ssh.DefaultOptions()
-	o.Probe = c.SSH.Probe
-	o.ProbeUser = c.SSH.ProbeUser
-	o.ProbeTimeout = c.SSH.ProbeTimeout
-	o.SshdPath = c.SSH.SshdPath
-	o.ConfigPath = c.SSH.ConfigPath
-	return o
-}
-
-// FirewallOptions converts the configuration for the firewall area.
-func (c Config) FirewallOptions() firewall.Options {
-	o := firewall.DefaultOptions()
-	o.AllowedPorts = c.Firewall.AllowedPorts
-	return o
-}
-
-// PatchesOptions converts the configuration for the patches area.
-func (c Config) PatchesOptions() patches.Options {
-	o := patches.DefaultOptions()
-	o.Refresh = c.Patches.Refresh
-	o.MaxIndexAge = c.Patches.IndexMaxAge
-	o.AptMethod = c.Patches.AptMethod
-	return o
-}
-
-// DisksOptions converts the configuration for the disks area; md is the
-// run's metadata client, shared by every area that needs it.
-func (c Config) DisksOptions(md *scaleway.Client) disks.Options {
-	return disks.Options{Scratch: c.Disks.Scratch, Metadata: md}
 }
 
 // configKeys lists the dotted keys of a config struct from its tags, so the
@@ -379,6 +261,12 @@ func configKeys(t reflect.Type, prefix string) map[string]bool {
 	keys := map[string]bool{}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
+		if squashed(f) {
+			for k := range configKeys(f.Type, prefix) {
+				keys[k] = true
+			}
+			continue
+		}
 		name := prefix + f.Tag.Get("mapstructure")
 		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
 			for k := range configKeys(f.Type, name+".") {
@@ -395,6 +283,10 @@ func setDefaults(v *viper.Viper, val reflect.Value, prefix string) {
 	t := val.Type()
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
+		if squashed(f) {
+			setDefaults(v, val.Field(i), prefix)
+			continue
+		}
 		name := prefix + f.Tag.Get("mapstructure")
 		if f.Type.Kind() == reflect.Struct {
 			setDefaults(v, val.Field(i), name+".")
@@ -402,6 +294,12 @@ func setDefaults(v *viper.Viper, val reflect.Value, prefix string) {
 		}
 		v.SetDefault(name, val.Field(i).Interface())
 	}
+}
+
+// squashed says whether a field's keys belong to the enclosing section: an
+// area's remediation embeds the check's section (patches).
+func squashed(f reflect.StructField) bool {
+	return f.Anonymous && strings.Contains(f.Tag.Get("mapstructure"), ",squash")
 }
 
 // isSection reports whether k names a group of keys ("ssh"): an empty
@@ -454,8 +352,4 @@ func (e EndpointConfig) validate() error {
 
 // Metadata returns a metadata client as configured: one per run, shared by
 // the areas that need it.
-func (c Config) Metadata() *scaleway.Client {
-	md := scaleway.NewClient(c.Scaleway.MetadataURL)
-	md.Timeout = c.Scaleway.MetadataTimeout
-	return md
-}
+func (c Config) Metadata() *scaleway.Client { return c.Scaleway.Client() }

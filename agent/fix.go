@@ -223,7 +223,7 @@ func ConfirmPending(cfg Config, out io.Writer) error {
 func buildPlan(ctx context.Context, cfg Config, env *host.Env, area string, opt FixOptions) (*remediations.Plan, error) {
 	switch area {
 	case "ssh":
-		so := cfg.SSHOptions()
+		so := cfg.SSH.Options()
 		f := sshcheck.Gather(ctx, env, so)
 		return sshfix.BuildPlan(ctx, env, f, sshfix.Options{
 			Check:   so,
@@ -233,10 +233,10 @@ func buildPlan(ctx context.Context, cfg Config, env *host.Env, area string, opt 
 			Reload:  sshReloader(f),
 		})
 	case "firewall":
-		f := fwcheck.Gather(ctx, env, cfg.FirewallOptions())
+		f := fwcheck.Gather(ctx, env, cfg.Firewall.Options())
 		return fwfix.BuildPlan(ctx, env, f, cfg.firewallFixOptions(env, sshPorts(ctx, cfg, env, f), opt.Force))
 	case "patches":
-		po := cfg.PatchesOptions()
+		po := cfg.Patches.Options()
 		f := patchcheck.Gather(ctx, env, po)
 		w, _ := patchfix.ParseWindow(cfg.Patches.RebootWindow) // validated with the configuration
 		o := patchfix.Options{Check: po, Reboot: cfg.Patches.Reboot, Window: w, LockTimeout: cfg.Patches.LockTimeout}
@@ -245,7 +245,7 @@ func buildPlan(ctx context.Context, cfg Config, env *host.Env, area string, opt 
 		}
 		return patchfix.BuildPlan(ctx, env, f, o)
 	case "disks":
-		do := cfg.DisksOptions(opt.Metadata)
+		do := cfg.Disks.Options(opt.Metadata)
 		f := diskcheck.Gather(ctx, env, do)
 		o := diskfix.Options{AllowDestructive: opt.AllowDestructive, Check: do}
 		if liveSystemd(env) {
@@ -266,7 +266,7 @@ func (c Config) firewallFixOptions(env *host.Env, ssh []int, force bool) fwfix.O
 		}
 	}
 	o := fwfix.Options{
-		Check:        c.FirewallOptions(),
+		Check:        c.Firewall.Options(),
 		SSHPorts:     ssh,
 		Allowed:      c.Firewall.AllowedPorts,
 		PersistFile:  "/etc/vigie/vigie.nft",
@@ -282,7 +282,7 @@ func (c Config) firewallFixOptions(env *host.Env, ssh []int, force bool) fwfix.O
 // sshConfigOnly reads sshd's configuration without probing the server:
 // the ports and the pid file are all a reload or a ruleset needs.
 func (c Config) sshConfigOnly() sshcheck.Options {
-	o := c.SSHOptions()
+	o := c.SSH.Options()
 	o.Probe = false
 	return o
 }

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	fwcheck "github.com/vigie-agent/vigie/checks/firewall"
+
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
@@ -35,12 +37,11 @@ type Spec struct {
 	Ports []Port
 }
 
-// ParsePort reads "443/tcp".
+// ParsePort reads "443/tcp", as the firewall section's validation does.
 func ParsePort(s, why string) (Port, error) {
-	p, proto, ok := strings.Cut(s, "/")
-	n, err := strconv.Atoi(p)
-	if !ok || err != nil || n < 1 || n > 65535 || (proto != "tcp" && proto != "udp") {
-		return Port{}, fmt.Errorf("%q is not PORT/tcp or PORT/udp", s)
+	proto, n, err := fwcheck.ParseService(s)
+	if err != nil {
+		return Port{}, err
 	}
 	return Port{Proto: proto, Port: n, Why: why}, nil
 }
