@@ -39,7 +39,7 @@ type Config struct {
 	Only    []string      `mapstructure:"only"`
 	Timeout time.Duration `mapstructure:"timeout"`
 	// StateDir holds backups and the journal of `vigie fix`.
-	StateDir string         `mapstructure:"state_dir"`
+	StateDir string `mapstructure:"state_dir"`
 	// Each area owns its section: its keys, defaults and validation.
 	SSH      ssh.Config      `mapstructure:"ssh"`
 	Firewall firewall.Config `mapstructure:"firewall"`
