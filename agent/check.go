@@ -14,6 +14,11 @@ import (
 	"github.com/vigie-agent/vigie/checks/ssh"
 	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/host/scaleway"
+	"github.com/vigie-agent/vigie/remediations"
+	diskfix "github.com/vigie-agent/vigie/remediations/disks"
+	fwfix "github.com/vigie-agent/vigie/remediations/firewall"
+	patchfix "github.com/vigie-agent/vigie/remediations/patches"
+	sshfix "github.com/vigie-agent/vigie/remediations/ssh"
 )
 
 // Version and Commit are stamped at build time with -ldflags -X.
@@ -45,6 +50,22 @@ func NewCatalogue(cfg Config) (*checks.Catalogue, *scaleway.Client, error) {
 	)
 	return cat, md, err
 }
+
+// Remediations lists what `vigie fix` can change, configured, in the order
+// it changes them: sshd first, then the firewall that keeps sshd's ports
+// open, then packages and disks. md is the run's metadata client.
+func Remediations(cfg Config, md *scaleway.Client) []remediations.Remediation {
+	return []remediations.Remediation{
+		sshfix.New(cfg.SSH.Options()),
+		fwfix.New(cfg.Firewall.Options()),
+		patchfix.New(cfg.Patches),
+		diskfix.New(cfg.Disks.Options(md)),
+	}
+}
+
+// RemediableAreas names the areas `vigie fix` can change, for help texts
+// and validation.
+func RemediableAreas() []string { return remediations.Names(Remediations(Defaults(), nil)) }
 
 // Check runs the configured checks on the system env describes and builds
 // the report. The configuration must have been validated.

@@ -235,6 +235,7 @@ func (c Config) Validate(cat *checks.Catalogue) error {
 	if c.Run.CycleTimeout <= 0 {
 		return configErrorf("run.cycle_timeout: must be positive, got %s", c.Run.CycleTimeout)
 	}
+	remediable := RemediableAreas()
 	for _, a := range c.Run.Remediate {
 		if !slices.Contains(remediable, a) {
 			return configErrorf("run.remediate: no remediation for %q (available: %s)", a, strings.Join(remediable, ", "))

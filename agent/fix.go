@@ -9,27 +9,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	sddbus "github.com/coreos/go-systemd/v22/dbus"
-
 	"github.com/vigie-agent/vigie/checks"
-	diskcheck "github.com/vigie-agent/vigie/checks/disks"
-	fwcheck "github.com/vigie-agent/vigie/checks/firewall"
-	patchcheck "github.com/vigie-agent/vigie/checks/patches"
-	sshcheck "github.com/vigie-agent/vigie/checks/ssh"
 	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/host/scaleway"
-	"github.com/vigie-agent/vigie/host/units"
 	"github.com/vigie-agent/vigie/internal/atomicfile"
 	"github.com/vigie-agent/vigie/internal/printable"
 	"github.com/vigie-agent/vigie/remediations"
-	diskfix "github.com/vigie-agent/vigie/remediations/disks"
-	fwfix "github.com/vigie-agent/vigie/remediations/firewall"
-	patchfix "github.com/vigie-agent/vigie/remediations/patches"
-	sshfix "github.com/vigie-agent/vigie/remediations/ssh"
 )
 
 // FixOptions are the flags of `vigie fix`.
@@ -45,7 +33,9 @@ type FixOptions struct {
 	// once per run; Fix builds them when nil.
 	Catalogue *checks.Catalogue
 	Metadata  *scaleway.Client
-	Confirm   func(prompt string) bool // asks the operator; nil means no
+	// Remediations are the run's (Remediations); built when nil.
+	Remediations []remediations.Remediation
+	Confirm      func(prompt string) bool // asks the operator; nil means no
 	// Window, when positive, keeps an applied change only if the operator
 	// confirms it within that time (the prompt, or `vigie fix --confirm`
 	// from another session); otherwise it is undone. Used when the
@@ -55,10 +45,6 @@ type FixOptions struct {
 	Answer func() <-chan bool
 }
 
-// remediable lists the areas `vigie fix` can change, in the order it
-// changes them.
-var remediable = []string{"ssh", "firewall", "patches", "disks"}
-
 // Engine returns the remediation engine over the configured state
 // directory.
 func (c Config) Engine() *remediations.Engine {
@@ -67,21 +53,13 @@ func (c Config) Engine() *remediations.Engine {
 
 // activate reloads what an area's files configure, after an undo or the
 // revert of an interrupted run.
-func (c Config) activate(env *host.Env) func(ctx context.Context, area string) error {
+func activate(list []remediations.Remediation, env *host.Env) func(ctx context.Context, area string) error {
 	return func(ctx context.Context, area string) error {
-		switch area {
-		case "ssh":
-			f := sshcheck.Gather(ctx, env, c.sshConfigOnly())
-			return sshReloader(f)(ctx)
-		case "firewall":
-			opt := c.firewallFixOptions(env, nil, false)
-			return fwfix.Sync(ctx, env.Path(opt.PersistFile), opt)
-		case "patches":
-			return nil // apt and dnf read their configuration at every run
-		case "disks":
-			return dbusSystemd{}.Reload(ctx)
+		r, ok := remediations.Find(list, area)
+		if !ok {
+			return fmt.Errorf("no way to reactivate area %s", area)
 		}
-		return fmt.Errorf("no way to reactivate area %s", area)
+		return r.Activate(ctx, env)
 	}
 }
 
@@ -95,6 +73,9 @@ func Fix(ctx context.Context, cfg Config, env *host.Env, out io.Writer, opt FixO
 			return 2, err
 		}
 	}
+	if opt.Remediations == nil {
+		opt.Remediations = Remediations(cfg, opt.Metadata)
+	}
 	areas := map[string]bool{}
 	for _, o := range opt.Only {
 		for _, a := range strings.Split(o, ",") {
@@ -103,14 +84,16 @@ func Fix(ctx context.Context, cfg Config, env *host.Env, out io.Writer, opt FixO
 			}
 		}
 	}
+	names := remediations.Names(opt.Remediations)
 	for a := range areas {
-		if !slices.Contains(remediable, a) {
-			return 2, configErrorf("fix: no remediation for %q (available: %s)", a, strings.Join(remediable, ", "))
+		if !slices.Contains(names, a) {
+			return 2, configErrorf("fix: no remediation for %q (available: %s)", a, strings.Join(names, ", "))
 		}
 	}
 	e := cfg.Engine()
+	act := activate(opt.Remediations, env)
 	if !opt.DryRun {
-		done, err := e.Recover(ctx, cfg.activate(env))
+		done, err := e.Recover(ctx, act)
 		for _, r := range done {
 			fmt.Fprintf(out, "Reverted run %s, interrupted before it finished.\n", printable.Line(r, idMax))
 		}
@@ -118,12 +101,17 @@ func Fix(ctx context.Context, cfg Config, env *host.Env, out io.Writer, opt FixO
 			return 1, err
 		}
 	}
+	req := remediations.Request{Force: opt.Force, AllowDestructive: opt.AllowDestructive}
+	for _, r := range opt.Remediations {
+		req.KeepOpen = append(req.KeepOpen, r.KeepOpen(ctx, env)...)
+	}
 	status := 0
-	for _, area := range remediable {
+	for _, r := range opt.Remediations {
+		area := r.Name()
 		if len(areas) > 0 && !areas[area] {
 			continue
 		}
-		p, err := buildPlan(ctx, cfg, env, area, opt)
+		p, err := r.Plan(ctx, env, req)
 		if err != nil {
 			return 2, err
 		}
@@ -134,7 +122,11 @@ func Fix(ctx context.Context, cfg Config, env *host.Env, out io.Writer, opt FixO
 			continue
 		}
 		if opt.DryRun || (!opt.Yes && (opt.Confirm == nil || !opt.Confirm(fmt.Sprintf("Apply these %d change(s) to %s? [y/N] ", len(p.Files)+len(p.Actions), area)))) {
-			fmt.Fprintf(out, "Not applied (dry run). `vigie fix --yes --only %s%s` applies it.\n", area, destructiveFlag(opt, area))
+			flag := ""
+			if r.Destructive() && opt.AllowDestructive {
+				flag = " --allow-destructive"
+			}
+			fmt.Fprintf(out, "Not applied (dry run). `vigie fix --yes --only %s%s` applies it.\n", area, flag)
 			continue
 		}
 		run, err := e.Apply(ctx, p)
@@ -143,19 +135,12 @@ func Fix(ctx context.Context, cfg Config, env *host.Env, out io.Writer, opt FixO
 			status = 1
 			continue
 		}
-		switch area {
-		case "disks":
-			fmt.Fprintf(out, "%s: applied and verified (run %s; backups of crypttab and fstab in %s).\n", area, run, filepath.Join(e.Dir, run))
-		case "patches":
-			fmt.Fprintf(out, "%s: applied and verified (run %s; `vigie undo %s` reverts the configuration, not the upgrades).\n", area, run, run)
-		default:
-			fmt.Fprintf(out, "%s: applied and verified (run %s; `vigie undo %s` reverts it).\n", area, run, run)
-		}
+		fmt.Fprintf(out, "%s: applied and verified (%s).\n", area, r.Applied(run, filepath.Join(e.Dir, run)))
 		showArea(ctx, cfg, opt.Catalogue, env, out, area)
-		// Only a change to sshd or the firewall can cut the operator off;
-		// the others are not undone for want of an answer.
-		if opt.Window > 0 && (area == "ssh" || area == "firewall") && !confirmed(ctx, cfg, out, run, opt) {
-			if _, err := e.Undo(ctx, run, cfg.activate(env)); err != nil {
+		// Only a change that can cut the operator off waits for an
+		// answer; the others are not undone for want of one.
+		if opt.Window > 0 && r.CanCutOff() && !confirmed(ctx, cfg, out, run, opt) {
+			if _, err := e.Undo(ctx, run, act); err != nil {
 				fmt.Fprintf(out, "%s: not confirmed, and the undo FAILED: %s\n", area, printable.Line(err.Error(), logLineMax))
 			} else {
 				fmt.Fprintf(out, "%s: not confirmed within %s: undone.\n", area, opt.Window)
@@ -218,115 +203,6 @@ func ConfirmPending(cfg Config, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "Run %s confirmed.\n", printable.Line(run, idMax))
 	return nil
-}
-
-func buildPlan(ctx context.Context, cfg Config, env *host.Env, area string, opt FixOptions) (*remediations.Plan, error) {
-	switch area {
-	case "ssh":
-		so := cfg.SSH.Options()
-		f := sshcheck.Gather(ctx, env, so)
-		return sshfix.BuildPlan(ctx, env, f, sshfix.Options{
-			Check:   so,
-			DropIn:  filepath.Join(filepath.Dir(so.ConfigPath), "sshd_config.d", "00-vigie.conf"),
-			HostKey: filepath.Join(filepath.Dir(so.ConfigPath), "ssh_host_ed25519_key"),
-			Force:   opt.Force,
-			Reload:  sshReloader(f),
-		})
-	case "firewall":
-		f := fwcheck.Gather(ctx, env, cfg.Firewall.Options())
-		return fwfix.BuildPlan(ctx, env, f, cfg.firewallFixOptions(env, sshPorts(ctx, cfg, env, f), opt.Force))
-	case "patches":
-		po := cfg.Patches.Options()
-		f := patchcheck.Gather(ctx, env, po)
-		w, _ := patchfix.ParseWindow(cfg.Patches.RebootWindow) // validated with the configuration
-		o := patchfix.Options{Check: po, Reboot: cfg.Patches.Reboot, Window: w, LockTimeout: cfg.Patches.LockTimeout}
-		if liveSystemd(env) {
-			o.EnableUnits = enableUnits
-		}
-		return patchfix.BuildPlan(ctx, env, f, o)
-	case "disks":
-		do := cfg.Disks.Options(opt.Metadata)
-		f := diskcheck.Gather(ctx, env, do)
-		o := diskfix.Options{AllowDestructive: opt.AllowDestructive, Check: do}
-		if liveSystemd(env) {
-			o.Systemd = dbusSystemd{}
-		}
-		return diskfix.BuildPlan(ctx, env, f, o)
-	}
-	return nil, fmt.Errorf("no remediation for %s", area)
-}
-
-// firewallFixOptions places vigie's ruleset file beside the distribution's
-// nftables.conf (Debian) or sysconfig file (RHEL family).
-func (c Config) firewallFixOptions(env *host.Env, ssh []int, force bool) fwfix.Options {
-	conf := "/etc/nftables.conf"
-	if _, err := os.Stat(env.Path(conf)); err != nil {
-		if _, err := os.Stat(env.Path("/etc/sysconfig/nftables.conf")); err == nil {
-			conf = "/etc/sysconfig/nftables.conf"
-		}
-	}
-	o := fwfix.Options{
-		Check:        c.Firewall.Options(),
-		SSHPorts:     ssh,
-		Allowed:      c.Firewall.AllowedPorts,
-		PersistFile:  "/etc/vigie/vigie.nft",
-		NftablesConf: conf,
-		Force:        force,
-	}
-	if liveSystemd(env) {
-		o.EnableService = enableNftables
-	}
-	return o
-}
-
-// sshConfigOnly reads sshd's configuration without probing the server:
-// the ports and the pid file are all a reload or a ruleset needs.
-func (c Config) sshConfigOnly() sshcheck.Options {
-	o := c.SSH.Options()
-	o.Probe = false
-	return o
-}
-
-// sshPorts are the ports sshd serves: from its effective configuration and
-// from the sockets sshd processes hold, so a port opened by hand or by
-// socket activation is kept too.
-func sshPorts(ctx context.Context, cfg Config, env *host.Env, f *fwcheck.Facts) []int {
-	seen := map[int]bool{}
-	var out []int
-	add := func(p int) {
-		if p > 0 && !seen[p] {
-			seen[p] = true
-			out = append(out, p)
-		}
-	}
-	sf := sshcheck.Gather(ctx, env, cfg.sshConfigOnly())
-	for _, a := range sf.Global["listenaddress"] {
-		if i := strings.LastIndexByte(a, ':'); i >= 0 {
-			p, _ := strconv.Atoi(a[i+1:])
-			add(p)
-		}
-	}
-	for _, l := range f.Listeners {
-		if l.Proto == "tcp" && strings.HasPrefix(l.Process, "sshd") {
-			add(l.Port)
-		}
-	}
-	return out
-}
-
-// enableNftables enables nftables.service so the ruleset is loaded at the
-// next boot. It does not start it now: the unit's file begins with
-// "flush ruleset", which would drop other tables of the running host.
-func enableNftables(ctx context.Context) error {
-	conn, err := units.Connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if _, _, err := conn.EnableUnitFilesContext(ctx, []string{"nftables.service"}, false, true); err != nil {
-		return fmt.Errorf("enable nftables.service: %w", err)
-	}
-	return conn.ReloadContext(ctx)
 }
 
 // ShowPlan prints a plan as a reviewer reads it: what will change and why,
@@ -427,17 +303,18 @@ func Undo(ctx context.Context, cfg Config, env *host.Env, out io.Writer, run str
 	if err != nil {
 		return err
 	}
+	list := Remediations(cfg, nil)
 	for _, r := range runs {
 		if r.Run == run || run == "" && r.State == remediations.StateApplied {
-			if r.Area == "disks" && r.State == remediations.StateApplied {
-				// The clear filesystem or swap no longer exists: putting
-				// the old fstab back would make the next boot look for it.
-				return fmt.Errorf("run %s re-created disks encrypted; restoring its files would point fstab at filesystems that no longer exist. Edit /etc/crypttab and /etc/fstab by hand (backups in %s)", r.Run, filepath.Join(e.Dir, r.Run))
+			if rem, ok := remediations.Find(list, r.Area); ok && r.State == remediations.StateApplied {
+				if err := rem.Undoable(filepath.Join(e.Dir, r.Run)); err != nil {
+					return fmt.Errorf("run %s: %w", r.Run, err)
+				}
 			}
 			break
 		}
 	}
-	m, err := e.Undo(ctx, run, cfg.activate(env))
+	m, err := e.Undo(ctx, run, activate(list, env))
 	if err != nil {
 		return err
 	}
@@ -471,13 +348,6 @@ func StdinAnswer(in io.Reader) func() <-chan bool {
 	}
 }
 
-func destructiveFlag(opt FixOptions, area string) string {
-	if area == "disks" && opt.AllowDestructive {
-		return " --allow-destructive"
-	}
-	return ""
-}
-
 // showArea prints the area's checks after a change: what the fix left
 // (a reboot it did not do, a disk it would not touch).
 func showArea(ctx context.Context, cfg Config, cat *checks.Catalogue, env *host.Env, out io.Writer, area string) {
@@ -490,98 +360,8 @@ func showArea(ctx context.Context, cfg Config, cat *checks.Catalogue, env *host.
 	}
 }
 
-// liveSystemd reports whether vigie changes the running system under a
-// systemd it can ask (not a captured tree).
-func liveSystemd(env *host.Env) bool {
-	if !env.Live() {
-		return false
-	}
-	_, err := os.Stat("/run/systemd/system")
-	return err == nil
-}
-
-// enableUnits enables or disables units at boot through systemd's API,
-// as systemctl enable does, and reloads so the timers are scheduled.
-func enableUnits(ctx context.Context, names []string, enable bool) error {
-	conn, err := units.Connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if enable {
-		if _, _, err := conn.EnableUnitFilesContext(ctx, names, false, true); err != nil {
-			return fmt.Errorf("enable %s: %w", strings.Join(names, ", "), err)
-		}
-	} else if _, err := conn.DisableUnitFilesContext(ctx, names, false); err != nil {
-		return fmt.Errorf("disable %s: %w", strings.Join(names, ", "), err)
-	}
-	if err := conn.ReloadContext(ctx); err != nil {
-		return err
-	}
-	for _, n := range names {
-		if err := startUnit(ctx, conn, n, enable); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// dbusSystemd asks systemd through its API, waiting for each job's end.
-type dbusSystemd struct{}
-
-func (dbusSystemd) Reload(ctx context.Context) error {
-	conn, err := units.Connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return conn.ReloadContext(ctx)
-}
-
-func (dbusSystemd) Start(ctx context.Context, unit string) error { return unitJob(ctx, unit, true) }
-func (dbusSystemd) Stop(ctx context.Context, unit string) error  { return unitJob(ctx, unit, false) }
-
-func unitJob(ctx context.Context, unit string, start bool) error {
-	conn, err := units.Connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return startUnit(ctx, conn, unit, start)
-}
-
-func startUnit(ctx context.Context, conn *sddbus.Conn, unit string, start bool) error {
-	ch := make(chan string, 1)
-	verb := "start"
-	var err error
-	if start {
-		_, err = conn.StartUnitContext(ctx, unit, "replace", ch)
-	} else {
-		verb = "stop"
-		_, err = conn.StopUnitContext(ctx, unit, "replace", ch)
-	}
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", verb, unit, err)
-	}
-	select {
-	case res := <-ch:
-		if res != "done" {
-			return fmt.Errorf("%s %s: job %s (journalctl -u %s says why)", verb, unit, res, unit)
-		}
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("%s %s: %w", verb, unit, ctx.Err())
-	}
-}
-
 // isYes reads an operator's answer: y or yes, in any case.
 func isYes(line string) bool {
 	line = strings.TrimSpace(line)
 	return strings.EqualFold(line, "y") || strings.EqualFold(line, "yes")
-}
-
-// sshReloader reloads the sshd these facts describe and waits for its
-// listening addresses.
-func sshReloader(f *sshcheck.Facts) func(context.Context) error {
-	return sshfix.Reloader(f.Global.Get("pidfile"), sshcheck.ProbeTargets(f.Global["listenaddress"]))
 }

@@ -120,3 +120,34 @@ func TestShowPlanEscapesHostText(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryRemediationIDResolves ties the catalogue to the remediation
+// list: a check that names a fix names one that exists.
+func TestEveryRemediationIDResolves(t *testing.T) {
+	cfg := Defaults()
+	cat, md, err := NewCatalogue(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := Remediations(cfg, md)
+	n := 0
+	for _, a := range cat.Areas() {
+		for _, m := range a.Checks() {
+			if m.Remediation == nil {
+				continue
+			}
+			n++
+			if _, ok := remediations.Find(list, m.Remediation.ID); !ok {
+				t.Errorf("%s names remediation %q, which is not in the list %v", m.ID, m.Remediation.ID, remediations.Names(list))
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no check names a remediation")
+	}
+	for _, r := range list {
+		if _, ok := cat.Area(r.Name()); !ok {
+			t.Errorf("remediation %s has no area in the catalogue", r.Name())
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 
@@ -206,7 +207,7 @@ func newFixCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringSliceVar(&opt.Only, "only", nil, "areas to fix, comma-separated (available: ssh, firewall, patches, disks)")
+	fl.StringSliceVar(&opt.Only, "only", nil, "areas to fix, comma-separated (available: "+strings.Join(agent.RemediableAreas(), ", ")+")")
 	fl.BoolVar(&opt.DryRun, "dry-run", false, "show the plan, change nothing")
 	fl.BoolVar(&opt.Yes, "yes", false, "apply without asking")
 	fl.BoolVar(&confirm, "confirm", false, "keep the change a `vigie fix` in another session is waiting on")

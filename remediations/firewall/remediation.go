@@ -1,0 +1,103 @@
+package firewall
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	fwcheck "github.com/vigie-agent/vigie/checks/firewall"
+	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/host/units"
+	"github.com/vigie-agent/vigie/remediations"
+)
+
+// PersistFile is vigie's ruleset for the boot.
+const PersistFile = "/etc/vigie/vigie.nft"
+
+// Remediation is the firewall area's remediations.Remediation: vigie's own
+// table, replaced in one netlink batch, persisted for the boot.
+type Remediation struct {
+	Check fwcheck.Options
+}
+
+// The area implements the engine's interface.
+var _ remediations.Remediation = (*Remediation)(nil)
+
+// New returns the firewall remediation for the area's options.
+func New(check fwcheck.Options) *Remediation { return &Remediation{Check: check} }
+
+// Name implements remediations.Remediation.
+func (r *Remediation) Name() string { return "firewall" }
+
+// Plan implements remediations.Remediation. The ports kept open are every
+// area's (sshd's configuration) and those of the sockets sshd processes
+// hold, so a port opened by hand is kept too.
+func (r *Remediation) Plan(ctx context.Context, env *host.Env, req remediations.Request) (*remediations.Plan, error) {
+	f := fwcheck.Gather(ctx, env, r.Check)
+	seen := map[int]bool{}
+	var ports []int
+	add := func(p int) {
+		if p > 0 && !seen[p] {
+			seen[p] = true
+			ports = append(ports, p)
+		}
+	}
+	for _, p := range req.KeepOpen {
+		add(p)
+	}
+	for _, l := range f.Listeners {
+		if l.Proto == "tcp" && strings.HasPrefix(l.Process, "sshd") {
+			add(l.Port)
+		}
+	}
+	return BuildPlan(ctx, env, f, r.options(ctx, env, ports, req.Force))
+}
+
+// Activate loads the persisted table again (or deletes vigie's table when
+// the file is gone).
+func (r *Remediation) Activate(ctx context.Context, env *host.Env) error {
+	opt := r.options(ctx, env, nil, false)
+	return Sync(ctx, env.Path(opt.PersistFile), opt)
+}
+
+// CanCutOff implements remediations.Remediation: the ruleset decides who
+// reaches sshd.
+func (r *Remediation) CanCutOff() bool { return true }
+
+// Destructive implements remediations.Remediation.
+func (r *Remediation) Destructive() bool { return false }
+
+// Undoable implements remediations.Remediation.
+func (r *Remediation) Undoable(string) error { return nil }
+
+// Applied implements remediations.Remediation.
+func (r *Remediation) Applied(run, _ string) string {
+	return fmt.Sprintf("run %s; `vigie undo %s` reverts it", run, run)
+}
+
+// KeepOpen implements remediations.Remediation: the firewall itself needs
+// no port.
+func (r *Remediation) KeepOpen(context.Context, *host.Env) []int { return nil }
+
+// options places vigie's ruleset file beside the distribution's
+// nftables.conf (Debian) or sysconfig file (RHEL family).
+func (r *Remediation) options(ctx context.Context, env *host.Env, ssh []int, force bool) Options {
+	conf := "/etc/nftables.conf"
+	if !env.FS().Exists(ctx, conf) && env.FS().Exists(ctx, "/etc/sysconfig/nftables.conf") {
+		conf = "/etc/sysconfig/nftables.conf"
+	}
+	o := Options{
+		Check:        r.Check,
+		SSHPorts:     ssh,
+		Allowed:      r.Check.AllowedPorts,
+		PersistFile:  PersistFile,
+		NftablesConf: conf,
+		Force:        force,
+	}
+	if units.Live(env) {
+		// Enabled, not started: nftables.service's file begins with
+		// "flush ruleset", which would drop the running host's other tables.
+		o.EnableService = func(ctx context.Context) error { return units.EnableAtBoot(ctx, "nftables.service") }
+	}
+	return o
+}

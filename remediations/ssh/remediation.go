@@ -1,0 +1,89 @@
+package ssh
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	sshcheck "github.com/vigie-agent/vigie/checks/ssh"
+	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/remediations"
+)
+
+// Remediation is the SSH area's remediations.Remediation: a drop-in that
+// wins over the main file and cloud-init's, an ED25519 host key, sshd
+// reloaded and probed again.
+type Remediation struct {
+	Check sshcheck.Options
+}
+
+// The area implements the engine's interface.
+var _ remediations.Remediation = (*Remediation)(nil)
+
+// New returns the SSH remediation for the area's options.
+func New(check sshcheck.Options) *Remediation { return &Remediation{Check: check} }
+
+// Name implements remediations.Remediation.
+func (r *Remediation) Name() string { return "ssh" }
+
+// Plan implements remediations.Remediation.
+func (r *Remediation) Plan(ctx context.Context, env *host.Env, req remediations.Request) (*remediations.Plan, error) {
+	f := sshcheck.Gather(ctx, env, r.Check)
+	dir := filepath.Dir(r.Check.ConfigPath)
+	return BuildPlan(ctx, env, f, Options{
+		Check:   r.Check,
+		DropIn:  filepath.Join(dir, "sshd_config.d", "00-vigie.conf"),
+		HostKey: filepath.Join(dir, "ssh_host_ed25519_key"),
+		Force:   req.Force,
+		Reload:  reloaderOf(f),
+	})
+}
+
+// Activate reloads sshd on its configuration as the files now say.
+func (r *Remediation) Activate(ctx context.Context, env *host.Env) error {
+	return reloaderOf(sshcheck.Gather(ctx, env, r.configOnly()))(ctx)
+}
+
+// CanCutOff implements remediations.Remediation: sshd is the way in.
+func (r *Remediation) CanCutOff() bool { return true }
+
+// Destructive implements remediations.Remediation.
+func (r *Remediation) Destructive() bool { return false }
+
+// Undoable implements remediations.Remediation.
+func (r *Remediation) Undoable(string) error { return nil }
+
+// Applied implements remediations.Remediation.
+func (r *Remediation) Applied(run, _ string) string {
+	return fmt.Sprintf("run %s; `vigie undo %s` reverts it", run, run)
+}
+
+// KeepOpen lists the ports sshd's effective configuration listens on.
+func (r *Remediation) KeepOpen(ctx context.Context, env *host.Env) []int {
+	f := sshcheck.Gather(ctx, env, r.configOnly())
+	var out []int
+	for _, a := range f.Global["listenaddress"] {
+		if i := strings.LastIndexByte(a, ':'); i >= 0 {
+			if p, err := strconv.Atoi(a[i+1:]); err == nil && p > 0 {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// configOnly reads sshd's configuration without probing the server: the
+// ports and the pid file are all a reload or a ruleset needs.
+func (r *Remediation) configOnly() sshcheck.Options {
+	o := r.Check
+	o.Probe = false
+	return o
+}
+
+// reloaderOf reloads the sshd these facts describe and waits for its
+// listening addresses.
+func reloaderOf(f *sshcheck.Facts) func(context.Context) error {
+	return Reloader(f.Global.Get("pidfile"), sshcheck.ProbeTargets(f.Global["listenaddress"]))
+}
