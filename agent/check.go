@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/vigie-agent/vigie/agent/report"
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/checks/access"
 	"github.com/vigie-agent/vigie/checks/disks"
@@ -70,7 +71,7 @@ func RemediableAreas() []string { return remediations.Names(Remediations(Default
 // Check runs the configured checks on the system env describes and builds
 // the report. The configuration must have been validated.
 // md, when not nil, adds the cloud identity (server id, zone, type).
-func Check(ctx context.Context, cat *checks.Catalogue, env *host.Env, cfg Config, md *scaleway.Client) (*Report, error) {
+func Check(ctx context.Context, cat *checks.Catalogue, env *host.Env, cfg Config, md *scaleway.Client) (*report.Report, error) {
 	sel, err := selectChecks(cat, cfg.Only)
 	if err != nil {
 		return nil, err
@@ -81,15 +82,15 @@ func Check(ctx context.Context, cat *checks.Catalogue, env *host.Env, cfg Config
 	if findings == nil {
 		findings = []checks.Finding{}
 	}
-	return &Report{
-		Schema:     SchemaV1,
-		ID:         newReportID(),
-		Agent:      AgentInfo{Name: "vigie", Version: Version, Commit: Commit},
+	return &report.Report{
+		Schema:     report.SchemaV1,
+		ID:         report.NewID(),
+		Agent:      report.AgentInfo{Name: "vigie", Version: Version, Commit: Commit},
 		Host:       hostWithCloud(ctx, env, md),
 		Profile:    profile.Name,
 		StartedAt:  start.UTC().Truncate(time.Millisecond),
 		DurationMS: time.Since(start).Milliseconds(),
-		Summary:    Summarize(findings),
+		Summary:    report.Summarize(findings),
 		Findings:   findings,
 	}, nil
 }

@@ -13,19 +13,12 @@ import (
 	"time"
 
 	"github.com/vigie-agent/vigie/agent/endpoint"
+	"github.com/vigie-agent/vigie/agent/report"
 	"github.com/vigie-agent/vigie/agent/spool"
 	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/internal/atomicfile"
 	"github.com/vigie-agent/vigie/internal/printable"
 )
-
-// ReportDelivery tells the receiver what the queue lost before this report.
-type ReportDelivery struct {
-	// DroppedReports counts reports dropped, oldest first, from the full
-	// spool since the previous report: the receiver sees a gap it can
-	// explain.
-	DroppedReports int `json:"dropped_reports"`
-}
 
 // Cycle is one turn of `vigie run`: remediate the areas the configuration
 // lists, check, and report to every configured sink.
@@ -61,7 +54,7 @@ func Cycle(ctx context.Context, cfg Config, env *host.Env, log io.Writer) error 
 // in one would forge an entry, an ESC sequence would reach the terminal of
 // whoever reads the log.
 func LogLine(w io.Writer) func(string) {
-	return func(msg string) { fmt.Fprintln(w, printable.Line(msg, logLineMax)) }
+	return func(msg string) { fmt.Fprintln(w, printable.Line(msg, report.LogLineMax)) }
 }
 
 // DeliveryResult says where one report went.
@@ -87,7 +80,7 @@ func (d DeliveryResult) String() string {
 // endpoint through the spool (older reports first), and the textfile.
 // The report is spooled before any attempt, so a crash or an outage loses
 // nothing.
-func Deliver(ctx context.Context, cfg Config, rep *Report, logf func(string)) (DeliveryResult, error) {
+func Deliver(ctx context.Context, cfg Config, rep *report.Report, logf func(string)) (DeliveryResult, error) {
 	res := DeliveryResult{Endpoint: cfg.Report.Endpoint.URL != ""}
 	var errs []error
 	if cfg.Report.Journal {
@@ -107,7 +100,7 @@ func Deliver(ctx context.Context, cfg Config, rep *Report, logf func(string)) (D
 			errs = append(errs, fmt.Errorf("spool: %w", err))
 		}
 		if d.Dropped > 0 {
-			rep.Delivery = &ReportDelivery{DroppedReports: d.Dropped}
+			rep.Delivery = &report.Delivery{DroppedReports: d.Dropped}
 		}
 		body, err := json.Marshal(rep)
 		if err != nil {

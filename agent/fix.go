@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigie-agent/vigie/agent/report"
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/host/scaleway"
@@ -95,7 +96,7 @@ func Fix(ctx context.Context, cfg Config, env *host.Env, out io.Writer, opt FixO
 	if !opt.DryRun {
 		done, err := e.Recover(ctx, act)
 		for _, r := range done {
-			fmt.Fprintf(out, "Reverted run %s, interrupted before it finished.\n", printable.Line(r, idMax))
+			fmt.Fprintf(out, "Reverted run %s, interrupted before it finished.\n", printable.Line(r, report.IDMax))
 		}
 		if err != nil {
 			return 1, err
@@ -131,7 +132,7 @@ func Fix(ctx context.Context, cfg Config, env *host.Env, out io.Writer, opt FixO
 		}
 		run, err := e.Apply(ctx, p)
 		if err != nil {
-			fmt.Fprintf(out, "%s: FAILED: %s\n", area, printable.Line(err.Error(), logLineMax))
+			fmt.Fprintf(out, "%s: FAILED: %s\n", area, printable.Line(err.Error(), report.LogLineMax))
 			status = 1
 			continue
 		}
@@ -141,7 +142,7 @@ func Fix(ctx context.Context, cfg Config, env *host.Env, out io.Writer, opt FixO
 		// answer; the others are not undone for want of one.
 		if opt.Window > 0 && r.CanCutOff() && !confirmed(ctx, cfg, out, run, opt) {
 			if _, err := e.Undo(ctx, run, act); err != nil {
-				fmt.Fprintf(out, "%s: not confirmed, and the undo FAILED: %s\n", area, printable.Line(err.Error(), logLineMax))
+				fmt.Fprintf(out, "%s: not confirmed, and the undo FAILED: %s\n", area, printable.Line(err.Error(), report.LogLineMax))
 			} else {
 				fmt.Fprintf(out, "%s: not confirmed within %s: undone.\n", area, opt.Window)
 			}
@@ -201,7 +202,7 @@ func ConfirmPending(cfg Config, out io.Writer) error {
 	if err := os.WriteFile(filepath.Join(cfg.StateDir, "confirm-"+run), nil, 0o600); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Run %s confirmed.\n", printable.Line(run, idMax))
+	fmt.Fprintf(out, "Run %s confirmed.\n", printable.Line(run, report.IDMax))
 	return nil
 }
 
@@ -211,12 +212,12 @@ func ConfirmPending(cfg Config, out io.Writer) error {
 // labels, package names, the lines of the files it changes), so every
 // line is escaped and bounded: the diff line by line, keeping its shape.
 func ShowPlan(w io.Writer, p *remediations.Plan) error {
-	fmt.Fprintf(w, "== %s: %d change(s)\n", printable.Line(p.Area, idMax), len(p.Files)+len(p.Actions))
+	fmt.Fprintf(w, "== %s: %d change(s)\n", printable.Line(p.Area, report.IDMax), len(p.Files)+len(p.Actions))
 	for _, r := range p.Refusals {
-		fmt.Fprintf(w, "Not changed: %s\n", printable.Line(r, noteMax))
+		fmt.Fprintf(w, "Not changed: %s\n", printable.Line(r, report.NoteMax))
 	}
 	for _, n := range p.Notes {
-		fmt.Fprintln(w, printable.Line(n, noteMax))
+		fmt.Fprintln(w, printable.Line(n, report.NoteMax))
 	}
 	if len(p.Actions) > 0 {
 		fmt.Fprintln(w, "\nSteps, run once the file changes below are written:")
@@ -225,11 +226,11 @@ func ShowPlan(w io.Writer, p *remediations.Plan) error {
 			if a.Undo == nil {
 				undo = " (cannot be undone)"
 			}
-			fmt.Fprintf(w, "  %d. %s%s\n", i+1, printable.Line(a.What, noteMax), undo)
+			fmt.Fprintf(w, "  %d. %s%s\n", i+1, printable.Line(a.What, report.NoteMax), undo)
 		}
 	}
 	for _, fc := range p.Files {
-		fmt.Fprintf(w, "\n--- %s: %s\n", printable.Line(fc.Path, fileMax), printable.Line(fc.Why, noteMax))
+		fmt.Fprintf(w, "\n--- %s: %s\n", printable.Line(fc.Path, report.FileMax), printable.Line(fc.Why, report.NoteMax))
 		if fc.Mode&0o077 == 0 && fc.Mode != 0 {
 			if _, err := os.Stat(fc.Path); err != nil {
 				fmt.Fprintf(w, "(new secret file, mode %04o, %d bytes: content not shown)\n", fc.Mode, len(fc.Content))
@@ -259,9 +260,9 @@ func printableDiff(d string) string {
 			continue
 		}
 		if rest, ok := strings.CutPrefix(l, `\ `); ok {
-			lines[i] = `\ ` + printable.Line(rest, diffLineMax)
+			lines[i] = `\ ` + printable.Line(rest, report.DiffLineMax)
 		} else {
-			lines[i] = printable.Line(l, diffLineMax)
+			lines[i] = printable.Line(l, report.DiffLineMax)
 		}
 	}
 	return strings.Join(lines, "\n") + "\n"
@@ -285,7 +286,7 @@ func unifiedDiff(path string, content []byte) (string, error) {
 	if _, err := os.Stat(path); err != nil {
 		old = "/dev/null"
 	}
-	label := printable.Line(path, fileMax)
+	label := printable.Line(path, report.FileMax)
 	out, err := exec.Command("diff", "-u", "--label", label+" (now)", "--label", label+" (after fix)", old, tmp.Name()).Output()
 	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 1 {
 		err = nil // differences found
@@ -318,11 +319,11 @@ func Undo(ctx context.Context, cfg Config, env *host.Env, out io.Writer, run str
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Run %s (%s) undone: %d file(s) restored.\n", printable.Line(m.Run, idMax), printable.Line(m.Area, idMax), len(m.Files))
+	fmt.Fprintf(out, "Run %s (%s) undone: %d file(s) restored.\n", printable.Line(m.Run, report.IDMax), printable.Line(m.Area, report.IDMax), len(m.Files))
 	if len(m.Actions) > 0 {
 		// Upgrades stay installed; an encrypted scratch stays mounted until
 		// the next boot, which follows the restored crypttab and fstab.
-		fmt.Fprintf(out, "Not reverted by undo, as they were run: %s.\n", printable.Line(strings.Join(m.Actions, "; "), logLineMax))
+		fmt.Fprintf(out, "Not reverted by undo, as they were run: %s.\n", printable.Line(strings.Join(m.Actions, "; "), report.LogLineMax))
 	}
 	return nil
 }
@@ -356,7 +357,7 @@ func showArea(ctx context.Context, cfg Config, cat *checks.Catalogue, env *host.
 		return
 	}
 	for _, f := range RunChecks(ctx, cat, env, checks.Profiles[cfg.Profile], sel, cfg.Timeout) {
-		fmt.Fprintf(out, "  %-5s %s: %s\n", printable.Line(string(f.Status), 16), printable.Line(f.ID, idMax), printable.Line(f.Reason, noteMax))
+		fmt.Fprintf(out, "  %-5s %s: %s\n", printable.Line(string(f.Status), 16), printable.Line(f.ID, report.IDMax), printable.Line(f.Reason, report.NoteMax))
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigie-agent/vigie/agent/report"
+	"github.com/vigie-agent/vigie/agent/report/reporttest"
 	"github.com/vigie-agent/vigie/remediations"
 )
 
@@ -89,33 +91,33 @@ func TestShowPlanActions(t *testing.T) {
 // and diffs; each line comes out escaped and bounded, the diff keeps its
 // shape, and diff's own "\ No newline at end of file" keeps its backslash.
 func TestShowPlanEscapesHostText(t *testing.T) {
-	for _, tt := range hostileText {
+	for _, tt := range reporttest.HostileText {
 		dir := t.TempDir()
-		path := filepath.Join(dir, "conf"+tt.in[:min(len(tt.in), 40)])
-		if err := os.WriteFile(path, []byte("keep\nold "+tt.in), 0o644); err != nil {
+		path := filepath.Join(dir, "conf"+tt.In[:min(len(tt.In), 40)])
+		if err := os.WriteFile(path, []byte("keep\nold "+tt.In), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		p := &remediations.Plan{
 			Area:     "disks",
-			Refusals: []string{"label " + tt.in + ": not touched"},
-			Notes:    []string{"scratch " + tt.in + " is re-created"},
-			Actions:  []remediations.Action{{What: "mkfs.ext4 -L " + tt.in}},
-			Files:    []remediations.FileChange{{Path: path, Content: []byte("keep\nnew " + tt.in + "\n"), Mode: 0o644, Why: tt.in}},
+			Refusals: []string{"label " + tt.In + ": not touched"},
+			Notes:    []string{"scratch " + tt.In + " is re-created"},
+			Actions:  []remediations.Action{{What: "mkfs.ext4 -L " + tt.In}},
+			Files:    []remediations.FileChange{{Path: path, Content: []byte("keep\nnew " + tt.In + "\n"), Mode: 0o644, Why: tt.In}},
 		}
 		var b strings.Builder
 		if err := ShowPlan(&b, p); err != nil {
 			t.Fatal(err)
 		}
 		out := b.String()
-		checkPrintable(t, tt.name, out, true, diffLineMax)
-		want := []string{"Not changed: label " + tt.shows, "scratch " + tt.shows, "  1. mkfs.ext4 -L " + tt.shows,
+		reporttest.CheckPrintable(t, tt.Name, out, true, report.DiffLineMax)
+		want := []string{"Not changed: label " + tt.Shows, "scratch " + tt.Shows, "  1. mkfs.ext4 -L " + tt.Shows,
 			"\n--- " + dir + "/conf", " (now)\n+++ " + dir + "/conf", " (after fix)\n@@ ", "\n keep\n", "\n\\ No newline at end of file\n"}
-		if !strings.Contains(tt.in, "\n") { // a newline in the file makes two lines of the diff
-			want = append(want, "\n-old "+tt.shows, "\n+new "+tt.shows)
+		if !strings.Contains(tt.In, "\n") { // a newline in the file makes two lines of the diff
+			want = append(want, "\n-old "+tt.Shows, "\n+new "+tt.Shows)
 		}
 		for _, w := range want {
 			if !strings.Contains(out, w) {
-				t.Errorf("%s: the plan lacks %q:\n%.3000s", tt.name, w, out)
+				t.Errorf("%s: the plan lacks %q:\n%.3000s", tt.Name, w, out)
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/journal"
 
+	"github.com/vigie-agent/vigie/agent/report"
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/internal/printable"
 )
@@ -44,7 +45,7 @@ func priorityOf(s checks.Severity) journal.Priority {
 // JournalReport writes one structured entry per failing finding and one
 // summary for the run. Fields are upper case as journald wants them:
 // `journalctl -t vigie VIGIE_STATUS=fail` lists the failures.
-func JournalReport(send JournalSend, r *Report) error {
+func JournalReport(send JournalSend, r *report.Report) error {
 	if send == nil {
 		if !journal.Enabled() {
 			return nil // no journald on this host

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigie-agent/vigie/agent/report"
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/host"
 )
@@ -101,7 +102,7 @@ func TestFailingThreshold(t *testing.T) {
 		{mk(checks.Pass, checks.Critical), checks.Info, false},
 	}
 	for _, tt := range tests {
-		r := &Report{Findings: []checks.Finding{tt.f}}
+		r := &report.Report{Findings: []checks.Finding{tt.f}}
 		if got := r.Failing(tt.threshold); got != tt.want {
 			t.Errorf("%s %s at %s: %v", tt.f.Status, tt.f.Severity, tt.threshold, got)
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 
+	"github.com/vigie-agent/vigie/agent/report"
 	"github.com/vigie-agent/vigie/internal/printable"
 )
 
@@ -69,7 +70,7 @@ func (s *Service) notify(state string) {
 
 func (s *Service) logf(format string, args ...any) {
 	if s.Log != nil {
-		s.Log(printable.Line(fmt.Sprintf(format, args...), logLineMax))
+		s.Log(printable.Line(fmt.Sprintf(format, args...), report.LogLineMax))
 	}
 }
 

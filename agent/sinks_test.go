@@ -17,20 +17,9 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/agent/report"
+	"github.com/vigie-agent/vigie/agent/report/reporttest"
 )
-
-func sampleReport() *Report {
-	meta := func(id string, sev checks.Severity) checks.Meta { return checks.Meta{ID: id, Title: id, Severity: sev} }
-	fs := []checks.Finding{
-		{Meta: meta("ssh.password-auth", checks.High), Status: checks.Fail, Reason: "passwordauthentication is yes (global)"},
-		{Meta: meta("ssh.root-login", checks.High), Status: checks.Pass, Reason: "no"},
-		{Meta: meta("patches.index-fresh", checks.Medium), Status: checks.Error, Reason: "apt: exit 100"},
-		{Meta: meta("disks.block-encrypted", checks.Medium), Status: checks.Skip, Reason: "no block storage in use"},
-	}
-	return &Report{Schema: SchemaV1, ID: "0123456789abcdef0123456789abcdef", Agent: AgentInfo{Name: "vigie", Version: "1.2.3"},
-		Profile: "baseline", StartedAt: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC), DurationMS: 1500, Summary: Summarize(fs), Findings: fs}
-}
 
 type entry struct {
 	msg  string
@@ -44,7 +33,7 @@ func TestJournalReport(t *testing.T) {
 		got = append(got, entry{msg, p, vars})
 		return nil
 	}
-	if err := JournalReport(send, sampleReport()); err != nil {
+	if err := JournalReport(send, reporttest.Sample()); err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 3 {
@@ -76,26 +65,26 @@ func TestJournalReport(t *testing.T) {
 // TestJournalEscapesHostText: the message and every field of an entry are
 // one bounded line, the host's text visible in it, escaped.
 func TestJournalEscapesHostText(t *testing.T) {
-	for _, tt := range hostileText {
+	for _, tt := range reporttest.HostileText {
 		var got []entry
 		send := func(msg string, p journal.Priority, vars map[string]string) error {
 			got = append(got, entry{msg, p, vars})
 			return nil
 		}
-		if err := JournalReport(send, hostileReport(tt.in)); err != nil {
+		if err := JournalReport(send, reporttest.Hostile(tt.In)); err != nil {
 			t.Fatal(err)
 		}
 		if len(got) != 3 {
-			t.Fatalf("%s: %d entries", tt.name, len(got))
+			t.Fatalf("%s: %d entries", tt.Name, len(got))
 		}
 		for _, e := range got {
-			checkPrintable(t, tt.name+": MESSAGE", e.msg, false, 2*journalFieldMax+journalReasonMax+4)
+			reporttest.CheckPrintable(t, tt.Name+": MESSAGE", e.msg, false, 2*journalFieldMax+journalReasonMax+4)
 			for k, v := range e.vars {
-				checkPrintable(t, tt.name+": "+k, v, false, journalFieldMax)
+				reporttest.CheckPrintable(t, tt.Name+": "+k, v, false, journalFieldMax)
 			}
 		}
-		if !strings.Contains(got[0].msg, tt.shows) || !strings.Contains(got[0].vars["VIGIE_CHECK_ID"], tt.shows[:min(len(tt.shows), 20)]) {
-			t.Errorf("%s: the entry does not show %q: %.200q %.200q", tt.name, tt.shows, got[0].msg, got[0].vars["VIGIE_CHECK_ID"])
+		if !strings.Contains(got[0].msg, tt.Shows) || !strings.Contains(got[0].vars["VIGIE_CHECK_ID"], tt.Shows[:min(len(tt.Shows), 20)]) {
+			t.Errorf("%s: the entry does not show %q: %.200q %.200q", tt.Name, tt.Shows, got[0].msg, got[0].vars["VIGIE_CHECK_ID"])
 		}
 	}
 }
@@ -104,32 +93,32 @@ func TestJournalEscapesHostText(t *testing.T) {
 // bounded, escaped line. Raw, a value that is not UTF-8 would make
 // client_golang panic.
 func TestTextfileEscapesHostText(t *testing.T) {
-	for _, tt := range hostileText {
+	for _, tt := range reporttest.HostileText {
 		path := filepath.Join(t.TempDir(), "vigie.prom")
-		if err := WriteTextfile(path, hostileReport(tt.in), Delivery{}); err != nil {
-			t.Fatalf("%s: %v", tt.name, err)
+		if err := WriteTextfile(path, reporttest.Hostile(tt.In), Delivery{}); err != nil {
+			t.Fatalf("%s: %v", tt.Name, err)
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkPrintable(t, tt.name+": textfile", string(b), true, 4*labelMax+200)
+		reporttest.CheckPrintable(t, tt.Name+": textfile", string(b), true, 4*labelMax+200)
 		p := expfmt.NewTextParser(model.UTF8Validation)
 		mfs, err := p.TextToMetricFamilies(strings.NewReader(string(b)))
 		if err != nil {
-			t.Fatalf("%s: node_exporter would not read it: %v", tt.name, err)
+			t.Fatalf("%s: node_exporter would not read it: %v", tt.Name, err)
 		}
 		seen := false
 		for _, mf := range mfs {
 			for _, m := range mf.GetMetric() {
 				for _, l := range m.GetLabel() {
-					checkPrintable(t, tt.name+": label "+l.GetName(), l.GetValue(), false, labelMax)
-					seen = seen || l.GetName() == "check" && strings.HasPrefix(l.GetValue(), "ssh."+tt.shows[:min(len(tt.shows), 20)])
+					reporttest.CheckPrintable(t, tt.Name+": label "+l.GetName(), l.GetValue(), false, labelMax)
+					seen = seen || l.GetName() == "check" && strings.HasPrefix(l.GetValue(), "ssh."+tt.Shows[:min(len(tt.Shows), 20)])
 				}
 			}
 		}
 		if !seen {
-			t.Errorf("%s: no check label shows %q", tt.name, tt.shows)
+			t.Errorf("%s: no check label shows %q", tt.Name, tt.Shows)
 		}
 	}
 }
@@ -137,7 +126,7 @@ func TestTextfileEscapesHostText(t *testing.T) {
 func TestWriteTextfile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "node-exporter", "vigie.prom")
 	last := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-	if err := WriteTextfile(path, sampleReport(), Delivery{SpoolReports: 3, SpoolBytes: 4096, Dropped: 2, LastSuccess: last}); err != nil {
+	if err := WriteTextfile(path, reporttest.Sample(), Delivery{SpoolReports: 3, SpoolBytes: 4096, Dropped: 2, LastSuccess: last}); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(path)
@@ -214,7 +203,7 @@ func TestChecksDocFresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := CatalogueMarkdown(cat)
+	want := report.CatalogueMarkdown(cat)
 	got, err := os.ReadFile("../docs/checks.md")
 	if err != nil {
 		t.Fatal(err)
@@ -245,7 +234,7 @@ func TestDeliverThroughOutage(t *testing.T) {
 			http.Error(w, "gzip", http.StatusBadRequest)
 			return
 		}
-		var rep Report
+		var rep report.Report
 		if err := json.NewDecoder(zr).Decode(&rep); err != nil || rep.ID != r.Header.Get("Idempotency-Key") {
 			http.Error(w, "report", http.StatusBadRequest)
 			return
@@ -268,8 +257,8 @@ func TestDeliverThroughOutage(t *testing.T) {
 	deliver := func(url string) DeliveryResult {
 		t.Helper()
 		cfg.Report.Endpoint.URL = url
-		rep := sampleReport()
-		rep.ID = newReportID()
+		rep := reporttest.Sample()
+		rep.ID = report.NewID()
 		made = append(made, rep.ID)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -299,5 +288,21 @@ func TestDeliverThroughOutage(t *testing.T) {
 	prom, _ = os.ReadFile(cfg.Report.Textfile)
 	if !strings.Contains(string(prom), "vigie_spool_reports 0\n") || !strings.Contains(string(prom), "vigie_last_delivery_timestamp_seconds") {
 		t.Errorf("textfile after the outage:\n%s", prom)
+	}
+}
+
+// TestLogLine: one message, one line, whatever it quotes.
+func TestLogLine(t *testing.T) {
+	for _, tt := range reporttest.HostileText {
+		var b strings.Builder
+		LogLine(&b)("read " + tt.In + ": permission denied")
+		out := b.String()
+		if strings.Count(out, "\n") != 1 || !strings.HasSuffix(out, "\n") {
+			t.Errorf("%s: %d newlines in %.80q", tt.Name, strings.Count(out, "\n"), out)
+		}
+		reporttest.CheckPrintable(t, tt.Name, out, true, report.LogLineMax)
+		if !strings.Contains(out, tt.Shows) {
+			t.Errorf("%s: %.80q does not show %q", tt.Name, out, tt.Shows)
+		}
 	}
 }

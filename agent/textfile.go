@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/vigie-agent/vigie/agent/report"
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/internal/atomicfile"
 	"github.com/vigie-agent/vigie/internal/printable"
@@ -35,7 +36,7 @@ func label(s string) string { return printable.Line(s, labelMax) }
 // WriteTextfile writes the report as metrics for node_exporter's textfile
 // collector. The file is replaced atomically: the collector never reads a
 // half-written file.
-func WriteTextfile(path string, r *Report, d Delivery) error {
+func WriteTextfile(path string, r *report.Report, d Delivery) error {
 	reg := prometheus.NewRegistry()
 	status := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vigie_check_status",
 		Help: "1 for the status each check had in the last run (pass, fail, error, skip)."}, []string{"check", "area", "severity", "status"})

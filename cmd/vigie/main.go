@@ -20,6 +20,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/vigie-agent/vigie/agent"
+	"github.com/vigie-agent/vigie/agent/report"
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/host/scaleway"
@@ -142,9 +143,9 @@ func newCheckCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
-			var f agent.Formatter = agent.Table{Color: colorOK(stdout), Verbose: verbose}
+			var f report.Output = report.Table{Color: colorOK(stdout), Verbose: verbose}
 			if asJSON {
-				f = agent.JSON{Indent: true}
+				f = report.JSON{Indent: true}
 			}
 			if err := f.Format(stdout, rep); err != nil {
 				return &exitError{exitUsage, err}
@@ -336,7 +337,7 @@ func newExplainCmd(stdout io.Writer) *cobra.Command {
 			if !ok {
 				return &exitError{exitUsage, fmt.Errorf("unknown check %q (`vigie check --list` lists them)", args[0])}
 			}
-			agent.Explain(stdout, m)
+			report.Explain(stdout, m)
 			return nil
 		},
 	}

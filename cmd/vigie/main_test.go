@@ -13,9 +13,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-
 	"github.com/vigie-agent/vigie/agent"
+	"github.com/vigie-agent/vigie/agent/report"
+	"github.com/vigie-agent/vigie/agent/report/reporttest"
 	"github.com/vigie-agent/vigie/checks"
 )
 
@@ -153,17 +153,7 @@ func TestCheckJSONValidates(t *testing.T) {
 	if code == 2 {
 		t.Fatalf("exit 2: %s", errOut)
 	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	s, err := c.Compile("../../docs/report.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := jsonschema.UnmarshalJSON(strings.NewReader(out))
-	if err != nil {
-		t.Fatalf("not JSON: %v", err)
-	}
-	if err := s.Validate(v); err != nil {
+	if err := reporttest.Validate(t, reporttest.Schema(t), []byte(out)); err != nil {
 		t.Fatalf("does not validate: %v\n%s", err, out)
 	}
 }
@@ -273,7 +263,7 @@ func TestHostTextEscaped(t *testing.T) {
 		t.Errorf("the table does not show the comment, escaped:\n%s", out)
 	}
 	_, js, _ := runVigie(t, append(args, "--json")...)
-	var rep agent.Report
+	var rep report.Report
 	if err := json.Unmarshal([]byte(js), &rep); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/vigie-agent/vigie/agent"
+	"github.com/vigie-agent/vigie/agent/report"
 	"github.com/vigie-agent/vigie/internal/atomicfile"
 )
 
@@ -19,7 +20,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "gendocs:", err)
 		os.Exit(1)
 	}
-	if err := atomicfile.Write(out, agent.CatalogueMarkdown(cat), 0o644); err != nil {
+	if err := atomicfile.Write(out, report.CatalogueMarkdown(cat), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "gendocs:", err)
 		os.Exit(1)
 	}

@@ -1,4 +1,4 @@
-package agent
+package report
 
 import (
 	"encoding/json"
@@ -11,16 +11,16 @@ import (
 	"github.com/vigie-agent/vigie/internal/printable"
 )
 
-// Formatter renders a report. Formats are small types behind this one
+// Output renders a report. Formats are small types behind this one
 // interface; none of them decides the exit code.
-type Formatter interface {
+type Output interface {
 	Format(w io.Writer, r *Report) error
 }
 
 // JSON writes the report as vigie.report/v1.
 type JSON struct{ Indent bool }
 
-// Format implements Formatter.
+// Format implements Output.
 func (j JSON) Format(w io.Writer, r *Report) error {
 	enc := json.NewEncoder(w)
 	if j.Indent {
@@ -61,18 +61,18 @@ func (t Table) paint(color, s string) string {
 // the host: the table's fields, short enough that a row stays readable,
 // and the lines of a plan and of the log.
 const (
-	idMax      = 64 // a check id, a run id, a status
+	IDMax      = 64 // a check id, a run id, a status
 	titleMax   = 100
 	reasonMax  = 100
 	subjectMax = 60
 	keyMax     = 40
 	valueMax   = 80
-	fileMax    = 80
+	FileMax    = 80
 	wantMax    = 60
 
-	noteMax     = 400  // a line of a plan: a note, a step, a refusal
-	diffLineMax = 2048 // a line of a plan's diff
-	logLineMax  = 4096 // a line of the service's log, an error
+	NoteMax     = 400  // a line of a plan: a note, a step, a refusal
+	DiffLineMax = 2048 // a line of a plan's diff
+	LogLineMax  = 4096 // a line of the service's log, an error
 )
 
 func (t Table) status(s checks.Status) string {
@@ -89,12 +89,12 @@ func (t Table) status(s checks.Status) string {
 	}
 }
 
-// Format implements Formatter.
+// Format implements Output.
 func (t Table) Format(w io.Writer, r *Report) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "STATUS\tSEVERITY\tCHECK\tRESULT\n")
 	for _, f := range r.Findings {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.status(f.Status), f.Severity, printable.Line(f.ID, idMax), printable.Line(f.Reason, reasonMax))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.status(f.Status), f.Severity, printable.Line(f.ID, IDMax), printable.Line(f.Reason, reasonMax))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -113,11 +113,11 @@ func (t Table) Format(w io.Writer, r *Report) error {
 		if len(lines) == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s %s: %s\n%s\n", t.status(f.Status), printable.Line(f.ID, idMax), printable.Line(f.Title, titleMax), strings.Join(lines, "\n"))
+		fmt.Fprintf(w, "\n%s %s: %s\n%s\n", t.status(f.Status), printable.Line(f.ID, IDMax), printable.Line(f.Title, titleMax), strings.Join(lines, "\n"))
 	}
 	s := r.Summary
 	fmt.Fprintf(w, "\n%d checks: %d pass, %d fail, %d error, %d skip (profile %s, %d ms)\n",
-		s.Total, s.Pass, s.Fail, s.Error, s.Skip, printable.Line(r.Profile, idMax), r.DurationMS)
+		s.Total, s.Pass, s.Fail, s.Error, s.Skip, printable.Line(r.Profile, IDMax), r.DurationMS)
 	if s.Fail > 0 || s.Error > 0 {
 		fmt.Fprintf(w, "`vigie explain CHECK` says why a check matters and how to fix it.\n")
 	}
@@ -146,12 +146,12 @@ func describe(e checks.Evidence) string {
 	}
 	if e.File != "" {
 		if e.Line > 0 {
-			fmt.Fprintf(&b, "  (%s:%d)", printable.Line(e.File, fileMax), e.Line)
+			fmt.Fprintf(&b, "  (%s:%d)", printable.Line(e.File, FileMax), e.Line)
 		} else {
-			fmt.Fprintf(&b, "  (%s)", printable.Line(e.File, fileMax))
+			fmt.Fprintf(&b, "  (%s)", printable.Line(e.File, FileMax))
 		}
 	} else if e.Source != "" {
-		fmt.Fprintf(&b, "  (%s)", printable.Line(e.Source, fileMax))
+		fmt.Fprintf(&b, "  (%s)", printable.Line(e.Source, FileMax))
 	}
 	if e.Want != "" && !e.OK {
 		fmt.Fprintf(&b, "  want: %s", printable.Line(e.Want, wantMax))

@@ -1,4 +1,7 @@
-package agent
+// Package report is the report model (vigie.report/v1) and its formats:
+// each format is one small type behind the Output interface, and none of
+// them decides the exit code (Report.Failing does, from the results).
+package report
 
 import (
 	"crypto/rand"
@@ -23,7 +26,7 @@ type Report struct {
 	Summary    Summary          `json:"summary"`
 	Findings   []checks.Finding `json:"findings"`
 	// Delivery is set when reports were lost before this one.
-	Delivery *ReportDelivery `json:"delivery,omitempty"`
+	Delivery *Delivery `json:"delivery,omitempty"`
 }
 
 // AgentInfo identifies the program that wrote the report.
@@ -74,8 +77,16 @@ func (r *Report) Failing(threshold checks.Severity) bool {
 	return false
 }
 
-// newReportID returns a random 128-bit id, the key a receiver deduplicates on.
-func newReportID() string {
+// Delivery tells the receiver what the queue lost before this report.
+type Delivery struct {
+	// DroppedReports counts reports dropped, oldest first, from the full
+	// spool since the previous report: the receiver sees a gap it can
+	// explain.
+	DroppedReports int `json:"dropped_reports"`
+}
+
+// NewID returns a random 128-bit id, the key a receiver deduplicates on.
+func NewID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])

@@ -1,80 +1,26 @@
-package agent
+package report_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-
+	"github.com/vigie-agent/vigie/agent/report"
+	"github.com/vigie-agent/vigie/agent/report/reporttest"
 	"github.com/vigie-agent/vigie/checks"
-	"github.com/vigie-agent/vigie/host"
 )
-
-func compileSchema(t *testing.T) *jsonschema.Schema {
-	t.Helper()
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	s, err := c.Compile("../docs/report.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func validate(t *testing.T, s *jsonschema.Schema, data []byte) error {
-	t.Helper()
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s.Validate(v)
-}
-
-// TestReportMatchesSchema runs the real checks on this machine and
-// validates the JSON they produce.
-func TestReportMatchesSchema(t *testing.T) {
-	s := compileSchema(t)
-	cfg := Defaults()
-	cat, err := Catalogue(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := Check(context.Background(), cat, host.DefaultEnv(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := (JSON{Indent: true}).Format(&buf, rep); err != nil {
-		t.Fatal(err)
-	}
-	if err := validate(t, s, buf.Bytes()); err != nil {
-		t.Fatalf("report does not match the schema: %v\n%s", err, buf.String())
-	}
-	n := 0
-	for _, id := range cat.IDs() {
-		m, _ := cat.Lookup(id)
-		if _, in := checks.Profiles[cfg.Profile].Apply(m); in {
-			n++
-		}
-	}
-	if rep.Summary.Total != n {
-		t.Errorf("summary counts %d findings, the profile has %d checks", rep.Summary.Total, n)
-	}
-}
 
 // TestSchemaRejects makes sure the schema is strict enough to mean
 // something.
 func TestSchemaRejects(t *testing.T) {
-	s := compileSchema(t)
+	s := reporttest.Schema(t)
 	good := `{"schema":"vigie.report/v1","id":"0123456789abcdef0123456789abcdef","agent":{"name":"vigie","version":"1"},
 	  "host":{"hostname":"h","os":{}},"profile":"baseline","started_at":"2026-01-02T03:04:05Z","duration_ms":3,
 	  "summary":{"total":1,"pass":0,"fail":1,"error":0,"skip":0,"failed_by_severity":{"high":1}},
 	  "findings":[{"id":"ssh.password-auth","title":"t","severity":"high","status":"fail","reason":"r",
 	  "evidence":[{"key":"passwordauthentication","value":"yes","ok":false}]}]}`
-	if err := validate(t, s, []byte(good)); err != nil {
+	if err := reporttest.Validate(t, s, []byte(good)); err != nil {
 		t.Fatalf("valid report rejected: %v", err)
 	}
 	for name, mutate := range map[string][2]string{
@@ -90,19 +36,19 @@ func TestSchemaRejects(t *testing.T) {
 		if bad == good {
 			t.Fatalf("%s: mutation did not apply", name)
 		}
-		if err := validate(t, s, []byte(bad)); err == nil {
+		if err := reporttest.Validate(t, s, []byte(bad)); err == nil {
 			t.Errorf("%s: invalid report accepted", name)
 		}
 	}
 }
 
 func TestJSONRoundTrip(t *testing.T) {
-	rep := &Report{Schema: SchemaV1, Findings: []checks.Finding{checks.NewFinding(checks.Meta{ID: "a.b", Severity: checks.Critical}, checks.Failf("x"))}}
+	rep := &report.Report{Schema: report.SchemaV1, Findings: []checks.Finding{checks.NewFinding(checks.Meta{ID: "a.b", Severity: checks.Critical}, checks.Failf("x"))}}
 	var buf bytes.Buffer
-	if err := (JSON{}).Format(&buf, rep); err != nil {
+	if err := (report.JSON{}).Format(&buf, rep); err != nil {
 		t.Fatal(err)
 	}
-	var back Report
+	var back report.Report
 	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
 		t.Fatal(err)
 	}
@@ -116,25 +62,25 @@ func TestJSONRoundTrip(t *testing.T) {
 // matches the schema and reads back to the same strings, except bytes that
 // are not UTF-8, which encoding/json turns into U+FFFD one by one.
 func TestJSONFaithfulToHostText(t *testing.T) {
-	s := compileSchema(t)
+	s := reporttest.Schema(t)
 	var every []byte
 	for b := 0; b < 256; b++ {
 		every = append(every, byte(b))
 	}
 	texts := []string{string(every), "\u2028\u2029\u202e\ufeff<script>&"}
-	for _, tt := range hostileText {
-		texts = append(texts, tt.in)
+	for _, tt := range reporttest.HostileText {
+		texts = append(texts, tt.In)
 	}
 	for _, h := range texts {
-		rep := sampleReport()
+		rep := reporttest.Sample()
 		rep.Host.Hostname = h
 		rep.Findings = rep.Findings[:1]
-		rep.Summary = Summarize(rep.Findings)
+		rep.Summary = report.Summarize(rep.Findings)
 		f := &rep.Findings[0]
 		f.Title, f.Reason = h, h
 		f.Evidence = []checks.Evidence{{Subject: h, Key: h, Value: []string{h}, Want: h, File: h, Source: h}}
 		var buf bytes.Buffer
-		if err := (JSON{Indent: true}).Format(&buf, rep); err != nil {
+		if err := (report.JSON{Indent: true}).Format(&buf, rep); err != nil {
 			t.Fatal(err)
 		}
 		marshalled, err := json.Marshal(rep) // what the spool keeps and the endpoint receives
@@ -146,10 +92,10 @@ func TestJSONFaithfulToHostText(t *testing.T) {
 			if !json.Valid(data) || bytes.ContainsFunc(data, func(r rune) bool { return r < 0x20 && r != '\n' }) {
 				t.Fatalf("%.40q: not valid JSON, or raw control bytes in it", h)
 			}
-			if err := validate(t, s, data); err != nil {
+			if err := reporttest.Validate(t, s, data); err != nil {
 				t.Errorf("%.40q: %v", h, err)
 			}
-			var back Report
+			var back report.Report
 			if err := json.Unmarshal(data, &back); err != nil {
 				t.Fatal(err)
 			}

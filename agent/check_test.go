@@ -1,0 +1,44 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/vigie-agent/vigie/agent/report"
+	"github.com/vigie-agent/vigie/agent/report/reporttest"
+	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/host"
+)
+
+// TestReportMatchesSchema runs the real checks on this machine and
+// validates the JSON they produce.
+func TestReportMatchesSchema(t *testing.T) {
+	s := reporttest.Schema(t)
+	cfg := Defaults()
+	cat, err := Catalogue(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Check(context.Background(), cat, host.DefaultEnv(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := (report.JSON{Indent: true}).Format(&buf, rep); err != nil {
+		t.Fatal(err)
+	}
+	if err := reporttest.Validate(t, s, buf.Bytes()); err != nil {
+		t.Fatalf("report does not match the schema: %v\n%s", err, buf.String())
+	}
+	n := 0
+	for _, id := range cat.IDs() {
+		m, _ := cat.Lookup(id)
+		if _, in := checks.Profiles[cfg.Profile].Apply(m); in {
+			n++
+		}
+	}
+	if rep.Summary.Total != n {
+		t.Errorf("summary counts %d findings, the profile has %d checks", rep.Summary.Total, n)
+	}
+}
