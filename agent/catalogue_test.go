@@ -1,9 +1,11 @@
 package agent
 
 import (
+	"os"
 	"strings"
 	"testing"
 
+	"github.com/vigie-agent/vigie/agent/report"
 	"github.com/vigie-agent/vigie/internal/printable"
 )
 
@@ -27,6 +29,32 @@ func TestCatalogueTextPrintable(t *testing.T) {
 					t.Errorf("%s: the catalogue holds text a terminal would not show as written: %q", id, l)
 				}
 			}
+		}
+	}
+}
+
+// TestChecksDocFresh: docs/checks.md is what the code says; `make docs`
+// regenerates it.
+func TestChecksDocFresh(t *testing.T) {
+	cat, err := Catalogue(Defaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := report.CatalogueMarkdown(cat)
+	got, err := os.ReadFile("../docs/checks.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Fatal("docs/checks.md is stale: run `make docs` and commit it")
+	}
+	for _, id := range cat.IDs() {
+		m, _ := cat.Lookup(id)
+		if len(m.References) == 0 {
+			t.Errorf("%s cites no reference", id)
+		}
+		if !strings.Contains(string(got), "### "+id+"\n") {
+			t.Errorf("docs/checks.md lacks %s", id)
 		}
 	}
 }

@@ -7,19 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/vigie-agent/vigie/agent/sinks"
 	"github.com/vigie-agent/vigie/host/hostfs"
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
-	"github.com/vigie-agent/vigie/agent/endpoint"
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/checks/disks"
 	"github.com/vigie-agent/vigie/checks/firewall"
@@ -48,7 +47,7 @@ type Config struct {
 	Scaleway scaleway.Config `mapstructure:"scaleway"`
 	Fix      FixConfig       `mapstructure:"fix"`
 	Run      RunConfig       `mapstructure:"run"`
-	Report   ReportConfig    `mapstructure:"report"`
+	Report   sinks.Config    `mapstructure:"report"`
 }
 
 // section is one area's part of the configuration.
@@ -64,6 +63,7 @@ func (c Config) sections() []struct {
 		s   section
 	}{
 		{"ssh", c.SSH}, {"firewall", c.Firewall}, {"patches", c.Patches}, {"disks", c.Disks}, {"scaleway", c.Scaleway},
+		{"report", c.Report},
 	}
 }
 
@@ -77,33 +77,6 @@ type RunConfig struct {
 	// Remediate lists the areas each cycle fixes, as `vigie fix --yes
 	// --only` would (never destructively). Empty: report only.
 	Remediate []string `mapstructure:"remediate"`
-}
-
-// ReportConfig holds where reports go besides standard output.
-type ReportConfig struct {
-	Endpoint EndpointConfig `mapstructure:"endpoint"`
-	Spool    SpoolConfig    `mapstructure:"spool"`
-	// Journal writes one entry per failing finding and a summary per run.
-	Journal bool `mapstructure:"journal"`
-	// Textfile is the .prom file node_exporter's textfile collector reads;
-	// empty: none.
-	Textfile string `mapstructure:"textfile"`
-}
-
-// EndpointConfig is the HTTPS receiver of the reports.
-type EndpointConfig struct {
-	URL       string        `mapstructure:"url"`
-	TokenFile string        `mapstructure:"token_file"`
-	CAFile    string        `mapstructure:"ca_file"`
-	CertFile  string        `mapstructure:"cert_file"`
-	KeyFile   string        `mapstructure:"key_file"`
-	Timeout   time.Duration `mapstructure:"timeout"`
-}
-
-// SpoolConfig bounds the reports kept while the endpoint is unreachable.
-type SpoolConfig struct {
-	MaxReports int   `mapstructure:"max_reports"`
-	MaxBytes   int64 `mapstructure:"max_bytes"`
 }
 
 // FixConfig holds the settings of `vigie fix`.
@@ -128,11 +101,7 @@ func Defaults() Config {
 		Scaleway: scaleway.DefaultConfig(),
 		Fix:      FixConfig{ConfirmWindow: 60 * time.Second},
 		Run:      RunConfig{Interval: time.Hour, Jitter: 5 * time.Minute, CycleTimeout: 30 * time.Minute, Remediate: []string{}},
-		Report: ReportConfig{
-			Journal:  true,
-			Endpoint: EndpointConfig{Timeout: 30 * time.Second},
-			Spool:    SpoolConfig{MaxReports: 1000, MaxBytes: 64 << 20},
-		},
+		Report:   sinks.DefaultConfig(),
 	}
 }
 
@@ -241,18 +210,6 @@ func (c Config) Validate(cat *checks.Catalogue) error {
 			return configErrorf("run.remediate: no remediation for %q (available: %s)", a, strings.Join(remediable, ", "))
 		}
 	}
-	if err := c.Report.Endpoint.validate(); err != nil {
-		return err
-	}
-	if c.Report.Spool.MaxReports < 1 {
-		return configErrorf("report.spool.max_reports: must be at least 1, got %d", c.Report.Spool.MaxReports)
-	}
-	if c.Report.Spool.MaxBytes < 1<<20 {
-		return configErrorf("report.spool.max_bytes: must be at least 1048576 (1 MiB), got %d", c.Report.Spool.MaxBytes)
-	}
-	if t := c.Report.Textfile; t != "" && (!filepath.IsAbs(t) || !strings.HasSuffix(t, ".prom")) {
-		return configErrorf("report.textfile: %q must be an absolute path ending in .prom (node_exporter reads only those)", t)
-	}
 	return nil
 }
 
@@ -321,34 +278,6 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func (e EndpointConfig) validate() error {
-	files := map[string]string{"token_file": e.TokenFile, "ca_file": e.CAFile, "cert_file": e.CertFile, "key_file": e.KeyFile}
-	if e.URL == "" {
-		for k, v := range files {
-			if v != "" {
-				return configErrorf("report.endpoint.%s is set but report.endpoint.url is not", k)
-			}
-		}
-		return nil
-	}
-	// The client's own rule, so a URL that passes here is one it accepts.
-	if _, err := endpoint.CheckURL(e.URL); err != nil {
-		return configErrorf("report.endpoint.url: %v", err)
-	}
-	if (e.CertFile == "") != (e.KeyFile == "") {
-		return configErrorf("report.endpoint: cert_file and key_file go together")
-	}
-	for k, v := range files {
-		if v != "" && !filepath.IsAbs(v) {
-			return configErrorf("report.endpoint.%s: %q must be an absolute path", k, v)
-		}
-	}
-	if e.Timeout <= 0 {
-		return configErrorf("report.endpoint.timeout: must be positive, got %s", e.Timeout)
-	}
-	return nil
 }
 
 // Metadata returns a metadata client as configured: one per run, shared by

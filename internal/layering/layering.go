@@ -11,7 +11,8 @@
 // Within checks/ and remediations/ an area imports its parent (the model,
 // the engine), never another area. The report spool and the HTTPS sink
 // know reports as bytes: they import nothing of checks, remediations or
-// host.
+// host; the report's formats and the other sinks know the finding model
+// (checks) and nothing else of them.
 package layering
 
 import (
@@ -48,6 +49,10 @@ func Rank(pkg string) int {
 // sinks are the packages that carry reports as bytes.
 var sinks = []string{"agent/spool", "agent/endpoint"}
 
+// reportModel are the packages that know a report through its model (and
+// the finding model of checks), never an area, a remediation or the host.
+var reportModel = []string{"agent/report", "agent/sinks"}
+
 func under(pkg, prefix string) bool { return pkg == prefix || strings.HasPrefix(pkg, prefix+"/") }
 
 // Check says what is wrong with package from importing package to (both
@@ -60,6 +65,11 @@ func Check(from, to string) string {
 	for _, s := range sinks {
 		if under(from, s) && (under(to, "checks") || under(to, "remediations") || under(to, "host")) {
 			return fmt.Sprintf("%s carries reports as bytes and must not import %s", from, to)
+		}
+	}
+	for _, s := range reportModel {
+		if under(from, s) && (to != "checks" && under(to, "checks") || under(to, "remediations") || under(to, "host")) {
+			return fmt.Sprintf("%s knows reports through their model and must not import %s", from, to)
 		}
 	}
 	if rt > rf {

@@ -75,6 +75,9 @@ func TestCheckCatchesWrongImports(t *testing.T) {
 		{"agent/spool", "checks"},
 		{"agent/endpoint", "remediations"},
 		{"agent/spool", "host/hostfs"},
+		{"agent/sinks", "checks/ssh"},
+		{"agent/report", "host"},
+		{"agent/sinks", "remediations"},
 	}
 	for _, w := range wrong {
 		if Check(w[0], w[1]) == "" {
@@ -91,6 +94,8 @@ func TestCheckCatchesWrongImports(t *testing.T) {
 		{"host/scaleway", "host"},
 		{"agent/spool", "internal/atomicfile"},
 		{"internal/gendocs", "agent"},
+		{"agent/sinks", "checks"},
+		{"agent/sinks", "agent/report"},
 	}
 	for _, r := range right {
 		if why := Check(r[0], r[1]); why != "" {

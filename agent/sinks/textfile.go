@@ -1,4 +1,4 @@
-package agent
+package sinks
 
 import (
 	"bytes"
@@ -16,8 +16,8 @@ import (
 	"github.com/vigie-agent/vigie/internal/printable"
 )
 
-// Delivery is the state of the report queue when a cycle ends.
-type Delivery struct {
+// SpoolState is the state of the report queue when a cycle ends.
+type SpoolState struct {
 	SpoolReports int
 	SpoolBytes   int64
 	Dropped      int       // reports dropped from a full spool, this cycle
@@ -36,7 +36,7 @@ func label(s string) string { return printable.Line(s, labelMax) }
 // WriteTextfile writes the report as metrics for node_exporter's textfile
 // collector. The file is replaced atomically: the collector never reads a
 // half-written file.
-func WriteTextfile(path string, r *report.Report, d Delivery) error {
+func WriteTextfile(path string, r *report.Report, d SpoolState) error {
 	reg := prometheus.NewRegistry()
 	status := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vigie_check_status",
 		Help: "1 for the status each check had in the last run (pass, fail, error, skip)."}, []string{"check", "area", "severity", "status"})

@@ -1,4 +1,4 @@
-package agent
+package sinks
 
 import (
 	"fmt"
@@ -42,10 +42,10 @@ func priorityOf(s checks.Severity) journal.Priority {
 	return journal.PriInfo
 }
 
-// JournalReport writes one structured entry per failing finding and one
+// Journal writes one structured entry per failing finding and one
 // summary for the run. Fields are upper case as journald wants them:
 // `journalctl -t vigie VIGIE_STATUS=fail` lists the failures.
-func JournalReport(send JournalSend, r *report.Report) error {
+func Journal(send JournalSend, r *report.Report) error {
 	if send == nil {
 		if !journal.Enabled() {
 			return nil // no journald on this host

@@ -1,4 +1,4 @@
-package agent
+package sinks
 
 import (
 	"compress/gzip"
@@ -27,13 +27,13 @@ type entry struct {
 	vars map[string]string
 }
 
-func TestJournalReport(t *testing.T) {
+func TestJournal(t *testing.T) {
 	var got []entry
 	send := func(msg string, p journal.Priority, vars map[string]string) error {
 		got = append(got, entry{msg, p, vars})
 		return nil
 	}
-	if err := JournalReport(send, reporttest.Sample()); err != nil {
+	if err := Journal(send, reporttest.Sample()); err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 3 {
@@ -71,7 +71,7 @@ func TestJournalEscapesHostText(t *testing.T) {
 			got = append(got, entry{msg, p, vars})
 			return nil
 		}
-		if err := JournalReport(send, reporttest.Hostile(tt.In)); err != nil {
+		if err := Journal(send, reporttest.Hostile(tt.In)); err != nil {
 			t.Fatal(err)
 		}
 		if len(got) != 3 {
@@ -95,7 +95,7 @@ func TestJournalEscapesHostText(t *testing.T) {
 func TestTextfileEscapesHostText(t *testing.T) {
 	for _, tt := range reporttest.HostileText {
 		path := filepath.Join(t.TempDir(), "vigie.prom")
-		if err := WriteTextfile(path, reporttest.Hostile(tt.In), Delivery{}); err != nil {
+		if err := WriteTextfile(path, reporttest.Hostile(tt.In), SpoolState{}); err != nil {
 			t.Fatalf("%s: %v", tt.Name, err)
 		}
 		b, err := os.ReadFile(path)
@@ -126,7 +126,7 @@ func TestTextfileEscapesHostText(t *testing.T) {
 func TestWriteTextfile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "node-exporter", "vigie.prom")
 	last := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-	if err := WriteTextfile(path, reporttest.Sample(), Delivery{SpoolReports: 3, SpoolBytes: 4096, Dropped: 2, LastSuccess: last}); err != nil {
+	if err := WriteTextfile(path, reporttest.Sample(), SpoolState{SpoolReports: 3, SpoolBytes: 4096, Dropped: 2, LastSuccess: last}); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(path)
@@ -196,32 +196,6 @@ func TestWriteTextfile(t *testing.T) {
 	}
 }
 
-// TestChecksDocFresh: docs/checks.md is what the code says; `make docs`
-// regenerates it.
-func TestChecksDocFresh(t *testing.T) {
-	cat, err := Catalogue(Defaults())
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := report.CatalogueMarkdown(cat)
-	got, err := os.ReadFile("../docs/checks.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(want) {
-		t.Fatal("docs/checks.md is stale: run `make docs` and commit it")
-	}
-	for _, id := range cat.IDs() {
-		m, _ := cat.Lookup(id)
-		if len(m.References) == 0 {
-			t.Errorf("%s cites no reference", id)
-		}
-		if !strings.Contains(string(got), "### "+id+"\n") {
-			t.Errorf("docs/checks.md lacks %s", id)
-		}
-	}
-}
-
 // TestDeliverThroughOutage: reports made while the endpoint is down wait in
 // the spool; when it is back, the next delivery sends every one of them,
 // oldest first, once, with the textfile telling the spool's depth.
@@ -249,20 +223,20 @@ func TestDeliverThroughOutage(t *testing.T) {
 	downURL := down.URL
 	down.Close() // a port nobody listens on: connection refused
 
-	cfg := Defaults()
-	cfg.StateDir = t.TempDir()
-	cfg.Report.Journal = false
-	cfg.Report.Textfile = filepath.Join(t.TempDir(), "vigie.prom")
+	cfg := DefaultConfig()
+	stateDir := t.TempDir()
+	cfg.Journal = false
+	cfg.Textfile = filepath.Join(t.TempDir(), "vigie.prom")
 	var made []string
-	deliver := func(url string) DeliveryResult {
+	deliver := func(url string) Outcome {
 		t.Helper()
-		cfg.Report.Endpoint.URL = url
+		cfg.Endpoint.URL = url
 		rep := reporttest.Sample()
 		rep.ID = report.NewID()
 		made = append(made, rep.ID)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		res, _ := Deliver(ctx, cfg, rep, func(string) {})
+		res, _ := Deliver(ctx, cfg, stateDir, "vigie/test", rep, func(string) {})
 		return res
 	}
 	if res := deliver(srv.URL); res.Delivered != 1 || res.Waiting != 0 {
@@ -273,7 +247,7 @@ func TestDeliverThroughOutage(t *testing.T) {
 			t.Fatalf("endpoint down, pass %d: %+v", i, res)
 		}
 	}
-	prom, _ := os.ReadFile(cfg.Report.Textfile)
+	prom, _ := os.ReadFile(cfg.Textfile)
 	if !strings.Contains(string(prom), "vigie_spool_reports 3\n") {
 		t.Errorf("textfile during the outage:\n%s", prom)
 	}
@@ -285,7 +259,7 @@ func TestDeliverThroughOutage(t *testing.T) {
 	if strings.Join(got, ",") != strings.Join(made, ",") {
 		t.Errorf("received %v, made %v: every report once, in order", got, made)
 	}
-	prom, _ = os.ReadFile(cfg.Report.Textfile)
+	prom, _ = os.ReadFile(cfg.Textfile)
 	if !strings.Contains(string(prom), "vigie_spool_reports 0\n") || !strings.Contains(string(prom), "vigie_last_delivery_timestamp_seconds") {
 		t.Errorf("textfile after the outage:\n%s", prom)
 	}
