@@ -72,7 +72,7 @@ func RemediableAreas() []string { return remediations.Names(Remediations(Default
 // the report. The configuration must have been validated.
 // md, when not nil, adds the cloud identity (server id, zone, type).
 func Check(ctx context.Context, cat *checks.Catalogue, env *host.Env, cfg Config, md *scaleway.Client) (*report.Report, error) {
-	sel, err := selectChecks(cat, cfg.Only)
+	sel, err := cat.Select(cfg.Only)
 	if err != nil {
 		return nil, err
 	}

@@ -181,8 +181,8 @@ func (c Config) Validate(cat *checks.Catalogue) error {
 	if _, ok := checks.Profiles[c.Profile]; !ok {
 		return configErrorf("profile: unknown profile %q (available: %s)", c.Profile, strings.Join(checks.ProfileNames(), ", "))
 	}
-	if _, err := selectChecks(cat, c.Only); err != nil {
-		return err
+	if _, err := cat.Select(c.Only); err != nil {
+		return configErrorf("%v", err)
 	}
 	if c.Timeout <= 0 {
 		return configErrorf("timeout: must be positive, got %s", c.Timeout)

@@ -352,7 +352,7 @@ func StdinAnswer(in io.Reader) func() <-chan bool {
 // showArea prints the area's checks after a change: what the fix left
 // (a reboot it did not do, a disk it would not touch).
 func showArea(ctx context.Context, cfg Config, cat *checks.Catalogue, env *host.Env, out io.Writer, area string) {
-	sel, err := selectChecks(cat, []string{area})
+	sel, err := cat.Select([]string{area})
 	if err != nil {
 		return
 	}

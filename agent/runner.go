@@ -12,69 +12,16 @@ import (
 	"github.com/vigie-agent/vigie/host"
 )
 
-// selection is what --only asks for: whole areas and single checks.
-type selection struct {
-	areas map[string]bool // area name -> every check of it
-	ids   map[string]bool // single check ids
-}
-
-func (s selection) wantsArea(area string) bool {
-	if len(s.areas) == 0 && len(s.ids) == 0 {
-		return true
-	}
-	if s.areas[area] {
-		return true
-	}
-	for id := range s.ids {
-		if strings.HasPrefix(id, area+".") {
-			return true
-		}
-	}
-	return false
-}
-
-func (s selection) wantsCheck(id string) bool {
-	if len(s.areas) == 0 && len(s.ids) == 0 {
-		return true
-	}
-	area, _, _ := strings.Cut(id, ".")
-	return s.areas[area] || s.ids[id]
-}
-
-// selectChecks parses --only: each entry is an area ("ssh") or a check id
-// ("ssh.password-auth"). Anything else is a usage error naming the entry.
-func selectChecks(cat *checks.Catalogue, only []string) (selection, error) {
-	sel := selection{areas: map[string]bool{}, ids: map[string]bool{}}
-	for _, raw := range only {
-		for _, item := range strings.Split(raw, ",") {
-			item = strings.TrimSpace(item)
-			if item == "" {
-				continue
-			}
-			if _, ok := cat.Area(item); ok {
-				sel.areas[item] = true
-				continue
-			}
-			if _, ok := cat.Lookup(item); ok {
-				sel.ids[item] = true
-				continue
-			}
-			return sel, configErrorf("only: unknown area or check %q (areas: %s; `vigie check --list` lists checks)", item, strings.Join(cat.AreaNames(), ", "))
-		}
-	}
-	return sel, nil
-}
-
 // RunChecks runs the selected areas concurrently, each under the deadline,
 // and returns their findings in catalogue order. An area that panics or
 // overruns its deadline yields error findings for its checks; it never takes
 // the run down or disappears from the report.
-func RunChecks(ctx context.Context, cat *checks.Catalogue, env *host.Env, profile checks.Profile, sel selection, timeout time.Duration) []checks.Finding {
+func RunChecks(ctx context.Context, cat *checks.Catalogue, env *host.Env, profile checks.Profile, sel checks.Selection, timeout time.Duration) []checks.Finding {
 	areas := cat.Areas()
 	results := make([][]checks.Finding, len(areas))
 	var wg sync.WaitGroup
 	for i, a := range areas {
-		if !sel.wantsArea(a.Name()) {
+		if !sel.WantsArea(a.Name()) {
 			continue
 		}
 		wg.Go(func() { results[i] = runArea(ctx, a, env, timeout) })
@@ -83,7 +30,7 @@ func RunChecks(ctx context.Context, cat *checks.Catalogue, env *host.Env, profil
 	var out []checks.Finding
 	for _, fs := range results {
 		for _, f := range fs {
-			if !sel.wantsCheck(f.ID) {
+			if !sel.WantsCheck(f.ID) {
 				continue
 			}
 			m, ok := profile.Apply(f.Meta)

@@ -52,7 +52,7 @@ func TestRunChecksIsolatesAreas(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	got := RunChecks(context.Background(), cat, host.DefaultEnv(), checks.Profiles["baseline"], selection{}, 200*time.Millisecond)
+	got := RunChecks(context.Background(), cat, host.DefaultEnv(), checks.Profiles["baseline"], checks.Selection{}, 200*time.Millisecond)
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("run took %s: the deadline did not hold", d)
 	}
@@ -130,7 +130,7 @@ func TestDeadlineStopsWork(t *testing.T) {
 	}
 	before := runtime.NumGoroutine()
 	start := time.Now()
-	got := RunChecks(context.Background(), cat, host.DefaultEnv(), checks.Profiles["baseline"], selection{}, 300*time.Millisecond)
+	got := RunChecks(context.Background(), cat, host.DefaultEnv(), checks.Profiles["baseline"], checks.Selection{}, 300*time.Millisecond)
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("run took %s: the command outlived the deadline", d)
 	}
@@ -158,7 +158,7 @@ func TestDeadlineGivesUpOnDeafArea(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	got := RunChecks(context.Background(), cat, host.DefaultEnv(), checks.Profiles["baseline"], selection{}, 100*time.Millisecond)
+	got := RunChecks(context.Background(), cat, host.DefaultEnv(), checks.Profiles["baseline"], checks.Selection{}, 100*time.Millisecond)
 	if d := time.Since(start); d > areaGrace+time.Second {
 		t.Errorf("run took %s", d)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/vigie-agent/vigie/host"
 )
@@ -148,4 +149,60 @@ func (a *RuleArea[F]) Run(ctx context.Context, env *host.Env) []Finding {
 		out = a.Finish(f, out)
 	}
 	return out
+}
+
+// Selection is what --only asks for: whole areas and single checks. The
+// zero value selects everything.
+type Selection struct {
+	areas map[string]bool // area name -> every check of it
+	ids   map[string]bool // single check ids
+}
+
+// WantsArea says whether any check of the area is selected.
+func (s Selection) WantsArea(area string) bool {
+	if len(s.areas) == 0 && len(s.ids) == 0 {
+		return true
+	}
+	if s.areas[area] {
+		return true
+	}
+	for id := range s.ids {
+		if strings.HasPrefix(id, area+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// WantsCheck says whether the check is selected.
+func (s Selection) WantsCheck(id string) bool {
+	if len(s.areas) == 0 && len(s.ids) == 0 {
+		return true
+	}
+	area, _, _ := strings.Cut(id, ".")
+	return s.areas[area] || s.ids[id]
+}
+
+// Select parses --only: each entry is an area ("ssh") or a check id
+// ("ssh.password-auth"). Anything else is an error naming the entry.
+func (cat *Catalogue) Select(only []string) (Selection, error) {
+	sel := Selection{areas: map[string]bool{}, ids: map[string]bool{}}
+	for _, raw := range only {
+		for _, item := range strings.Split(raw, ",") {
+			item = strings.TrimSpace(item)
+			if item == "" {
+				continue
+			}
+			if _, ok := cat.Area(item); ok {
+				sel.areas[item] = true
+				continue
+			}
+			if _, ok := cat.Lookup(item); ok {
+				sel.ids[item] = true
+				continue
+			}
+			return sel, fmt.Errorf("only: unknown area or check %q (areas: %s; `vigie check --list` lists checks)", item, strings.Join(cat.AreaNames(), ", "))
+		}
+	}
+	return sel, nil
 }
