@@ -1,9 +1,18 @@
+// Package agent orchestrates vigie: it builds a run from the configuration
+// (the areas, their remediations, the metadata client they share), runs the
+// checks with deadlines, plans and applies fixes, and turns the service's
+// cycles. What the areas know lives in checks/ and remediations/, the
+// configuration in agent/config, the report and its formats in
+// agent/report, and where reports go in agent/sinks.
 package agent
 
 import (
 	"context"
 	"time"
 
+	"github.com/spf13/pflag"
+
+	"github.com/vigie-agent/vigie/agent/config"
 	"github.com/vigie-agent/vigie/agent/report"
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/checks/access"
@@ -28,19 +37,51 @@ var (
 	Commit  = ""
 )
 
-// Catalogue registers every area this build has, configured. The areas of
-// one catalogue share one metadata client, so the API is asked at most once
-// per run.
-func Catalogue(cfg Config) (*checks.Catalogue, error) {
-	cat, _, err := NewCatalogue(cfg)
-	return cat, err
+// Run is what one invocation of vigie works with: the configuration, the
+// system it inspects, the catalogue of areas and the remediations built
+// from that configuration, and the metadata client they share, so the
+// metadata API is asked at most once per run.
+type Run struct {
+	Config       config.Config
+	Env          *host.Env
+	Catalogue    *checks.Catalogue
+	Remediations []remediations.Remediation
+	Metadata     *scaleway.Client
 }
 
-// NewCatalogue is Catalogue with the metadata client its areas share, for
-// the report's host identity.
-func NewCatalogue(cfg Config) (*checks.Catalogue, *scaleway.Client, error) {
+// NewRun builds a run from a configuration already loaded. It does not
+// validate it (Load does).
+func NewRun(cfg config.Config, env *host.Env) (*Run, error) {
 	md := cfg.Metadata()
-	cat, err := checks.NewCatalogue(
+	cat, err := checks.NewCatalogue(Areas(cfg, md)...)
+	if err != nil {
+		return nil, err
+	}
+	return &Run{Config: cfg, Env: env, Catalogue: cat, Remediations: Remediations(cfg, md), Metadata: md}, nil
+}
+
+// Load reads the configuration (flags, when given, override it), builds
+// the run and validates the configuration against its catalogue and
+// remediations. Any error is the operator's to fix: the command exits 2.
+func Load(path string, explicit bool, flags *pflag.FlagSet, env *host.Env) (*Run, error) {
+	cfg, err := config.Load(path, explicit, flags)
+	if err != nil {
+		return nil, err
+	}
+	r, err := NewRun(cfg, env)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(r.Catalogue, remediations.Names(r.Remediations)); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Areas lists every area this build has, configured, in the order reports
+// list them. md is the run's metadata client.
+func Areas(cfg config.Config, md *scaleway.Client) []checks.Area {
+	return []checks.Area{
 		ssh.New(cfg.SSH.Options()),
 		firewall.New(cfg.Firewall.Options()),
 		patches.New(cfg.Patches.Options()),
@@ -48,14 +89,23 @@ func NewCatalogue(cfg Config) (*checks.Catalogue, *scaleway.Client, error) {
 		access.New(access.Options{}),
 		logging.New(logging.Options{}),
 		hds.New(hds.Options{Metadata: md}),
-	)
-	return cat, md, err
+	}
+}
+
+// Catalogue is the catalogue of the default configuration: what `vigie
+// explain` and the generated docs describe.
+func Catalogue() *checks.Catalogue {
+	cat, err := checks.NewCatalogue(Areas(config.Defaults(), nil)...)
+	if err != nil {
+		panic(err) // a build whose areas clash is not a build
+	}
+	return cat
 }
 
 // Remediations lists what `vigie fix` can change, configured, in the order
 // it changes them: sshd first, then the firewall that keeps sshd's ports
 // open, then packages and disks. md is the run's metadata client.
-func Remediations(cfg Config, md *scaleway.Client) []remediations.Remediation {
+func Remediations(cfg config.Config, md *scaleway.Client) []remediations.Remediation {
 	return []remediations.Remediation{
 		sshfix.New(cfg.SSH.Options()),
 		fwfix.New(cfg.Firewall.Options()),
@@ -66,12 +116,13 @@ func Remediations(cfg Config, md *scaleway.Client) []remediations.Remediation {
 
 // RemediableAreas names the areas `vigie fix` can change, for help texts
 // and validation.
-func RemediableAreas() []string { return remediations.Names(Remediations(Defaults(), nil)) }
+func RemediableAreas() []string { return remediations.Names(Remediations(config.Defaults(), nil)) }
 
-// Check runs the configured checks on the system env describes and builds
-// the report. The configuration must have been validated.
-// md, when not nil, adds the cloud identity (server id, zone, type).
-func Check(ctx context.Context, cat *checks.Catalogue, env *host.Env, cfg Config, md *scaleway.Client) (*report.Report, error) {
+// Check runs the run's checks on the system it inspects and builds the
+// report; the metadata client, on a Scaleway instance, adds the cloud
+// identity (server id, zone, type).
+func Check(ctx context.Context, r *Run) (*report.Report, error) {
+	cat, env, cfg, md := r.Catalogue, r.Env, r.Config, r.Metadata
 	sel, err := cat.Select(cfg.Only)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/vigie-agent/vigie/agent/config"
 	"github.com/vigie-agent/vigie/agent/report"
 	"github.com/vigie-agent/vigie/agent/report/reporttest"
 	"github.com/vigie-agent/vigie/checks"
@@ -15,12 +16,13 @@ import (
 // validates the JSON they produce.
 func TestReportMatchesSchema(t *testing.T) {
 	s := reporttest.Schema(t)
-	cfg := Defaults()
-	cat, err := Catalogue(cfg)
+	cfg := config.Defaults()
+	r, err := NewRun(cfg, host.DefaultEnv())
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Check(context.Background(), cat, host.DefaultEnv(), cfg, nil)
+	cat := r.Catalogue
+	rep, err := Check(context.Background(), r)
 	if err != nil {
 		t.Fatal(err)
 	}

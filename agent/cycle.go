@@ -8,30 +8,25 @@ import (
 
 	"github.com/vigie-agent/vigie/agent/report"
 	"github.com/vigie-agent/vigie/agent/sinks"
-	"github.com/vigie-agent/vigie/host"
 )
 
 // Cycle is one turn of `vigie run`: remediate the areas the configuration
 // lists, check, and report to every configured sink.
-func Cycle(ctx context.Context, cfg Config, env *host.Env, log io.Writer) error {
-	cat, md, err := NewCatalogue(cfg)
-	if err != nil {
-		return runError("catalogue", err)
-	}
+func Cycle(ctx context.Context, r *Run, log io.Writer) error {
 	var errs []error
-	if len(cfg.Run.Remediate) > 0 {
-		code, err := Fix(ctx, cfg, env, log, FixOptions{Only: cfg.Run.Remediate, Yes: true, Catalogue: cat, Metadata: md})
+	if len(r.Config.Run.Remediate) > 0 {
+		code, err := Fix(ctx, r, log, FixOptions{Only: r.Config.Run.Remediate, Yes: true})
 		if err != nil {
 			errs = append(errs, runError("remediate", err))
 		} else if code != 0 {
 			errs = append(errs, runError("remediate", fmt.Errorf("a change failed and was rolled back (exit %d)", code)))
 		}
 	}
-	rep, err := Check(ctx, cat, env, cfg, md)
+	rep, err := Check(ctx, r)
 	if err != nil {
 		return runError("check", err)
 	}
-	res, err := Deliver(ctx, cfg, rep, LogLine(log))
+	res, err := Deliver(ctx, r, rep, LogLine(log))
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -41,8 +36,8 @@ func Cycle(ctx context.Context, cfg Config, env *host.Env, log io.Writer) error 
 
 // Deliver sends a report to the sinks the configuration names, with what
 // the spool kept from an outage.
-func Deliver(ctx context.Context, cfg Config, rep *report.Report, logf func(string)) (sinks.Outcome, error) {
-	return sinks.Deliver(ctx, cfg.Report, cfg.StateDir, "vigie/"+Version, rep, logf)
+func Deliver(ctx context.Context, r *Run, rep *report.Report, logf func(string)) (sinks.Outcome, error) {
+	return sinks.Deliver(ctx, r.Config.Report, r.Config.StateDir, "vigie/"+Version, rep, logf)
 }
 
 // LogLine returns a logger writing one escaped, bounded line per message.

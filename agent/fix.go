@@ -12,10 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigie-agent/vigie/agent/config"
 	"github.com/vigie-agent/vigie/agent/report"
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/host"
-	"github.com/vigie-agent/vigie/host/scaleway"
 	"github.com/vigie-agent/vigie/internal/atomicfile"
 	"github.com/vigie-agent/vigie/internal/printable"
 	"github.com/vigie-agent/vigie/remediations"
@@ -30,13 +30,7 @@ type FixOptions struct {
 	// AllowDestructive lets the disks remediation erase scratch
 	// filesystems and swap to re-create them encrypted.
 	AllowDestructive bool
-	// Catalogue and Metadata are the run's, so the metadata API is asked
-	// once per run; Fix builds them when nil.
-	Catalogue *checks.Catalogue
-	Metadata  *scaleway.Client
-	// Remediations are the run's (Remediations); built when nil.
-	Remediations []remediations.Remediation
-	Confirm      func(prompt string) bool // asks the operator; nil means no
+	Confirm          func(prompt string) bool // asks the operator; nil means no
 	// Window, when positive, keeps an applied change only if the operator
 	// confirms it within that time (the prompt, or `vigie fix --confirm`
 	// from another session); otherwise it is undone. Used when the
@@ -48,8 +42,8 @@ type FixOptions struct {
 
 // Engine returns the remediation engine over the configured state
 // directory.
-func (c Config) Engine() *remediations.Engine {
-	return &remediations.Engine{Dir: filepath.Join(c.StateDir, "backups")}
+func engine(cfg config.Config) *remediations.Engine {
+	return &remediations.Engine{Dir: filepath.Join(cfg.StateDir, "backups")}
 }
 
 // activate reloads what an area's files configure, after an undo or the
@@ -67,16 +61,8 @@ func activate(list []remediations.Remediation, env *host.Env) func(ctx context.C
 // Fix plans, shows and (when allowed) applies the remediations. It returns
 // the exit status: 0 applied and verified or nothing to do, 1 a change failed
 // and was rolled back, 2 vigie could not run.
-func Fix(ctx context.Context, cfg Config, env *host.Env, out io.Writer, opt FixOptions) (int, error) {
-	if opt.Catalogue == nil || opt.Metadata == nil {
-		var err error
-		if opt.Catalogue, opt.Metadata, err = NewCatalogue(cfg); err != nil {
-			return 2, err
-		}
-	}
-	if opt.Remediations == nil {
-		opt.Remediations = Remediations(cfg, opt.Metadata)
-	}
+func Fix(ctx context.Context, r *Run, out io.Writer, opt FixOptions) (int, error) {
+	cfg, env := r.Config, r.Env
 	areas := map[string]bool{}
 	for _, o := range opt.Only {
 		for _, a := range strings.Split(o, ",") {
@@ -85,34 +71,34 @@ func Fix(ctx context.Context, cfg Config, env *host.Env, out io.Writer, opt FixO
 			}
 		}
 	}
-	names := remediations.Names(opt.Remediations)
+	names := remediations.Names(r.Remediations)
 	for a := range areas {
 		if !slices.Contains(names, a) {
-			return 2, configErrorf("fix: no remediation for %q (available: %s)", a, strings.Join(names, ", "))
+			return 2, config.Errorf("fix: no remediation for %q (available: %s)", a, strings.Join(names, ", "))
 		}
 	}
-	e := cfg.Engine()
-	act := activate(opt.Remediations, env)
+	e := engine(cfg)
+	act := activate(r.Remediations, env)
 	if !opt.DryRun {
 		done, err := e.Recover(ctx, act)
-		for _, r := range done {
-			fmt.Fprintf(out, "Reverted run %s, interrupted before it finished.\n", printable.Line(r, report.IDMax))
+		for _, id := range done {
+			fmt.Fprintf(out, "Reverted run %s, interrupted before it finished.\n", printable.Line(id, report.IDMax))
 		}
 		if err != nil {
 			return 1, err
 		}
 	}
 	req := remediations.Request{Force: opt.Force, AllowDestructive: opt.AllowDestructive}
-	for _, r := range opt.Remediations {
-		req.KeepOpen = append(req.KeepOpen, r.KeepOpen(ctx, env)...)
+	for _, rem := range r.Remediations {
+		req.KeepOpen = append(req.KeepOpen, rem.KeepOpen(ctx, env)...)
 	}
 	status := 0
-	for _, r := range opt.Remediations {
-		area := r.Name()
+	for _, rem := range r.Remediations {
+		area := rem.Name()
 		if len(areas) > 0 && !areas[area] {
 			continue
 		}
-		p, err := r.Plan(ctx, env, req)
+		p, err := rem.Plan(ctx, env, req)
 		if err != nil {
 			return 2, err
 		}
@@ -124,7 +110,7 @@ func Fix(ctx context.Context, cfg Config, env *host.Env, out io.Writer, opt FixO
 		}
 		if opt.DryRun || (!opt.Yes && (opt.Confirm == nil || !opt.Confirm(fmt.Sprintf("Apply these %d change(s) to %s? [y/N] ", len(p.Files)+len(p.Actions), area)))) {
 			flag := ""
-			if r.Destructive() && opt.AllowDestructive {
+			if rem.Destructive() && opt.AllowDestructive {
 				flag = " --allow-destructive"
 			}
 			fmt.Fprintf(out, "Not applied (dry run). `vigie fix --yes --only %s%s` applies it.\n", area, flag)
@@ -136,11 +122,11 @@ func Fix(ctx context.Context, cfg Config, env *host.Env, out io.Writer, opt FixO
 			status = 1
 			continue
 		}
-		fmt.Fprintf(out, "%s: applied and verified (%s).\n", area, r.Applied(run, filepath.Join(e.Dir, run)))
-		showArea(ctx, cfg, opt.Catalogue, env, out, area)
+		fmt.Fprintf(out, "%s: applied and verified (%s).\n", area, rem.Applied(run, filepath.Join(e.Dir, run)))
+		showArea(ctx, r, out, area)
 		// Only a change that can cut the operator off waits for an
 		// answer; the others are not undone for want of one.
-		if opt.Window > 0 && r.CanCutOff() && !confirmed(ctx, cfg, out, run, opt) {
+		if opt.Window > 0 && rem.CanCutOff() && !confirmed(ctx, cfg, out, run, opt) {
 			if _, err := e.Undo(ctx, run, act); err != nil {
 				fmt.Fprintf(out, "%s: not confirmed, and the undo FAILED: %s\n", area, printable.Line(err.Error(), report.LogLineMax))
 			} else {
@@ -154,7 +140,7 @@ func Fix(ctx context.Context, cfg Config, env *host.Env, out io.Writer, opt FixO
 
 // confirmed waits for the operator to keep run: an answer to the prompt,
 // or the file `vigie fix --confirm` writes from another session.
-func confirmed(ctx context.Context, cfg Config, out io.Writer, run string, opt FixOptions) bool {
+func confirmed(ctx context.Context, cfg config.Config, out io.Writer, run string, opt FixOptions) bool {
 	flag := filepath.Join(cfg.StateDir, "confirm-"+run)
 	pending := filepath.Join(cfg.StateDir, "pending-confirm")
 	// Atomic: a confirming session must never read a half-written run id.
@@ -190,7 +176,7 @@ func confirmed(ctx context.Context, cfg Config, out io.Writer, run string, opt F
 
 // ConfirmPending confirms the change a `vigie fix` in another session is
 // waiting on.
-func ConfirmPending(cfg Config, out io.Writer) error {
+func ConfirmPending(cfg config.Config, out io.Writer) error {
 	b, err := os.ReadFile(filepath.Join(cfg.StateDir, "pending-confirm"))
 	if err != nil {
 		return fmt.Errorf("no change is waiting for confirmation (%w)", err)
@@ -298,24 +284,23 @@ func unifiedDiff(path string, content []byte) (string, error) {
 }
 
 // Undo restores a run (the newest applied one when run is "").
-func Undo(ctx context.Context, cfg Config, env *host.Env, out io.Writer, run string) error {
-	e := cfg.Engine()
+func Undo(ctx context.Context, r *Run, out io.Writer, run string) error {
+	e := engine(r.Config)
 	runs, err := e.Runs()
 	if err != nil {
 		return err
 	}
-	list := Remediations(cfg, nil)
-	for _, r := range runs {
-		if r.Run == run || run == "" && r.State == remediations.StateApplied {
-			if rem, ok := remediations.Find(list, r.Area); ok && r.State == remediations.StateApplied {
-				if err := rem.Undoable(filepath.Join(e.Dir, r.Run)); err != nil {
-					return fmt.Errorf("run %s: %w", r.Run, err)
+	for _, m := range runs {
+		if m.Run == run || run == "" && m.State == remediations.StateApplied {
+			if rem, ok := remediations.Find(r.Remediations, m.Area); ok && m.State == remediations.StateApplied {
+				if err := rem.Undoable(filepath.Join(e.Dir, m.Run)); err != nil {
+					return fmt.Errorf("run %s: %w", m.Run, err)
 				}
 			}
 			break
 		}
 	}
-	m, err := e.Undo(ctx, run, activate(list, env))
+	m, err := e.Undo(ctx, run, activate(r.Remediations, r.Env))
 	if err != nil {
 		return err
 	}
@@ -351,12 +336,12 @@ func StdinAnswer(in io.Reader) func() <-chan bool {
 
 // showArea prints the area's checks after a change: what the fix left
 // (a reboot it did not do, a disk it would not touch).
-func showArea(ctx context.Context, cfg Config, cat *checks.Catalogue, env *host.Env, out io.Writer, area string) {
-	sel, err := cat.Select([]string{area})
+func showArea(ctx context.Context, r *Run, out io.Writer, area string) {
+	sel, err := r.Catalogue.Select([]string{area})
 	if err != nil {
 		return
 	}
-	for _, f := range RunChecks(ctx, cat, env, checks.Profiles[cfg.Profile], sel, cfg.Timeout) {
+	for _, f := range RunChecks(ctx, r.Catalogue, r.Env, checks.Profiles[r.Config.Profile], sel, r.Config.Timeout) {
 		fmt.Fprintf(out, "  %-5s %s: %s\n", printable.Line(string(f.Status), 16), printable.Line(f.ID, report.IDMax), printable.Line(f.Reason, report.NoteMax))
 	}
 }

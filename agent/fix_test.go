@@ -9,13 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigie-agent/vigie/agent/config"
 	"github.com/vigie-agent/vigie/agent/report"
 	"github.com/vigie-agent/vigie/agent/report/reporttest"
+	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/remediations"
 )
 
 func TestConfirmWindow(t *testing.T) {
-	cfg := Defaults()
+	cfg := config.Defaults()
 	cfg.StateDir = t.TempDir()
 	var out bytes.Buffer
 
@@ -126,12 +128,11 @@ func TestShowPlanEscapesHostText(t *testing.T) {
 // TestEveryRemediationIDResolves ties the catalogue to the remediation
 // list: a check that names a fix names one that exists.
 func TestEveryRemediationIDResolves(t *testing.T) {
-	cfg := Defaults()
-	cat, md, err := NewCatalogue(cfg)
+	r, err := NewRun(config.Defaults(), host.DefaultEnv())
 	if err != nil {
 		t.Fatal(err)
 	}
-	list := Remediations(cfg, md)
+	cat, list := r.Catalogue, r.Remediations
 	n := 0
 	for _, a := range cat.Areas() {
 		for _, m := range a.Checks() {

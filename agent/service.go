@@ -11,6 +11,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 
+	"github.com/vigie-agent/vigie/agent/config"
 	"github.com/vigie-agent/vigie/agent/report"
 	"github.com/vigie-agent/vigie/internal/printable"
 )
@@ -33,9 +34,9 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 // through sd_notify.
 type Service struct {
 	// Load reads and validates the configuration, at start and on SIGHUP.
-	Load func() (Config, error)
+	Load func() (config.Config, error)
 	// Cycle checks, remediates what the configuration lists, and reports.
-	Cycle   func(ctx context.Context, cfg Config) error
+	Cycle   func(ctx context.Context, cfg config.Config) error
 	Signals <-chan os.Signal
 	// Notify sends an sd_notify state; daemon.SdNotify when nil.
 	Notify func(state string) error
@@ -51,7 +52,7 @@ type Service struct {
 }
 
 // NewService fills in the production defaults around load and cycle.
-func NewService(load func() (Config, error), cycle func(context.Context, Config) error, signals <-chan os.Signal) *Service {
+func NewService(load func() (config.Config, error), cycle func(context.Context, config.Config) error, signals <-chan os.Signal) *Service {
 	wd, _ := daemon.SdWatchdogEnabled(false)
 	return &Service{Load: load, Cycle: cycle, Signals: signals, Watchdog: wd}
 }
@@ -75,7 +76,7 @@ func (s *Service) logf(format string, args ...any) {
 }
 
 // next is when the cycle after one that ended now starts.
-func (s *Service) next(cfg Config) time.Duration {
+func (s *Service) next(cfg config.Config) time.Duration {
 	d := cfg.Run.Interval
 	if cfg.Run.Jitter > 0 {
 		r := s.Rand
@@ -115,7 +116,7 @@ func (s *Service) Run(ctx context.Context) error {
 		cancel    context.CancelFunc
 		started   time.Time
 		rerun     bool
-		cycleCfg  Config
+		cycleCfg  config.Config
 		cycleDone = func(err error) {
 			if err != nil {
 				s.logf("cycle: %v", err)
@@ -187,7 +188,7 @@ func (s *Service) Run(ctx context.Context) error {
 			cctx, cancel = context.WithTimeout(ctx, cfg.Run.CycleTimeout)
 			done = make(chan error, 1)
 			s.notify("STATUS=checking")
-			go func(ctx context.Context, cancel context.CancelFunc, c Config, done chan<- error) {
+			go func(ctx context.Context, cancel context.CancelFunc, c config.Config, done chan<- error) {
 				defer cancel()
 				done <- s.Cycle(ctx, c)
 			}(cctx, cancel, cycleCfg, done)

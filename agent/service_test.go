@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigie-agent/vigie/agent/config"
 )
 
 // fakeClock fires timers only when the test advances it.
@@ -75,7 +77,7 @@ func (c *fakeClock) pending() []time.Duration {
 type harness struct {
 	clock   *fakeClock
 	signals chan os.Signal
-	cycles  chan Config
+	cycles  chan config.Config
 	release chan error
 	mu      sync.Mutex
 	notes   []string
@@ -89,11 +91,11 @@ type harness struct {
 func newHarness(t *testing.T, watchdog time.Duration) *harness {
 	t.Helper()
 	h := &harness{clock: &fakeClock{now: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}, signals: make(chan os.Signal, 1),
-		cycles: make(chan Config), release: make(chan error), done: make(chan error, 1)}
-	cfg := Defaults()
+		cycles: make(chan config.Config), release: make(chan error), done: make(chan error, 1)}
+	cfg := config.Defaults()
 	cfg.Run.Interval, cfg.Run.Jitter, cfg.Run.CycleTimeout = time.Hour, 10*time.Minute, 5*time.Minute
 	h.svc = &Service{
-		Load: func() (Config, error) {
+		Load: func() (config.Config, error) {
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			h.loads++
@@ -101,7 +103,7 @@ func newHarness(t *testing.T, watchdog time.Duration) *harness {
 			c.Profile = "load-" + string(rune('0'+h.loads))
 			return c, nil
 		},
-		Cycle: func(ctx context.Context, c Config) error {
+		Cycle: func(ctx context.Context, c config.Config) error {
 			h.cycles <- c
 			select {
 			case err := <-h.release:
@@ -134,7 +136,7 @@ func newHarness(t *testing.T, watchdog time.Duration) *harness {
 	return h
 }
 
-func (h *harness) cycle(t *testing.T) Config {
+func (h *harness) cycle(t *testing.T) config.Config {
 	t.Helper()
 	select {
 	case c := <-h.cycles:
@@ -142,7 +144,7 @@ func (h *harness) cycle(t *testing.T) Config {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no cycle started")
 	}
-	return Config{}
+	return config.Config{}
 }
 
 func (h *harness) noCycle(t *testing.T) {
@@ -304,9 +306,9 @@ func TestServiceNotifySocket(t *testing.T) {
 	t.Setenv("NOTIFY_SOCKET", sock)
 	signals := make(chan os.Signal, 1)
 	cycled := make(chan struct{}, 1)
-	cfg := Defaults()
-	svc := &Service{Load: func() (Config, error) { return cfg, nil }, Signals: signals,
-		Cycle: func(context.Context, Config) error { cycled <- struct{}{}; return nil }}
+	cfg := config.Defaults()
+	svc := &Service{Load: func() (config.Config, error) { return cfg, nil }, Signals: signals,
+		Cycle: func(context.Context, config.Config) error { cycled <- struct{}{}; return nil }}
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(context.Background()) }()
 	<-cycled

@@ -20,10 +20,10 @@ import (
 	"golang.org/x/term"
 
 	"github.com/vigie-agent/vigie/agent"
+	"github.com/vigie-agent/vigie/agent/config"
 	"github.com/vigie-agent/vigie/agent/report"
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/host"
-	"github.com/vigie-agent/vigie/host/scaleway"
 )
 
 // Exit codes: 0 nothing fails, 1 something fails, 2 vigie could not run.
@@ -91,7 +91,7 @@ func newRootCmd(stdout io.Writer) *cobra.Command {
 		SilenceErrors: true,
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.config, "config", agent.DefaultConfigPath, "configuration file (a missing default file means defaults)")
+	pf.StringVar(&g.config, "config", config.DefaultPath, "configuration file (a missing default file means defaults)")
 	pf.StringVar(&g.rootPath, "path.root", "/", "root of the inspected file system (for images and containers)")
 	pf.StringVar(&g.procPath, "path.proc", "/proc", "procfs mount point")
 	pf.StringVar(&g.sysPath, "path.sys", "/sys", "sysfs mount point")
@@ -100,21 +100,14 @@ func newRootCmd(stdout io.Writer) *cobra.Command {
 	return root
 }
 
-// load reads and validates the configuration; flags, when given, override
-// it. Any problem is a usage error (exit 2).
-func (g *globalFlags) load(cmd *cobra.Command, flags *pflag.FlagSet) (agent.Config, *checks.Catalogue, *scaleway.Client, error) {
-	cfg, err := agent.LoadConfig(g.config, cmd.Flags().Changed("config"), flags)
+// load reads and validates the configuration (flags, when given, override
+// it) into the run. Any problem is a usage error (exit 2).
+func (g *globalFlags) load(cmd *cobra.Command, flags *pflag.FlagSet) (*agent.Run, error) {
+	r, err := agent.Load(g.config, cmd.Flags().Changed("config"), flags, g.env())
 	if err != nil {
-		return cfg, nil, nil, &exitError{exitUsage, err}
+		return nil, &exitError{exitUsage, err}
 	}
-	cat, md, err := agent.NewCatalogue(cfg)
-	if err != nil {
-		return cfg, nil, nil, &exitError{exitUsage, err}
-	}
-	if err := cfg.Validate(cat); err != nil {
-		return cfg, nil, nil, &exitError{exitUsage, err}
-	}
-	return cfg, cat, md, nil
+	return r, nil
 }
 
 func (g *globalFlags) env() *host.Env {
@@ -132,14 +125,14 @@ func newCheckCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 			"Exit status: 0 when nothing fails (or cannot be checked) at or above --fail-on, 1 when something does, 2 when vigie could not run.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, cat, md, err := g.load(cmd, cmd.Flags())
+			r, err := g.load(cmd, cmd.Flags())
 			if err != nil {
 				return err
 			}
 			if list {
-				return listChecks(stdout, cat, cfg.Profile)
+				return listChecks(stdout, r.Catalogue, r.Config.Profile)
 			}
-			rep, err := agent.Check(cmd.Context(), cat, g.env(), cfg, md)
+			rep, err := agent.Check(cmd.Context(), r)
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
@@ -150,7 +143,7 @@ func newCheckCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 			if err := f.Format(stdout, rep); err != nil {
 				return &exitError{exitUsage, err}
 			}
-			threshold, _ := checks.ParseSeverity(cfg.FailOn)
+			threshold, _ := checks.ParseSeverity(r.Config.FailOn)
 			if rep.Failing(threshold) {
 				return &exitError{code: exitFailing}
 			}
@@ -179,12 +172,12 @@ func newFixCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 			"1 a change failed and was rolled back, 2 vigie could not run.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, cat, md, err := g.load(cmd, nil)
+			r, err := g.load(cmd, nil)
 			if err != nil {
 				return err
 			}
 			if confirm {
-				if err := agent.ConfirmPending(cfg, stdout); err != nil {
+				if err := agent.ConfirmPending(r.Config, stdout); err != nil {
 					return &exitError{exitFailing, err}
 				}
 				return nil
@@ -196,11 +189,10 @@ func newFixCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 			// Over SSH, a change can cut the operator off: keep it only
 			// once the operator, still connected, confirms it.
 			if _, overSSH := os.LookupEnv("SSH_CONNECTION"); overSSH && interactive && !opt.DryRun {
-				opt.Window = cfg.Fix.ConfirmWindow
+				opt.Window = r.Config.Fix.ConfirmWindow
 				opt.Answer = agent.StdinAnswer(os.Stdin)
 			}
-			opt.Catalogue, opt.Metadata = cat, md
-			code, err := agent.Fix(cmd.Context(), cfg, g.env(), stdout, opt)
+			code, err := agent.Fix(cmd.Context(), r, stdout, opt)
 			if err != nil || code != 0 {
 				return &exitError{code, err}
 			}
@@ -226,18 +218,25 @@ func newRunCmd(g *globalFlags) *cobra.Command {
 			"lists, checks, and reports to the journal, the endpoint (through the spool) and the textfile. SIGTERM stops it.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			load := func() (agent.Config, error) {
-				cfg, _, _, err := g.load(cmd, nil)
-				if err == nil && len(cfg.Run.Remediate) > 0 && readOnly("/etc") {
+			load := func() (config.Config, error) {
+				r, err := g.load(cmd, nil)
+				if err != nil {
+					return config.Config{}, err
+				}
+				if len(r.Config.Run.Remediate) > 0 && readOnly("/etc") {
 					fmt.Fprintln(os.Stderr, "run.remediate is set but /etc is read-only for this service (ProtectSystem): remediations will fail; see the README")
 				}
-				return cfg, err
+				return r.Config, nil
 			}
 			signals := make(chan os.Signal, 4)
 			signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, os.Interrupt)
 			defer signal.Stop(signals)
-			svc := agent.NewService(load, func(ctx context.Context, cfg agent.Config) error {
-				return agent.Cycle(ctx, cfg, g.env(), os.Stderr)
+			svc := agent.NewService(load, func(ctx context.Context, cfg config.Config) error {
+				r, err := agent.NewRun(cfg, g.env())
+				if err != nil {
+					return err
+				}
+				return agent.Cycle(ctx, r, os.Stderr)
 			}, signals)
 			svc.Log = func(line string) { fmt.Fprintln(os.Stderr, line) }
 			if err := svc.Run(cmd.Context()); err != nil {
@@ -264,19 +263,19 @@ func newReportCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 			"report is still waiting in the spool or a sink failed, 2 vigie could not run.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, cat, md, err := g.load(cmd, nil)
+			r, err := g.load(cmd, nil)
 			if err != nil {
 				return err
 			}
 			// A deadline, as for a service cycle: delivery never waits on a
 			// Retry-After past it, and the report stays in the spool.
-			ctx, cancel := context.WithTimeout(cmd.Context(), cfg.Run.CycleTimeout)
+			ctx, cancel := context.WithTimeout(cmd.Context(), r.Config.Run.CycleTimeout)
 			defer cancel()
-			rep, err := agent.Check(ctx, cat, g.env(), cfg, md)
+			rep, err := agent.Check(ctx, r)
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
-			res, err := agent.Deliver(ctx, cfg, rep, agent.LogLine(os.Stderr))
+			res, err := agent.Deliver(ctx, r, rep, agent.LogLine(os.Stderr))
 			fmt.Fprintf(stdout, "report %s: %d checks, %d fail, %d error; %s\n", rep.ID, rep.Summary.Total, rep.Summary.Fail, rep.Summary.Error, res)
 			if err != nil {
 				return &exitError{exitFailing, err}
@@ -295,7 +294,13 @@ func newUndoCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 		Short: "Restore the files of a fix run (the last applied one by default) and reload",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := agent.LoadConfig(g.config, cmd.Flags().Changed("config"), nil)
+			// Not validated: a configuration broken since the fix must not
+			// keep its undo from running.
+			cfg, err := config.Load(g.config, cmd.Flags().Changed("config"), nil)
+			if err != nil {
+				return &exitError{exitUsage, err}
+			}
+			r, err := agent.NewRun(cfg, g.env())
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
@@ -303,7 +308,7 @@ func newUndoCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 			if len(args) == 1 {
 				run = args[0]
 			}
-			if err := agent.Undo(cmd.Context(), cfg, g.env(), stdout, run); err != nil {
+			if err := agent.Undo(cmd.Context(), r, stdout, run); err != nil {
 				return &exitError{exitFailing, err}
 			}
 			return nil
@@ -329,11 +334,7 @@ func newExplainCmd(stdout io.Writer) *cobra.Command {
 		Short: "Say why a check matters, where the duty comes from and how to fix it by hand",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			cat, err := agent.Catalogue(agent.Defaults())
-			if err != nil {
-				return &exitError{exitUsage, err}
-			}
-			m, ok := cat.Lookup(args[0])
+			m, ok := agent.Catalogue().Lookup(args[0])
 			if !ok {
 				return &exitError{exitUsage, fmt.Errorf("unknown check %q (`vigie check --list` lists them)", args[0])}
 			}

@@ -1,6 +1,7 @@
-// Package agent runs vigie: it loads the configuration, runs the areas'
-// checks with deadlines, and renders the report.
-package agent
+// Package config is /etc/vigie/vigie.yaml: the agent's own keys, and the
+// section each area owns (its keys, defaults and validation), embedded and
+// validated in a loop; unknown keys are refused by name.
+package config
 
 import (
 	"context"
@@ -27,8 +28,8 @@ import (
 	patchfix "github.com/vigie-agent/vigie/remediations/patches"
 )
 
-// DefaultConfigPath is where packages install the configuration.
-const DefaultConfigPath = "/etc/vigie/vigie.yaml"
+// DefaultPath is where packages install the configuration.
+const DefaultPath = "/etc/vigie/vigie.yaml"
 
 // Config is /etc/vigie/vigie.yaml. Every key has a default, so a missing
 // file is a valid configuration.
@@ -105,20 +106,21 @@ func Defaults() Config {
 	}
 }
 
-// ConfigError is a configuration problem: the command exits 2.
-type ConfigError struct{ Msg string }
+// Error is a configuration problem: the command exits 2.
+type Error struct{ Msg string }
 
-func (e *ConfigError) Error() string { return e.Msg }
+func (e *Error) Error() string { return e.Msg }
 
-func configErrorf(format string, a ...any) error { return &ConfigError{Msg: fmt.Sprintf(format, a...)} }
+// Errorf makes an Error.
+func Errorf(format string, a ...any) error { return &Error{Msg: fmt.Sprintf(format, a...)} }
 
 // flagKeys maps command-line flags to configuration keys.
 var flagKeys = map[string]string{"profile": "profile", "fail-on": "fail_on", "only": "only"}
 
-// LoadConfig builds the configuration with precedence flag > environment
+// Load builds the configuration with precedence flag > environment
 // (VIGIE_*) > file > default. path is the file; explicit says the operator
 // named it, so a missing file is an error instead of "use defaults".
-func LoadConfig(path string, explicit bool, flags *pflag.FlagSet) (Config, error) {
+func Load(path string, explicit bool, flags *pflag.FlagSet) (Config, error) {
 	v := viper.New()
 	keys := configKeys(reflect.TypeOf(Config{}), "")
 	def := Defaults()
@@ -132,11 +134,11 @@ func LoadConfig(path string, explicit bool, flags *pflag.FlagSet) (Config, error
 	switch {
 	case err == nil:
 		if err := v.ReadConfig(strings.NewReader(string(data))); err != nil {
-			return Config{}, configErrorf("config %s: %v", path, err)
+			return Config{}, Errorf("config %s: %v", path, err)
 		}
 	case errors.Is(err, fs.ErrNotExist) && !explicit:
 	default:
-		return Config{}, configErrorf("config: read %s: %v", path, err)
+		return Config{}, Errorf("config: read %s: %v", path, err)
 	}
 	// Unknown keys are looked for in the file alone: defaults would hide an
 	// empty section, and the environment is not vigie's to police.
@@ -144,7 +146,7 @@ func LoadConfig(path string, explicit bool, flags *pflag.FlagSet) (Config, error
 	fileOnly.SetConfigType("yaml")
 	if len(data) > 0 {
 		if err := fileOnly.ReadConfig(strings.NewReader(string(data))); err != nil {
-			return Config{}, configErrorf("config %s: %v", path, err)
+			return Config{}, Errorf("config %s: %v", path, err)
 		}
 	}
 	var unknown []string
@@ -155,7 +157,7 @@ func LoadConfig(path string, explicit bool, flags *pflag.FlagSet) (Config, error
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return Config{}, configErrorf("config %s: unknown key %s (known keys: %s)", path, strings.Join(unknown, ", "), strings.Join(sortedKeys(keys), ", "))
+		return Config{}, Errorf("config %s: unknown key %s (known keys: %s)", path, strings.Join(unknown, ", "), strings.Join(sortedKeys(keys), ", "))
 	}
 	if flags != nil {
 		for flag, key := range flagKeys {
@@ -168,46 +170,46 @@ func LoadConfig(path string, explicit bool, flags *pflag.FlagSet) (Config, error
 	}
 	var cfg Config
 	if err := v.UnmarshalExact(&cfg); err != nil {
-		return Config{}, configErrorf("config %s: %v", path, err)
+		return Config{}, Errorf("config %s: %v", path, err)
 	}
 	return cfg, nil
 }
 
-// Validate checks values against what this build knows.
-func (c Config) Validate(cat *checks.Catalogue) error {
+// Validate checks values against what this build knows: its catalogue and
+// the areas it can remediate.
+func (c Config) Validate(cat *checks.Catalogue, remediable []string) error {
 	if _, err := checks.ParseSeverity(c.FailOn); err != nil {
-		return configErrorf("fail_on: %v", err)
+		return Errorf("fail_on: %v", err)
 	}
 	if _, ok := checks.Profiles[c.Profile]; !ok {
-		return configErrorf("profile: unknown profile %q (available: %s)", c.Profile, strings.Join(checks.ProfileNames(), ", "))
+		return Errorf("profile: unknown profile %q (available: %s)", c.Profile, strings.Join(checks.ProfileNames(), ", "))
 	}
 	if _, err := cat.Select(c.Only); err != nil {
-		return configErrorf("%v", err)
+		return Errorf("%v", err)
 	}
 	if c.Timeout <= 0 {
-		return configErrorf("timeout: must be positive, got %s", c.Timeout)
+		return Errorf("timeout: must be positive, got %s", c.Timeout)
 	}
 	for _, sec := range c.sections() {
 		if err := sec.s.Validate(); err != nil {
-			return configErrorf("%s.%v", sec.key, err)
+			return Errorf("%s.%v", sec.key, err)
 		}
 	}
 	if c.Fix.ConfirmWindow < 0 {
-		return configErrorf("fix.confirm_window: must not be negative, got %s", c.Fix.ConfirmWindow)
+		return Errorf("fix.confirm_window: must not be negative, got %s", c.Fix.ConfirmWindow)
 	}
 	if c.Run.Interval < 10*time.Second {
-		return configErrorf("run.interval: must be at least 10s, got %s", c.Run.Interval)
+		return Errorf("run.interval: must be at least 10s, got %s", c.Run.Interval)
 	}
 	if c.Run.Jitter < 0 {
-		return configErrorf("run.jitter: must not be negative, got %s", c.Run.Jitter)
+		return Errorf("run.jitter: must not be negative, got %s", c.Run.Jitter)
 	}
 	if c.Run.CycleTimeout <= 0 {
-		return configErrorf("run.cycle_timeout: must be positive, got %s", c.Run.CycleTimeout)
+		return Errorf("run.cycle_timeout: must be positive, got %s", c.Run.CycleTimeout)
 	}
-	remediable := RemediableAreas()
 	for _, a := range c.Run.Remediate {
 		if !slices.Contains(remediable, a) {
-			return configErrorf("run.remediate: no remediation for %q (available: %s)", a, strings.Join(remediable, ", "))
+			return Errorf("run.remediate: no remediation for %q (available: %s)", a, strings.Join(remediable, ", "))
 		}
 	}
 	return nil
@@ -283,3 +285,7 @@ func sortedKeys(m map[string]bool) []string {
 // Metadata returns a metadata client as configured: one per run, shared by
 // the areas that need it.
 func (c Config) Metadata() *scaleway.Client { return c.Scaleway.Client() }
+
+// Keys lists every key the configuration accepts, dotted and sorted: what
+// packaging/vigie.yaml must document.
+func Keys() []string { return sortedKeys(configKeys(reflect.TypeOf(Config{}), "")) }

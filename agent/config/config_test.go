@@ -1,16 +1,18 @@
-package agent
+package config_test
 
 import (
 	"errors"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/vigie-agent/vigie/agent"
+	"github.com/vigie-agent/vigie/agent/config"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -35,19 +37,19 @@ func checkFlags(t *testing.T, args ...string) *pflag.FlagSet {
 }
 
 func TestLoadConfigDefaultsWhenMissing(t *testing.T) {
-	cfg, err := LoadConfig(filepath.Join(t.TempDir(), "absent.yaml"), false, nil)
+	cfg, err := config.Load(filepath.Join(t.TempDir(), "absent.yaml"), false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	def := Defaults()
+	def := config.Defaults()
 	if cfg.Profile != def.Profile || cfg.FailOn != def.FailOn || cfg.Timeout != def.Timeout || cfg.SSH != def.SSH {
 		t.Errorf("got %+v, want %+v", cfg, def)
 	}
 }
 
 func TestLoadConfigExplicitMissing(t *testing.T) {
-	_, err := LoadConfig(filepath.Join(t.TempDir(), "absent.yaml"), true, nil)
-	var ce *ConfigError
+	_, err := config.Load(filepath.Join(t.TempDir(), "absent.yaml"), true, nil)
+	var ce *config.Error
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "absent.yaml") {
 		t.Fatalf("err = %v", err)
 	}
@@ -59,8 +61,8 @@ func TestLoadConfigUnknownKeys(t *testing.T) {
 		"ssh:\n  probe_usr: root\n":           "ssh.probe_usr",
 		"reporting:\n  url: x\n":              "reporting.url",
 	} {
-		_, err := LoadConfig(writeConfig(t, body), true, nil)
-		var ce *ConfigError
+		_, err := config.Load(writeConfig(t, body), true, nil)
+		var ce *config.Error
 		if !errors.As(err, &ce) || !strings.Contains(err.Error(), "unknown key "+key) {
 			t.Errorf("%q: err = %v, want unknown key %s", body, err, key)
 		}
@@ -70,14 +72,14 @@ func TestLoadConfigUnknownKeys(t *testing.T) {
 // TestLoadConfigEmptySections: the shipped file with every key of a
 // section commented out leaves "ssh:" alone on its line.
 func TestLoadConfigEmptySections(t *testing.T) {
-	cfg, err := LoadConfig(writeConfig(t, "profile: baseline\nssh:\nfirewall:\n"), true, nil)
+	cfg, err := config.Load(writeConfig(t, "profile: baseline\nssh:\nfirewall:\n"), true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.SSH != Defaults().SSH {
+	if cfg.SSH != config.Defaults().SSH {
 		t.Errorf("empty ssh section changed the defaults: %+v", cfg.SSH)
 	}
-	if _, err := LoadConfig(writeConfig(t, "ssh: 3\n"), true, nil); err == nil {
+	if _, err := config.Load(writeConfig(t, "ssh: 3\n"), true, nil); err == nil {
 		t.Error("scalar section accepted")
 	}
 }
@@ -85,11 +87,11 @@ func TestLoadConfigEmptySections(t *testing.T) {
 // TestShippedConfig: the packaged default file loads as is, and with every
 // key uncommented.
 func TestShippedConfig(t *testing.T) {
-	b, err := os.ReadFile("../packaging/vigie.yaml")
+	b, err := os.ReadFile("../../packaging/vigie.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadConfig(writeConfig(t, string(b)), true, nil); err != nil {
+	if _, err := config.Load(writeConfig(t, string(b)), true, nil); err != nil {
 		t.Fatalf("shipped file: %v", err)
 	}
 	var out []string
@@ -100,17 +102,17 @@ func TestShippedConfig(t *testing.T) {
 			out = append(out, l[1:]) // a key, at the top or indented under a section
 		}
 	}
-	cfg, err := LoadConfig(writeConfig(t, strings.Join(out, "\n")), true, nil)
+	cfg, err := config.Load(writeConfig(t, strings.Join(out, "\n")), true, nil)
 	if err != nil {
 		t.Fatalf("uncommented: %v\n%s", err, strings.Join(out, "\n"))
 	}
-	if cfg.SSH != Defaults().SSH || cfg.Timeout != Defaults().Timeout || cfg.FailOn != Defaults().FailOn ||
-		cfg.Run.Interval != Defaults().Run.Interval || cfg.Report.Spool != Defaults().Report.Spool || cfg.Patches != Defaults().Patches {
+	if cfg.SSH != config.Defaults().SSH || cfg.Timeout != config.Defaults().Timeout || cfg.FailOn != config.Defaults().FailOn ||
+		cfg.Run.Interval != config.Defaults().Run.Interval || cfg.Report.Spool != config.Defaults().Report.Spool || cfg.Patches != config.Defaults().Patches {
 		t.Errorf("the shipped file's values are not the defaults: %+v", cfg)
 	}
 	// Every key is documented there.
 	text := strings.Join(out, "\n")
-	for k := range configKeys(reflect.TypeOf(Config{}), "") {
+	for _, k := range config.Keys() {
 		leaf := k[strings.LastIndexByte(k, '.')+1:]
 		if !regexp.MustCompile(`(?m)^\s*` + leaf + `:`).MatchString(text) {
 			t.Errorf("packaging/vigie.yaml does not document %s", k)
@@ -119,10 +121,7 @@ func TestShippedConfig(t *testing.T) {
 }
 
 func TestLoadConfigBadValues(t *testing.T) {
-	cat, err := Catalogue(Defaults())
-	if err != nil {
-		t.Fatal(err)
-	}
+	cat := agent.Catalogue()
 	tests := []struct{ body, want string }{
 		{"fail_on: severe\n", `unknown severity "severe"`},
 		{"profile: paranoid\n", `unknown profile "paranoid"`},
@@ -146,16 +145,16 @@ func TestLoadConfigBadValues(t *testing.T) {
 		{"report:\n  spool:\n    max_reports: 0\n", "report.spool.max_reports: must be at least 1"},
 	}
 	for _, tt := range tests {
-		cfg, err := LoadConfig(writeConfig(t, tt.body), true, nil)
+		cfg, err := config.Load(writeConfig(t, tt.body), true, nil)
 		if err == nil {
-			err = cfg.Validate(cat)
+			err = cfg.Validate(cat, agent.RemediableAreas())
 		}
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%q: err = %v, want %q", tt.body, err, tt.want)
 		}
 	}
 	for _, body := range []string{"timeout: soon\n", "ssh: 3\n", "ssh:\n  probe: maybe\n", "profile: [a\n"} {
-		if _, err := LoadConfig(writeConfig(t, body), true, nil); err == nil {
+		if _, err := config.Load(writeConfig(t, body), true, nil); err == nil {
 			t.Errorf("%q accepted", body)
 		}
 	}
@@ -164,7 +163,7 @@ func TestLoadConfigBadValues(t *testing.T) {
 // TestLoadConfigPrecedence: flag > environment > file > default.
 func TestLoadConfigPrecedence(t *testing.T) {
 	p := writeConfig(t, "fail_on: medium\nprofile: baseline\ntimeout: 3s\nssh:\n  probe_user: admin\n")
-	cfg, err := LoadConfig(p, true, checkFlags(t))
+	cfg, err := config.Load(p, true, checkFlags(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,14 +172,14 @@ func TestLoadConfigPrecedence(t *testing.T) {
 	}
 	t.Setenv("VIGIE_FAIL_ON", "high")
 	t.Setenv("VIGIE_SSH_PROBE_USER", "debian")
-	cfg, err = LoadConfig(p, true, checkFlags(t))
+	cfg, err = config.Load(p, true, checkFlags(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.FailOn != "high" || cfg.SSH.ProbeUser != "debian" {
 		t.Errorf("env: %+v", cfg)
 	}
-	cfg, err = LoadConfig(p, true, checkFlags(t, "--fail-on", "critical", "--only", "ssh"))
+	cfg, err = config.Load(p, true, checkFlags(t, "--fail-on", "critical", "--only", "ssh"))
 	if err != nil {
 		t.Fatal(err)
 	}
