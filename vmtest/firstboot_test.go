@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vigie-agent/vigie/internal/testenv"
 )
 
 // Deadlines of one first-boot scenario. Under TCG the guest reaches
@@ -80,7 +82,7 @@ func runFirstBoot(t *testing.T, fb firstBoot) {
 	metaData := fmt.Sprintf("instance-id: vigie-vmtest-%s-%d\nlocal-hostname: vigie-guest\npublic-keys:\n  - %s\n",
 		fb.name, time.Now().UnixNano(), key.Public)
 
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	start := time.Now()
 	v := startVM(t, vmConfig{Image: img, Dir: dir, UserData: userData, MetaData: metaData, SSHPort: port, FileSrv: fileSrv})
 	v.waitSSH(t, key, sshUpWithin)

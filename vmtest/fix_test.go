@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigie-agent/vigie/internal/testenv"
 )
 
 // echoPort is a service nobody allowed: a listener the fix must cut off.
@@ -38,7 +40,7 @@ func readForwarded(port int) string {
 // dropped while the service answers inside; after a reboot the ruleset is
 // back and `vigie check` passes both areas.
 func TestFixSSHFirewall(t *testing.T) {
-	echo := freePort(t)
+	echo := testenv.FreePort(t)
 	g := bootGuest(t, "fix", "packaging/cloud-init/harden.yaml", binaryPlaceholder, artifact(t, "VIGIE_BINARY", "bin/vigie"),
 		vmConfig{ExtraFwd: map[int]int{echo: echoPort}, AllowReboot: true})
 	port, key := g.port, g.key

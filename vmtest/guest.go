@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigie-agent/vigie/internal/testenv"
 )
 
 // guest is a booted guest whose cloud-init has finished.
@@ -37,7 +39,7 @@ func bootGuest(t *testing.T, name, userData, placeholder, artifact string, cfg v
 	}
 	cfg.UserData = strings.Replace(string(template), placeholder, "http://"+guestFwdAddr+urlPath, 1)
 	cfg.MetaData = fmt.Sprintf("instance-id: vigie-vmtest-%s-%d\nlocal-hostname: vigie-guest\npublic-keys:\n  - %s\n", name, time.Now().UnixNano(), key.Public)
-	cfg.SSHPort = freePort(t)
+	cfg.SSHPort = testenv.FreePort(t)
 	v := startVM(t, cfg)
 	g := &guest{t: t, v: v, port: cfg.SSHPort, key: key}
 	t.Cleanup(func() {

@@ -287,17 +287,6 @@ func run(t *testing.T, name string, args ...string) string {
 	return string(out)
 }
 
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // relayGuestFwd is the process qemu spawns for each guest connection to
 // 10.0.2.100:80: stdin and stdout are the guest's socket, relayed to the
 // host's file server on loopback.

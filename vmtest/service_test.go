@@ -22,6 +22,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vigie-agent/vigie/internal/testenv"
 )
 
 // endpointAddr is where the guest reaches the test receiver.
@@ -136,7 +138,7 @@ func newEndpointTLS(t *testing.T) (*tls.Config, []byte) {
 // once it is back every one of them arrives, once, in order.
 func TestServiceReports(t *testing.T) {
 	tlsCfg, caPEM := newEndpointTLS(t)
-	rcv := &receiver{port: freePort(t), tlsCfg: tlsCfg, token: "vmtest-token-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
+	rcv := &receiver{port: testenv.FreePort(t), tlsCfg: tlsCfg, token: "vmtest-token-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
 	rcv.start(t)
 	defer rcv.stop()
 	g := bootGuest(t, "service", "packaging/cloud-init/package.yaml", packagePlaceholder, artifact(t, "VIGIE_DEB", "dist/vigie_*_amd64.deb"),

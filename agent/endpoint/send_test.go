@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -120,23 +121,11 @@ func TestSendOutcomes(t *testing.T) {
 					t.Errorf("Idempotency-Key %q on a retry", id)
 				}
 			}
-			if got := sl.all(); !equalDurations(got, tt.waits) {
+			if got := sl.all(); !slices.Equal(got, tt.waits) {
 				t.Errorf("waits %v, want %v", got, tt.waits)
 			}
 		})
 	}
-}
-
-func equalDurations(a, b []time.Duration) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestSendDeadline: a wait that would pass the context's deadline is not

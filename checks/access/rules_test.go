@@ -8,31 +8,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vigie-agent/vigie/checks/checkstest"
 	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/host/accounts"
+	"github.com/vigie-agent/vigie/host/hosttest"
 
 	"github.com/vigie-agent/vigie/checks"
 )
-
-func findingsByID(fs []checks.Finding) map[string]checks.Finding {
-	out := map[string]checks.Finding{}
-	for _, f := range fs {
-		out[f.ID] = f
-	}
-	return out
-}
-
-// evidenceAt lists failing (or, with ok, passing) evidence as
-// "subject@file:line".
-func evidenceAt(f checks.Finding, ok bool) []string {
-	var out []string
-	for _, e := range f.Evidence {
-		if e.OK == ok && e.File != "" {
-			out = append(out, fmt.Sprintf("%s@%s:%d", e.Subject, e.File, e.Line))
-		}
-	}
-	return out
-}
 
 type want struct {
 	status   checks.Status
@@ -44,24 +26,7 @@ type want struct {
 
 func checkFinding(t *testing.T, f checks.Finding, w want) {
 	t.Helper()
-	if f.Status != w.status {
-		t.Errorf("%s: %s (%s), want %s", f.ID, f.Status, f.Reason, w.status)
-	}
-	for _, r := range w.reason {
-		if !strings.Contains(f.Reason, r) {
-			t.Errorf("%s: reason %q lacks %q", f.ID, f.Reason, r)
-		}
-	}
-	if w.bad != nil {
-		if got := evidenceAt(f, false); strings.Join(got, " ") != strings.Join(w.bad, " ") {
-			t.Errorf("%s: failing evidence\n got %q\nwant %q", f.ID, got, w.bad)
-		}
-	}
-	if w.good != nil {
-		if got := evidenceAt(f, true); strings.Join(got, " ") != strings.Join(w.good, " ") {
-			t.Errorf("%s: passing evidence\n got %q\nwant %q", f.ID, got, w.good)
-		}
-	}
+	checkstest.Expect(t, f, checkstest.Want{Status: w.status, Reason: w.reason, Bad: w.bad, Good: w.good})
 	if f.Severity != w.severity {
 		t.Errorf("%s: severity %s, want %s", f.ID, f.Severity, w.severity)
 	}
@@ -110,7 +75,7 @@ func TestFixtureScenarios(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.tree, func(t *testing.T) {
-			got := findingsByID(New(Options{}).Run(context.Background(), fixtureEnv(t, tt.tree)))
+			got := checkstest.ByID(New(Options{}).Run(context.Background(), hosttest.Fixture(t, tt.tree)))
 			if len(got) != len(rules) {
 				t.Fatalf("%d findings for %d rules", len(got), len(rules))
 			}
@@ -125,7 +90,7 @@ func TestFixtureScenarios(t *testing.T) {
 // them, aliases spelled out, negated commands left out, where a rule
 // comes from.
 func TestNoPasswdEvidence(t *testing.T) {
-	f := Gather(context.Background(), fixtureEnv(t, "mixed"), Options{})
+	f := Gather(context.Background(), hosttest.Fixture(t, "mixed"), Options{})
 	r := sudoNoPasswdRule(f)
 	values := map[string]string{}
 	sources := map[string]string{}
@@ -148,7 +113,7 @@ func TestNoPasswdEvidence(t *testing.T) {
 		}
 	}
 
-	cloud := Gather(context.Background(), fixtureEnv(t, "debian12-cloud"), Options{})
+	cloud := Gather(context.Background(), hosttest.Fixture(t, "debian12-cloud"), Options{})
 	for _, e := range sudoNoPasswdRule(cloud).Evidence {
 		if e.Key == "NOPASSWD" && (!strings.Contains(e.Source, "cloud-init") || fmt.Sprint(e.Value) != "[(ALL) ALL]") {
 			t.Errorf("cloud-init evidence %+v", e)
@@ -181,7 +146,7 @@ func TestUnreadableShadow(t *testing.T) {
 		ShadowErr: "read /etc/shadow: permission denied (vigie must run as root to read it)",
 		Sudo:      &Sudoers{Missing: true, Main: "/etc/sudoers"},
 	}
-	got := findingsByID(Evaluate(&base))
+	got := checkstest.ByID(Evaluate(&base))
 	checkFinding(t, got[IDEmptyPasswords], want{status: checks.Error, reason: []string{"permission denied", "old (/etc/passwd:2)"}, bad: []string{"old@/etc/passwd:2"}, severity: checks.High})
 	checkFinding(t, got[IDKeyOnly], want{status: checks.Error, reason: []string{"permission denied"}, severity: checks.Info})
 	checkFinding(t, got[IDUID0], want{status: checks.Pass, severity: checks.High})
@@ -189,7 +154,7 @@ func TestUnreadableShadow(t *testing.T) {
 
 	// The same through Gather: a shadow that cannot be read (a directory
 	// here, since the tests may run as root).
-	root := writeTree(t, map[string]string{"etc/passwd": "root:x:0:0:root:/root:/bin/bash\n", "etc/shadow/x": ""})
+	root := hosttest.Tree(t, map[string]string{"etc/passwd": "root:x:0:0:root:/root:/bin/bash\n", "etc/shadow/x": ""})
 	f := Gather(context.Background(), &host.Env{Root: root}, Options{})
 	if f.ShadowErr == "" {
 		t.Fatal("shadow read without error")
@@ -257,8 +222,8 @@ func TestRuleEdges(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			root := writeTree(t, tt.files)
-			got := findingsByID(New(Options{}).Run(context.Background(), &host.Env{Root: root}))
+			root := hosttest.Tree(t, tt.files)
+			got := checkstest.ByID(New(Options{}).Run(context.Background(), &host.Env{Root: root}))
 			checkFinding(t, got[tt.id], tt.want)
 		})
 	}
@@ -266,8 +231,8 @@ func TestRuleEdges(t *testing.T) {
 
 // TestOptionsSudoers reads another main file when told to.
 func TestOptionsSudoers(t *testing.T) {
-	root := writeTree(t, map[string]string{"usr/local/etc/sudoers": "x ALL = NOPASSWD: ALL\n", "etc/passwd": ""})
-	got := findingsByID(New(Options{Sudoers: "/usr/local/etc/sudoers"}).Run(context.Background(), &host.Env{Root: root}))
+	root := hosttest.Tree(t, map[string]string{"usr/local/etc/sudoers": "x ALL = NOPASSWD: ALL\n", "etc/passwd": ""})
+	got := checkstest.ByID(New(Options{Sudoers: "/usr/local/etc/sudoers"}).Run(context.Background(), &host.Env{Root: root}))
 	if got[IDSudoNoPasswd].Status != checks.Fail {
 		t.Errorf("%+v", got[IDSudoNoPasswd])
 	}

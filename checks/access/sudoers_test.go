@@ -10,6 +10,7 @@ import (
 
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/host/hosttest"
 )
 
 // grantLines summarises a parsed file as "line users hosts runas command
@@ -139,20 +140,11 @@ func TestParseSudoers(t *testing.T) {
 	}
 }
 
-func fixtureEnv(t *testing.T, tree string) *host.Env {
-	t.Helper()
-	root := filepath.Join("testdata", tree)
-	if _, err := os.Stat(root); err != nil {
-		t.Fatalf("fixture %s: %v", tree, err)
-	}
-	return &host.Env{Root: root, Proc: filepath.Join(root, "proc"), Sys: filepath.Join(root, "sys")}
-}
-
 // TestReadSudoersIncludes follows the mixed tree: a relative @include, an
 // old-style #includedir read in lexical order, names with "~" or "."
 // skipped, aliases shared across files.
 func TestReadSudoersIncludes(t *testing.T) {
-	s := ReadSudoers(context.Background(), fixtureEnv(t, "mixed"), "/etc/sudoers", "app-1")
+	s := ReadSudoers(context.Background(), hosttest.Fixture(t, "mixed"), "/etc/sudoers", "app-1")
 	want := []string{"/etc/sudoers", "/etc/sudoers.local", "/etc/sudoers.d/10-admins", "/etc/sudoers.d/20-deploy", "/etc/sudoers.d/40-auditors"}
 	if strings.Join(s.Files, " ") != strings.Join(want, " ") {
 		t.Errorf("files %v, want %v", s.Files, want)
@@ -171,21 +163,6 @@ func TestReadSudoersIncludes(t *testing.T) {
 	if len(s.Aliases) != 2 || s.Aliases[0].File != "/etc/sudoers" {
 		t.Errorf("aliases %+v", s.Aliases)
 	}
-}
-
-func writeTree(t *testing.T, files map[string]string) string {
-	t.Helper()
-	root := t.TempDir()
-	for p, c := range files {
-		full := filepath.Join(root, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
 }
 
 func TestReadSudoersEdges(t *testing.T) {
@@ -239,7 +216,7 @@ func TestReadSudoersEdges(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			root := writeTree(t, tt.files)
+			root := hosttest.Tree(t, tt.files)
 			s := ReadSudoers(context.Background(), &host.Env{Root: root}, "/etc/sudoers", "web")
 			if s.Missing != tt.missing || (s.Err != "") != tt.err {
 				t.Fatalf("missing %v err %q", s.Missing, s.Err)
@@ -267,7 +244,7 @@ func TestIncludeDepthLimit(t *testing.T) {
 	for i := 0; i < 140; i++ {
 		files[fmt.Sprintf("etc/s%d", i)] = fmt.Sprintf("@include /etc/s%d\n", i+1)
 	}
-	s := ReadSudoers(context.Background(), &host.Env{Root: writeTree(t, files)}, "/etc/sudoers", "h")
+	s := ReadSudoers(context.Background(), &host.Env{Root: hosttest.Tree(t, files)}, "/etc/sudoers", "h")
 	if len(s.Files) != maxIncludeDepth || len(s.Problems) != 1 || !strings.Contains(s.Problems[0].Msg, "deeper than 128") {
 		t.Errorf("%d files, problems %+v", len(s.Files), s.Problems)
 	}

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/checks/checkstest"
 	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/host/hosttest"
 )
 
 func TestParseConf(t *testing.T) {
@@ -68,15 +70,6 @@ func TestParseConf(t *testing.T) {
 	}
 }
 
-func fixtureEnv(t *testing.T, tree string) *host.Env {
-	t.Helper()
-	root := filepath.Join("testdata", tree)
-	if _, err := os.Stat(root); err != nil {
-		t.Fatalf("fixture %s: %v", tree, err)
-	}
-	return &host.Env{Root: root, Proc: filepath.Join(root, "proc"), Sys: filepath.Join(root, "sys")}
-}
-
 func TestReadJournald(t *testing.T) {
 	tests := []struct {
 		tree    string
@@ -97,7 +90,7 @@ func TestReadJournald(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.tree, func(t *testing.T) {
-			j := ReadJournald(context.Background(), fixtureEnv(t, tt.tree))
+			j := ReadJournald(context.Background(), hosttest.Fixture(t, tt.tree))
 			if j.Err != "" {
 				t.Fatal(j.Err)
 			}
@@ -121,65 +114,40 @@ func TestReadJournald(t *testing.T) {
 	}
 }
 
-func findings(fs []checks.Finding) map[string]checks.Finding {
-	out := map[string]checks.Finding{}
-	for _, f := range fs {
-		out[f.ID] = f
-	}
-	return out
-}
-
-type want struct {
-	status checks.Status
-	reason []string
-}
-
-func expect(t *testing.T, f checks.Finding, w want) {
-	t.Helper()
-	if f.Status != w.status {
-		t.Errorf("%s: %s (%s), want %s", f.ID, f.Status, f.Reason, w.status)
-	}
-	for _, r := range w.reason {
-		if !strings.Contains(f.Reason, r) {
-			t.Errorf("%s: reason %q lacks %q", f.ID, f.Reason, r)
-		}
-	}
-}
-
 func TestFixtureScenarios(t *testing.T) {
 	tests := []struct {
 		tree  string
-		wants map[string]want
+		wants map[string]checkstest.Want
 	}{
-		{"debian12", map[string]want{
-			IDJournaldPersistent: {checks.Pass, []string{"Storage=auto (compiled-in default", "/var/log/journal exists"}},
+		{"debian12", map[string]checkstest.Want{
+			IDJournaldPersistent: {Status: checks.Pass, Reason: []string{"Storage=auto (compiled-in default", "/var/log/journal exists"}},
 			// kauditd is the kernel thread, not the daemon.
-			IDAudit:    {checks.Fail, []string{"not installed"}},
-			IDTimeSync: {checks.Pass, []string{"systemd-timesyncd runs and has synchronised the clock"}},
+			IDAudit:    {Status: checks.Fail, Reason: []string{"not installed"}},
+			IDTimeSync: {Status: checks.Pass, Reason: []string{"systemd-timesyncd runs and has synchronised the clock"}},
 		}},
-		{"dropins", map[string]want{
-			IDJournaldPersistent: {checks.Fail, []string{"Storage=volatile (/etc/systemd/journald.conf.d/50-volatile.conf:3)"}},
-			IDAudit:              {checks.Pass, []string{"unit auditd.service enabled", "pid 601"}},
-			IDTimeSync:           {checks.Pass, []string{"chrony runs; the kernel clock state is unknown"}},
+		{"dropins", map[string]checkstest.Want{
+			IDJournaldPersistent: {Status: checks.Fail, Reason: []string{"Storage=volatile (/etc/systemd/journald.conf.d/50-volatile.conf:3)"}},
+			IDAudit:              {Status: checks.Pass, Reason: []string{"unit auditd.service enabled", "pid 601"}},
+			IDTimeSync:           {Status: checks.Pass, Reason: []string{"chrony runs; the kernel clock state is unknown"}},
 		}},
-		{"minimal", map[string]want{
-			IDJournaldPersistent: {checks.Fail, []string{"/var/log/journal does not exist"}},
-			IDAudit:              {checks.Fail, []string{"auditd.service enabled"}},
-			IDTimeSync:           {checks.Fail, []string{"no time synchronisation daemon runs"}},
+		{"minimal", map[string]checkstest.Want{
+			IDJournaldPersistent: {Status: checks.Fail, Reason: []string{"/var/log/journal does not exist"}},
+			IDAudit:              {Status: checks.Fail, Reason: []string{"auditd.service enabled"}},
+			IDTimeSync:           {Status: checks.Fail, Reason: []string{"no time synchronisation daemon runs"}},
 		}},
-		{"continuation", map[string]want{
-			IDJournaldPersistent: {checks.Pass, []string{"Storage=persistent (/etc/systemd/journald.conf:7)"}},
-			IDTimeSync:           {checks.Fail, []string{"2 time synchronisation daemons", "systemd-timesyncd, chrony"}},
+		{"continuation", map[string]checkstest.Want{
+			IDJournaldPersistent: {Status: checks.Pass, Reason: []string{"Storage=persistent (/etc/systemd/journald.conf:7)"}},
+			IDTimeSync:           {Status: checks.Fail, Reason: []string{"2 time synchronisation daemons", "systemd-timesyncd, chrony"}},
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.tree, func(t *testing.T) {
-			got := findings(New(Options{}).Run(context.Background(), fixtureEnv(t, tt.tree)))
+			got := checkstest.ByID(New(Options{}).Run(context.Background(), hosttest.Fixture(t, tt.tree)))
 			if len(got) != len(rules) {
 				t.Fatalf("%d findings", len(got))
 			}
 			for id, w := range tt.wants {
-				expect(t, got[id], w)
+				checkstest.Expect(t, got[id], w)
 			}
 		})
 	}
@@ -188,7 +156,7 @@ func TestFixtureScenarios(t *testing.T) {
 // TestEvidenceCitesFile: the failing journald finding names the drop-in
 // and line that set the value.
 func TestEvidenceCitesFile(t *testing.T) {
-	f := Gather(context.Background(), fixtureEnv(t, "dropins"), Options{})
+	f := Gather(context.Background(), hosttest.Fixture(t, "dropins"), Options{})
 	r := journaldRule(f)
 	if len(r.Evidence) == 0 || r.Evidence[0].File != "/etc/systemd/journald.conf.d/50-volatile.conf" || r.Evidence[0].Line != 3 || r.Evidence[0].Value != "volatile" || r.Evidence[0].OK {
 		t.Errorf("%+v", r.Evidence)
@@ -207,30 +175,30 @@ func TestTimeSyncClock(t *testing.T) {
 		svcs  Services
 		time  []Service
 		clock *KernelClock
-		want  want
+		want  checkstest.Want
 	}{
-		{"daemon and synced clock", known, []Service{running}, synced, want{checks.Pass, []string{"chrony runs and the kernel clock is synchronised"}}},
-		{"daemon but clock adrift", known, []Service{running}, adrift, want{checks.Fail, []string{"chrony runs but the kernel clock is not synchronised", "maximum error 16s"}}},
-		{"no daemon but clock disciplined", known, []Service{stopped}, synced, want{checks.Pass, []string{"none of systemd-timesyncd, chrony, ntpd runs"}}},
-		{"no daemon, clock adrift", known, []Service{stopped}, adrift, want{checks.Fail, []string{"no time synchronisation daemon"}}},
-		{"nothing known", unknown, []Service{stopped}, nil, want{checks.Error, []string{"cannot tell which daemons run", "systemd is not running"}}},
-		{"services unknown, clock adrift", unknown, []Service{stopped}, adrift, want{checks.Error, []string{"not synchronised"}}},
-		{"services unknown, clock synced", unknown, []Service{stopped}, synced, want{checks.Pass, []string{"kernel reports a synchronised clock"}}},
+		{"daemon and synced clock", known, []Service{running}, synced, checkstest.Want{Status: checks.Pass, Reason: []string{"chrony runs and the kernel clock is synchronised"}}},
+		{"daemon but clock adrift", known, []Service{running}, adrift, checkstest.Want{Status: checks.Fail, Reason: []string{"chrony runs but the kernel clock is not synchronised", "maximum error 16s"}}},
+		{"no daemon but clock disciplined", known, []Service{stopped}, synced, checkstest.Want{Status: checks.Pass, Reason: []string{"none of systemd-timesyncd, chrony, ntpd runs"}}},
+		{"no daemon, clock adrift", known, []Service{stopped}, adrift, checkstest.Want{Status: checks.Fail, Reason: []string{"no time synchronisation daemon"}}},
+		{"nothing known", unknown, []Service{stopped}, nil, checkstest.Want{Status: checks.Error, Reason: []string{"cannot tell which daemons run", "systemd is not running"}}},
+		{"services unknown, clock adrift", unknown, []Service{stopped}, adrift, checkstest.Want{Status: checks.Error, Reason: []string{"not synchronised"}}},
+		{"services unknown, clock synced", unknown, []Service{stopped}, synced, checkstest.Want{Status: checks.Pass, Reason: []string{"kernel reports a synchronised clock"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.svcs.Time = tt.time
 			f := &Facts{Services: tt.svcs, Clock: tt.clock, ClockErr: "not read"}
 			r := timeSyncRule(f)
-			expect(t, checks.NewFinding(checks.Meta{ID: IDTimeSync}, r), tt.want)
+			checkstest.Expect(t, checks.NewFinding(checks.Meta{ID: IDTimeSync}, r), tt.want)
 		})
 	}
 }
 
 func TestAuditUnknown(t *testing.T) {
 	f := &Facts{Services: Services{Audit: Service{Daemon: auditDaemon}, ActiveErr: "not asked", ProcErr: "read process table: denied"}}
-	fi := findings(Evaluate(f))[IDAudit]
-	expect(t, fi, want{checks.Error, []string{"cannot tell", "denied"}})
+	fi := checkstest.ByID(Evaluate(f))[IDAudit]
+	checkstest.Expect(t, fi, checkstest.Want{Status: checks.Error, Reason: []string{"cannot tell", "denied"}})
 	if fi.Severity != checks.Low {
 		t.Errorf("severity %s", fi.Severity)
 	}
@@ -247,8 +215,8 @@ func TestJournaldUnreadable(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "etc/systemd/journald.conf.d"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fi := findings(Evaluate(&Facts{Journald: ReadJournald(context.Background(), &host.Env{Root: root})}))[IDJournaldPersistent]
-	expect(t, fi, want{checks.Error, []string{"journald.conf.d"}})
+	fi := checkstest.ByID(Evaluate(&Facts{Journald: ReadJournald(context.Background(), &host.Env{Root: root})}))[IDJournaldPersistent]
+	checkstest.Expect(t, fi, checkstest.Want{Status: checks.Error, Reason: []string{"journald.conf.d"}})
 }
 
 func TestComm(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/host/hosttest"
 )
 
 func debianRoot(t *testing.T, withTool, withTimers bool) *host.Env {
@@ -17,7 +18,7 @@ func debianRoot(t *testing.T, withTool, withTimers bool) *host.Env {
 	if withTool {
 		files["usr/bin/unattended-upgrade"] = "#!/usr/bin/python3\n"
 	}
-	root := tree(t, files)
+	root := hosttest.Tree(t, files)
 	if withTimers {
 		wants := filepath.Join(root, "etc/systemd/system/timers.target.wants")
 		if err := os.MkdirAll(wants, 0o755); err != nil {
@@ -78,7 +79,7 @@ func TestParseAptConfigRejects(t *testing.T) {
 }
 
 func TestDnfAuto(t *testing.T) {
-	root := tree(t, map[string]string{
+	root := hosttest.Tree(t, map[string]string{
 		"usr/lib/systemd/system/dnf-automatic.timer": "",
 		"etc/dnf/automatic.conf":                     "[commands]\nupgrade_type = security\napply_updates = yes\n",
 	})

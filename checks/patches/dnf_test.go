@@ -11,6 +11,7 @@ import (
 
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/host/hosttest"
 )
 
 // capture loads a fixture made by testdata/make-rpm-fixtures.sh: its
@@ -39,7 +40,7 @@ func findingsByID(f *Facts) map[string]checks.Finding {
 
 // rhelRoot is a Rocky 9 file tree with dnf's cache refreshed an hour ago.
 func rhelRoot(t *testing.T) *host.Env {
-	root := tree(t, map[string]string{
+	root := hosttest.Tree(t, map[string]string{
 		"etc/os-release": "NAME=\"Rocky Linux\"\nVERSION_ID=\"9.4\"\nID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nPRETTY_NAME=\"Rocky Linux 9.4 (Blue Onyx)\"\n",
 		"var/cache/dnf/baseos-1a2b3c/repodata/repomd.xml": "<repomd/>",
 		"proc/sys/kernel/osrelease":                       "5.14.0-427.13.1.el9_4.x86_64\n",
@@ -133,7 +134,7 @@ func TestZypperFixtures(t *testing.T) {
 		{"uptodate", checks.Pass, "no security updates pending"},
 	} {
 		t.Run(tt.dir, func(t *testing.T) {
-			root := tree(t, map[string]string{
+			root := hosttest.Tree(t, map[string]string{
 				"etc/os-release":                                  "NAME=\"openSUSE Leap\"\nVERSION_ID=\"15.6\"\nID=\"opensuse-leap\"\nID_LIKE=\"suse opensuse\"\n",
 				"proc/sys/kernel/osrelease":                       "6.4.0-150600.23.25-default\n",
 				"var/cache/zypp/raw/repo-oss/repodata/repomd.xml": "<repomd/>",
@@ -153,7 +154,7 @@ func TestZypperFixtures(t *testing.T) {
 // TestZypperUnreachable: zypper exits 106 with empty lists when a
 // repository cannot be read, which must not read as "up to date".
 func TestZypperUnreachable(t *testing.T) {
-	root := tree(t, map[string]string{
+	root := hosttest.Tree(t, map[string]string{
 		"etc/os-release":            "NAME=\"openSUSE Leap\"\nVERSION_ID=\"15.6\"\nID=\"opensuse-leap\"\n",
 		"proc/sys/kernel/osrelease": "6.4.0-150600.23.25-default\n",
 	})

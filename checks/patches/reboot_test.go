@@ -2,7 +2,6 @@ package patches
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,23 +9,8 @@ import (
 
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/host/hosttest"
 )
-
-// tree writes files (path -> content) under a temporary root.
-func tree(t *testing.T, files map[string]string) string {
-	t.Helper()
-	root := t.TempDir()
-	for p, c := range files {
-		full := filepath.Join(root, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
-}
 
 func TestReboot(t *testing.T) {
 	tests := []struct {
@@ -59,7 +43,7 @@ func TestReboot(t *testing.T) {
 		{"no procfs", map[string]string{}, checks.Error, "read running kernel release"},
 	}
 	for _, tt := range tests {
-		root := tree(t, tt.files)
+		root := hosttest.Tree(t, tt.files)
 		env := &host.Env{Root: root, Proc: filepath.Join(root, "proc")}
 		f := &Facts{}
 		readRebootFlags(context.Background(), env, &f.Reboot)

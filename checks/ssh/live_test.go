@@ -44,16 +44,6 @@ func (s *liveServer) logText() string {
 	return s.log.String()
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // installLive writes scenario name into dir, listening on addr, with keys
 // read from keys/%u.
 func installLive(t *testing.T, name, dir, keys, addr string) []expectation {
@@ -86,7 +76,7 @@ func startSshd(t *testing.T, scenario string) (*liveServer, []expectation) {
 	if err := os.Chmod(keys, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s := &liveServer{dir: dir, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), keys: keys}
+	s := &liveServer{dir: dir, addr: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), keys: keys}
 	exp := installLive(t, scenario, dir, keys, s.addr)
 	s.config = filepath.Join(dir, "etc", "ssh", "sshd_config")
 	s.cmd = exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", s.config)

@@ -3,6 +3,7 @@ package ssh
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/vigie-agent/vigie/host"
@@ -58,21 +59,9 @@ func TestScenariosSshdT(t *testing.T) {
 					t.Errorf("%s: from files %q, sshd -T %q", k, got, want)
 				}
 			}
-			if got, want := fromFiles["hostkey"], f.Global["hostkey"]; !equalStrings(got, want) {
+			if got, want := fromFiles["hostkey"], f.Global["hostkey"]; !slices.Equal(got, want) {
 				t.Errorf("hostkey: from files %q, sshd -T %q", got, want)
 			}
 		})
 	}
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -5,29 +5,12 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/host/hosttest"
 )
-
-func envWith(t *testing.T, files map[string]string) *host.Env {
-	t.Helper()
-	root := t.TempDir()
-	for p, c := range files {
-		full := filepath.Join(root, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return &host.Env{Root: root, Sys: filepath.Join(root, "sys"), Proc: filepath.Join(root, "proc")}
-}
 
 func TestDetect(t *testing.T) {
 	tests := []struct {
@@ -41,7 +24,7 @@ func TestDetect(t *testing.T) {
 		{map[string]string{}, false},
 	}
 	for _, tt := range tests {
-		if got := Detect(context.Background(), envWith(t, tt.files)); got.Scaleway != tt.want {
+		if got := Detect(context.Background(), hosttest.Env(t, tt.files)); got.Scaleway != tt.want {
 			t.Errorf("%v: %+v", tt.files, got)
 		}
 	}
@@ -62,7 +45,7 @@ func TestNoContactOffScaleway(t *testing.T) {
 	defer srv.Close()
 	c := NewClient("")
 	c.URL = srv.URL // as if the default address answered
-	if _, err := c.Get(context.Background(), envWith(t, nil)); !errors.Is(err, ErrNotScaleway) {
+	if _, err := c.Get(context.Background(), hosttest.Env(t, nil)); !errors.Is(err, ErrNotScaleway) {
 		t.Fatalf("err = %v", err)
 	}
 	if hits.Load() != 0 {
@@ -79,7 +62,7 @@ func TestGetOnScaleway(t *testing.T) {
 	defer srv.Close()
 	c := NewClient("")
 	c.URL = srv.URL
-	env := envWith(t, map[string]string{"sys/class/dmi/id/sys_vendor": "Scaleway\n"})
+	env := hosttest.Env(t, map[string]string{"sys/class/dmi/id/sys_vendor": "Scaleway\n"})
 	for i := 0; i < 3; i++ {
 		md, err := c.Get(context.Background(), env)
 		if err != nil {
@@ -115,7 +98,7 @@ func TestGivesUpFast(t *testing.T) {
 	defer close(stop)
 	c := NewClient(srv.URL)
 	start := time.Now()
-	_, err := c.Get(context.Background(), envWith(t, nil))
+	_, err := c.Get(context.Background(), hosttest.Env(t, nil))
 	if d := time.Since(start); err == nil || d >= 300*time.Millisecond {
 		t.Fatalf("took %s, err %v", d, err)
 	}

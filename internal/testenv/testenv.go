@@ -8,6 +8,7 @@ package testenv
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"testing"
@@ -69,4 +70,16 @@ func Sshd(t testing.TB) {
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
 		Missing(t, "cannot create sshd's privilege separation directory: %v", err)
 	}
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago, for a
+// real server a test starts.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

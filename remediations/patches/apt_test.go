@@ -64,27 +64,7 @@ func (s *system) options() Options {
 		Check:       patchcheck.DefaultOptions(),
 		Reboot:      "never",
 		LockTimeout: 30 * time.Second,
-		// What systemctl enable does for a timer, in the private root.
-		EnableUnits: func(_ context.Context, names []string, enable bool) error {
-			dir := filepath.Join(s.Dir, "etc/systemd/system/timers.target.wants")
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return err
-			}
-			for _, n := range names {
-				if !enable {
-					if err := os.Remove(filepath.Join(dir, n)); err != nil {
-						return err
-					}
-					s.enabled = slices.DeleteFunc(s.enabled, func(e string) bool { return e == n })
-					continue
-				}
-				if err := os.Symlink("/lib/systemd/system/"+n, filepath.Join(dir, n)); err != nil {
-					return err
-				}
-				s.enabled = append(s.enabled, n)
-			}
-			return nil
-		},
+		EnableUnits: enableInRoot(s.Dir, "/lib/systemd/system/", &s.enabled),
 	}
 }
 
@@ -291,5 +271,31 @@ func TestMaskedTimer(t *testing.T) {
 	}
 	if !slices.Equal(s.enabled, []string{"apt-daily-upgrade.timer"}) {
 		t.Errorf("enabled: %v", s.enabled)
+	}
+}
+
+// enableInRoot does what systemctl enable does for a timer, in a private
+// root: a link in timers.target.wants to the unit under unitDir, recorded
+// in enabled.
+func enableInRoot(root, unitDir string, enabled *[]string) func(context.Context, []string, bool) error {
+	return func(_ context.Context, names []string, enable bool) error {
+		dir := filepath.Join(root, "etc/systemd/system/timers.target.wants")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		for _, n := range names {
+			if !enable {
+				if err := os.Remove(filepath.Join(dir, n)); err != nil {
+					return err
+				}
+				*enabled = slices.DeleteFunc(*enabled, func(e string) bool { return e == n })
+				continue
+			}
+			if err := os.Symlink(unitDir+n, filepath.Join(dir, n)); err != nil {
+				return err
+			}
+			*enabled = append(*enabled, n)
+		}
+		return nil
 	}
 }

@@ -250,27 +250,8 @@ func (s *dnfSystem) options() Options {
 		Check:       patchcheck.DefaultOptions(),
 		Reboot:      "never",
 		LockTimeout: 30 * time.Second,
-		// What systemctl enable does for a timer, in the private root.
-		EnableUnits: func(_ context.Context, names []string, enable bool) error {
-			dir := filepath.Join(s.dir, "etc/systemd/system/timers.target.wants")
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return err
-			}
-			for _, n := range names {
-				if !enable {
-					if err := os.Remove(filepath.Join(dir, n)); err != nil {
-						return err
-					}
-					s.enabled = slices.DeleteFunc(s.enabled, func(e string) bool { return e == n })
-					continue
-				}
-				if err := os.Symlink("/usr/lib/systemd/system/"+n, filepath.Join(dir, n)); err != nil {
-					return err
-				}
-				s.enabled = append(s.enabled, n)
-			}
-			return nil
-		},
+		EnableUnits: enableInRoot(s.dir, "/usr/lib/systemd/system/", &s.enabled),
+
 		Run: s.cmd.RunEnv,
 	}
 }
