@@ -125,7 +125,9 @@ type sockLine struct {
 func tcpLines(s procfs.NetTCP) []*sockLine {
 	out := make([]*sockLine, 0, len(s))
 	for _, l := range s {
-		out = append(out, &sockLine{addr: l.LocalAddr, port: int(l.LocalPort), remPort: int(l.RemPort), st: l.St, inode: l.Inode})
+		if validPorts(l.LocalPort, l.RemPort) {
+			out = append(out, &sockLine{addr: l.LocalAddr, port: int(l.LocalPort), remPort: int(l.RemPort), st: l.St, inode: l.Inode})
+		}
 	}
 	return out
 }
@@ -133,9 +135,23 @@ func tcpLines(s procfs.NetTCP) []*sockLine {
 func udpLines(s procfs.NetUDP) []*sockLine {
 	out := make([]*sockLine, 0, len(s))
 	for _, l := range s {
-		out = append(out, &sockLine{addr: l.LocalAddr, port: int(l.LocalPort), remPort: int(l.RemPort), st: l.St, inode: l.Inode})
+		if validPorts(l.LocalPort, l.RemPort) {
+			out = append(out, &sockLine{addr: l.LocalAddr, port: int(l.LocalPort), remPort: int(l.RemPort), st: l.St, inode: l.Inode})
+		}
 	}
 	return out
+}
+
+// validPorts drops a line no kernel writes: procfs parses the hex field
+// into 64 bits, and a port past 65535 is no socket at all (found by
+// FuzzReadListeners).
+func validPorts(ports ...uint64) bool {
+	for _, p := range ports {
+		if p > 65535 {
+			return false
+		}
+	}
+	return true
 }
 
 // owners fills in the process holding each exposed socket, by matching
