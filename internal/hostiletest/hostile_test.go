@@ -124,14 +124,22 @@ func TestHostileHomes(t *testing.T) {
 
 	after := h.phase(bin, tag, ep, "after")
 	j := after.json
+	// On a loaded machine the bound is twice the time before the tricks,
+	// and a run over it is timed again (twice at most): a deadline hit or
+	// a hang is over it every time, a busy moment is not.
 	limit := max(wallBound, 2*before.json.wall)
-	t.Logf("vigie check --json: %s before the tricks, %s with them (bound %s); peak RSS %d KiB before, %d KiB with them (bound %d KiB)",
-		before.json.wall.Round(time.Millisecond), j.wall.Round(time.Millisecond), limit, before.json.maxRSSKB, j.maxRSSKB, rssBound)
+	wall, runs := j.wall, 1
+	for ; wall >= limit && runs < 3 && !j.timedOut; runs++ {
+		wall = min(wall, h.vigie(bin, "", tag, "check", "--json", "--config", after.conf).wall)
+	}
+	t.Logf("vigie check --json: %s before the tricks, %s with them (fastest of %d, bound %s); peak RSS %d KiB before, %d KiB with them (bound %d KiB)",
+		before.json.wall.Round(time.Millisecond), wall.Round(time.Millisecond), runs, limit, before.json.maxRSSKB, j.maxRSSKB, rssBound)
 	if j.code != 1 {
 		t.Errorf("%s", j)
 	}
-	if j.wall >= limit {
-		t.Errorf("vigie check --json took %s with the tricks planted, bound %s (2s, or twice the %s it took before on a loaded machine)", j.wall.Round(time.Millisecond), limit, before.json.wall.Round(time.Millisecond))
+	if wall >= limit {
+		t.Errorf("vigie check --json took %s with the tricks planted (fastest of %d), bound %s (2s, or twice the %s it took before on a loaded machine)",
+			wall.Round(time.Millisecond), runs, limit, before.json.wall.Round(time.Millisecond))
 	}
 	if j.maxRSSKB >= rssBound {
 		t.Errorf("vigie check --json peaked at %d KiB of RSS with the tricks planted, bound %d KiB", j.maxRSSKB, rssBound)
@@ -176,6 +184,7 @@ type output struct {
 
 // phase is what one round of runs produced.
 type phase struct {
+	conf                string
 	json, table, report result
 	summaries           int    // journal entries with VIGIE_SUMMARY=1
 	textfile            []byte // nil when not written
@@ -196,12 +205,12 @@ func (h *host) phase(bin, tag string, ep *endpoint, name string) phase {
 		}
 	}
 	conf := filepath.Join(dir, "vigie.yaml")
-	body := fmt.Sprintf("state_dir: %s\nrun:\n  cycle_timeout: 90s\nreport:\n  journal: true\n  textfile: %s\n  endpoint:\n    url: %s/v1/reports\n    timeout: 5s\n",
+	body := fmt.Sprintf("state_dir: %s\nrun:\n  cycle_timeout: 45s\nreport:\n  journal: true\n  textfile: %s\n  endpoint:\n    url: %s/v1/reports\n    timeout: 5s\n",
 		filepath.Join(dir, "state"), filepath.Join(dir, "textfile", "vigie.prom"), ep.srv.URL)
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 		h.t.Fatal(err)
 	}
-	var p phase
+	p := phase{conf: conf}
 	p.json = h.vigie(bin, "", tag, "check", "--json", "--config", conf)
 	p.table = h.vigie(bin, "", tag, "check", "--verbose", "--config", conf)
 	journal, err := ListenJournal(jdir)

@@ -112,6 +112,11 @@ func (r result) String() string {
 	return s
 }
 
+// runDeadline bounds one vigie run: six times its areas' default deadline
+// (10s), so the whole test stays within go test's default timeout however
+// vigie fails.
+const runDeadline = time.Minute
+
 // asLimitKB caps vigie's address space. The Go runtime reserves about
 // 600 MiB of it before doing anything, so this is far above any real use
 // and only there to stop a runaway read from taking the machine down.
@@ -124,7 +129,7 @@ const asLimitKB = 2 << 20
 func (h *host) vigie(bin, journalDir, tag string, args ...string) result {
 	h.t.Helper()
 	_, slave := openPTY(h.t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), runDeadline)
 	defer cancel()
 	env := []string{"HOME=/root", "TERM=xterm-256color", "VIGIE_HOSTILE_TAG=" + tag, "VH_AS=" + strconv.Itoa(asLimitKB)}
 	if journalDir != "" {
