@@ -41,10 +41,11 @@ lint: tools
 
 # The whole suite: lint, unit and integration tests (integration tests need
 # root and the real sshd; they skip, saying why, without them), the static
-# binary, and a short run of every fuzz target.
+# binary, and a short run of every fuzz target. The hostile-home suite
+# (internal/hostiletest) runs the binary just built.
 test: lint build
 	@file $(BIN) | grep -q 'statically linked' || { echo "$(BIN) is not statically linked"; file $(BIN); exit 1; }
-	$(GO) test -count=1 ./...
+	VIGIE_BINARY='$(abspath $(BIN))' $(GO) test -count=1 ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
 test-unit:

@@ -3,13 +3,11 @@
 package vmtest
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/vigie-agent/vigie/internal/reportschema"
 )
 
 // report is the part of a vigie.report/v1 document the tests read.
@@ -70,31 +68,5 @@ func (f finding) stringsBySubject(key string) (map[string][]string, error) {
 
 // validateReport checks a report against docs/report.schema.json.
 func validateReport(data []byte) error {
-	path, err := filepath.Abs(filepath.Join("..", "docs", "report.schema.json"))
-	if err != nil {
-		return err
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("report schema: %w", err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		return fmt.Errorf("parse %s: %w", path, err)
-	}
-	c := jsonschema.NewCompiler()
-	url := "file://" + path
-	if err := c.AddResource(url, doc); err != nil {
-		return fmt.Errorf("load %s: %w", path, err)
-	}
-	sch, err := c.Compile(url)
-	if err != nil {
-		return fmt.Errorf("compile %s: %w", path, err)
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		return fmt.Errorf("report is not JSON: %w", err)
-	}
-	return sch.Validate(inst)
+	return reportschema.Validate(filepath.Join("..", "docs", "report.schema.json"), data)
 }

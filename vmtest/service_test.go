@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -44,6 +45,7 @@ type received struct {
 	ID, Key, Auth, Encoding string
 	StartedAt               time.Time
 	Dropped                 int
+	Body                    []byte // the report, decompressed
 }
 
 func (r *receiver) start(t *testing.T) {
@@ -78,6 +80,11 @@ func (r *receiver) handle(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "not gzip", http.StatusBadRequest)
 		return
 	}
+	body, err := io.ReadAll(io.LimitReader(zr, 64<<20))
+	if err != nil {
+		http.Error(w, "bad gzip", http.StatusBadRequest)
+		return
+	}
 	var rep struct {
 		ID        string    `json:"id"`
 		StartedAt time.Time `json:"started_at"`
@@ -85,12 +92,12 @@ func (r *receiver) handle(w http.ResponseWriter, req *http.Request) {
 			Dropped int `json:"dropped_reports"`
 		} `json:"delivery"`
 	}
-	if err := json.NewDecoder(zr).Decode(&rep); err != nil {
+	if err := json.Unmarshal(body, &rep); err != nil {
 		http.Error(w, "bad json", http.StatusBadRequest)
 		return
 	}
 	rc := received{ID: rep.ID, Key: req.Header.Get("Idempotency-Key"), Auth: req.Header.Get("Authorization"),
-		Encoding: req.Header.Get("Content-Encoding"), StartedAt: rep.StartedAt}
+		Encoding: req.Header.Get("Content-Encoding"), StartedAt: rep.StartedAt, Body: body}
 	if rep.Delivery != nil {
 		rc.Dropped = rep.Delivery.Dropped
 	}
@@ -135,7 +142,9 @@ func newEndpointTLS(t *testing.T) (*tls.Config, []byte) {
 // TestServiceReports: the package's vigie.service, pointed at a receiver on
 // the host (through qemu's guestfwd) by a configuration reload, reports
 // every cycle; with the receiver down the reports wait in the spool, and
-// once it is back every one of them arrives, once, in order.
+// once it is back every one of them arrives, once, in order. Then real
+// accounts plant every trick of scripts/hostile-home.sh, and the service
+// must keep reporting, bounded, without leaking (hostile_test.go).
 func TestServiceReports(t *testing.T) {
 	tlsCfg, caPEM := newEndpointTLS(t)
 	rcv := &receiver{port: testenv.FreePort(t), tlsCfg: tlsCfg, token: "vmtest-token-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
@@ -233,4 +242,7 @@ report:
 		!strings.Contains(out, `"VIGIE_STATUS":"fail"`) || !strings.Contains(out, `"VIGIE_SEVERITY":"high"`) {
 		t.Errorf("service state and journal entries:\n%s", out)
 	}
+
+	// The same boot: local users turn hostile.
+	checkHostileService(t, g, rcv, plantHostileHomes(t, g, rcv))
 }
