@@ -5,7 +5,6 @@ package vmtest
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 
 	"github.com/vigie-agent/vigie/internal/reportschema"
 )
@@ -68,5 +67,5 @@ func (f finding) stringsBySubject(key string) (map[string][]string, error) {
 
 // validateReport checks a report against docs/report.schema.json.
 func validateReport(data []byte) error {
-	return reportschema.Validate(filepath.Join("..", "docs", "report.schema.json"), data)
+	return reportschema.Check(data)
 }

@@ -86,7 +86,7 @@ func TestHostileHomes(t *testing.T) {
 	if before.json.code != 1 {
 		t.Fatalf("before any trick, %s", before.json)
 	}
-	if err := reportschema.Validate("../../docs/report.schema.json", before.json.stdout); err != nil {
+	if err := reportschema.Check(before.json.stdout); err != nil {
 		t.Fatalf("before any trick, the report does not validate: %v", err)
 	}
 	beforeRep, err := ParseReport(before.json.stdout)
@@ -144,7 +144,7 @@ func TestHostileHomes(t *testing.T) {
 	if j.maxRSSKB >= rssBound {
 		t.Errorf("vigie check --json peaked at %d KiB of RSS with the tricks planted, bound %d KiB", j.maxRSSKB, rssBound)
 	}
-	if err := reportschema.Validate("../../docs/report.schema.json", j.stdout); err != nil {
+	if err := reportschema.Check(j.stdout); err != nil {
 		t.Errorf("the report does not validate: %v\nstart of stdout: %s", err, CatV(j.stdout[:min(len(j.stdout), 500)]))
 	} else if rep, err := ParseReport(j.stdout); err != nil {
 		t.Error(err)

@@ -8,9 +8,20 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
+
+// File is docs/report.schema.json, found from this file's place in the
+// tree, whatever the package of the test that asks.
+func File() string {
+	_, self, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(self), "..", "..", "docs", "report.schema.json")
+}
+
+// Check validates data against the published schema.
+func Check(data []byte) error { return Validate(File(), data) }
 
 // Validate checks data against the schema file at path (formats such as
 // date-time asserted).

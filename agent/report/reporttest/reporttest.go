@@ -4,16 +4,11 @@
 package reporttest
 
 import (
-	"bytes"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/vigie-agent/vigie/agent/report"
 	"github.com/vigie-agent/vigie/checks"
@@ -88,28 +83,4 @@ func CheckPrintable(t testing.TB, what, s string, lines bool, limit int) {
 			t.Errorf("%s: line %d has %d runes, more than %d: %.80q...", what, i+1, n, limit, l)
 		}
 	}
-}
-
-// Schema compiles docs/report.schema.json, found from this file's place in
-// the tree whatever the test's package.
-func Schema(t testing.TB) *jsonschema.Schema {
-	t.Helper()
-	_, self, _, _ := runtime.Caller(0)
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	s, err := c.Compile(filepath.Join(filepath.Dir(self), "..", "..", "..", "docs", "report.schema.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// Validate holds JSON to the schema.
-func Validate(t testing.TB, s *jsonschema.Schema, data []byte) error {
-	t.Helper()
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s.Validate(v)
 }
