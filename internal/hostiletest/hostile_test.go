@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/vigie-agent/vigie/internal/reportschema"
+	"github.com/vigie-agent/vigie/internal/testenv"
 )
 
 // Bounds of a `vigie check --json` with every trick planted.
@@ -48,12 +49,8 @@ var (
 // it fails. VIGIE_HOSTILE_TRICKS=fifo,zero plants only those tricks, to
 // tell which one breaks what.
 func TestHostileHomes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: skipped with -short")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("integration test needs root: it creates accounts (in a private copy of /etc), plants their homes as each of them and runs vigie as root on this machine (run make test as root)")
-	}
+	testenv.Integration(t)
+	testenv.Root(t, "it creates accounts (in a private copy of /etc), plants their homes as each of them and runs vigie as root on this machine")
 	for _, tool := range hostTools {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s not found: scripts/setup-debian.sh installs what this test runs", tool)
