@@ -30,6 +30,7 @@ step "deb: install $(basename "$old_deb")"
 dpkg -i "$old_deb" >/dev/null
 [ -x /usr/bin/vigie ] || fail "deb install: no /usr/bin/vigie"
 [ -f /usr/lib/systemd/system/vigie.service ] || fail "deb install: no vigie.service"
+[ -f /usr/share/vigie/remediate.conf ] || fail "deb install: no remediate drop-in"
 [ -L "$wants" ] || fail "deb install: vigie.service is not enabled"
 [ "$(stat -c %a /var/lib/vigie)" = 700 ] || fail "deb install: /var/lib/vigie is not 0700"
 check_runs "install"
@@ -51,7 +52,7 @@ dpkg -r vigie >/dev/null
 step "deb: purge"
 dpkg -P vigie >/dev/null
 [ ! -e "$wants" ] && [ ! -L "$wants" ] || fail "deb purge left vigie.service enabled"
-for p in /etc/vigie /var/lib/vigie /usr/bin/vigie /usr/share/doc/vigie; do
+for p in /etc/vigie /var/lib/vigie /usr/bin/vigie /usr/share/doc/vigie /usr/share/vigie; do
 	[ ! -e "$p" ] || fail "deb purge left $p"
 done
 dpkg-query -W vigie >/dev/null 2>&1 && fail "deb purge left the package known to dpkg"
@@ -71,6 +72,7 @@ touch /var/lib/vigie/state
 step "rpm: erase"
 rpm -e vigie
 [ ! -e /usr/bin/vigie ] || fail "rpm erase left /usr/bin/vigie"
+[ ! -e /usr/share/vigie ] || fail "rpm erase left /usr/share/vigie"
 [ ! -L "$wants" ] || fail "rpm erase left vigie.service enabled"
 [ -e "$conf.rpmsave" ] || fail "rpm erase did not keep the edited configuration as $conf.rpmsave"
 [ -e /var/lib/vigie/state ] || fail "rpm erase deleted a non-empty /var/lib/vigie"

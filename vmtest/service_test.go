@@ -46,6 +46,7 @@ type received struct {
 	StartedAt               time.Time
 	Dropped                 int
 	Body                    []byte // the report, decompressed
+	Findings                []finding
 }
 
 func (r *receiver) start(t *testing.T) {
@@ -91,13 +92,14 @@ func (r *receiver) handle(w http.ResponseWriter, req *http.Request) {
 		Delivery  *struct {
 			Dropped int `json:"dropped_reports"`
 		} `json:"delivery"`
+		Findings []finding `json:"findings"`
 	}
 	if err := json.Unmarshal(body, &rep); err != nil {
 		http.Error(w, "bad json", http.StatusBadRequest)
 		return
 	}
 	rc := received{ID: rep.ID, Key: req.Header.Get("Idempotency-Key"), Auth: req.Header.Get("Authorization"),
-		Encoding: req.Header.Get("Content-Encoding"), StartedAt: rep.StartedAt, Body: body}
+		Encoding: req.Header.Get("Content-Encoding"), StartedAt: rep.StartedAt, Body: body, Findings: rep.Findings}
 	if rep.Delivery != nil {
 		rc.Dropped = rep.Delivery.Dropped
 	}
@@ -142,9 +144,10 @@ func newEndpointTLS(t *testing.T) (*tls.Config, []byte) {
 // TestServiceReports: the package's vigie.service, pointed at a receiver on
 // the host (through qemu's guestfwd) by a configuration reload, reports
 // every cycle; with the receiver down the reports wait in the spool, and
-// once it is back every one of them arrives, once, in order. Then real
-// accounts plant every trick of scripts/hostile-home.sh, and the service
-// must keep reporting, bounded, without leaking (hostile_test.go).
+// once it is back every one of them arrives, once, in order. Its sandbox
+// costs no finding (checkServiceSandbox). Then real accounts plant every
+// trick of scripts/hostile-home.sh, and the service must keep reporting,
+// bounded, without leaking (hostile_test.go).
 func TestServiceReports(t *testing.T) {
 	tlsCfg, caPEM := newEndpointTLS(t)
 	rcv := &receiver{port: testenv.FreePort(t), tlsCfg: tlsCfg, token: "vmtest-token-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
@@ -156,6 +159,7 @@ func TestServiceReports(t *testing.T) {
 	if out := sh("sudo systemctl is-enabled vigie; sudo systemctl is-active vigie", nil); out != "enabled\nactive\n" {
 		t.Fatalf("vigie.service after the package install: %q\n%s", out, sh("sudo systemctl status vigie --no-pager -l || true", nil))
 	}
+	luksDisk := prepareSandboxProbe(g)
 	sh("sudo install -m 0644 /dev/stdin /etc/vigie/ca.pem", caPEM)
 	sh("sudo install -m 0600 /dev/stdin /etc/vigie/token", []byte(rcv.token+"\n"))
 	conf := fmt.Sprintf(`run:
@@ -242,6 +246,7 @@ report:
 		!strings.Contains(out, `"VIGIE_STATUS":"fail"`) || !strings.Contains(out, `"VIGIE_SEVERITY":"high"`) {
 		t.Errorf("service state and journal entries:\n%s", out)
 	}
+	checkServiceSandbox(t, g, got[len(got)-1].Findings, luksDisk)
 
 	// The same boot: local users turn hostile.
 	checkHostileService(t, g, rcv, plantHostileHomes(t, g, rcv))

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -193,6 +194,38 @@ func TestWriteTextfile(t *testing.T) {
 	}
 	if st, _ := os.Stat(path); st.Mode().Perm() != 0o644 {
 		t.Errorf("mode %v: node_exporter runs unprivileged and must read it", st.Mode())
+	}
+}
+
+// TestWriteTextfileUmask: under the unit's UMask=0077 the directories the
+// textfile needs are still made 0755, and one that exists keeps its mode.
+func TestWriteTextfileUmask(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	root := t.TempDir()
+	kept := filepath.Join(root, "kept")
+	if err := os.Mkdir(kept, 0o750); err != nil || os.Chmod(kept, 0o750) != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{filepath.Join(root, "prometheus", "node-exporter", "vigie.prom"), filepath.Join(kept, "vigie.prom")} {
+		if err := WriteTextfile(path, reporttest.Sample(), SpoolState{}); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o644 {
+			t.Errorf("%s: %v %v, want mode 0644", path, st.Mode(), err)
+		}
+	}
+	for dir, want := range map[string]os.FileMode{filepath.Join(root, "prometheus"): 0o755, filepath.Join(root, "prometheus", "node-exporter"): 0o755, kept: 0o750} {
+		if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != want {
+			t.Errorf("%s: %v %v, want mode %v", dir, st.Mode(), err, want)
+		}
+	}
+	file := filepath.Join(root, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteTextfile(filepath.Join(file, "vigie.prom"), reporttest.Sample(), SpoolState{}); err == nil {
+		t.Error("a textfile under a regular file was written")
 	}
 }
 

@@ -2,7 +2,9 @@ package sinks
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -80,8 +82,36 @@ func WriteTextfile(path string, r *report.Report, d SpoolState) error {
 			return fmt.Errorf("textfile metrics: %w", err)
 		}
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := mkdirReadable(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
 	}
 	return atomicfile.Write(path, buf.Bytes(), 0o644)
+}
+
+// mkdirReadable creates dir and its missing parents with mode 0755 whatever
+// the umask (vigie.service sets UMask=0077): node_exporter, running as its
+// own user, must reach the file. Existing directories keep their mode.
+func mkdirReadable(dir string) error {
+	st, err := os.Stat(dir)
+	if err == nil {
+		if !st.IsDir() {
+			return fmt.Errorf("%s is not a directory", dir)
+		}
+		return nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := mkdirReadable(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil // made meanwhile, by someone else
+		}
+		return err
+	}
+	return os.Chmod(dir, 0o755)
 }

@@ -224,7 +224,7 @@ func newRunCmd(g *globalFlags) *cobra.Command {
 					return config.Config{}, err
 				}
 				if len(r.Config.Run.Remediate) > 0 && readOnly("/etc") {
-					fmt.Fprintln(os.Stderr, "run.remediate is set but /etc is read-only for this service (ProtectSystem): remediations will fail; see the README")
+					fmt.Fprintln(os.Stderr, "run.remediate is set but /etc is read-only for this service: remediations will fail until the drop-in /usr/share/vigie/remediate.conf is installed in /etc/systemd/system/vigie.service.d/ (the file says how)")
 				}
 				return r.Config, nil
 			}
