@@ -69,7 +69,7 @@ bench: build
 
 # docs/checks.md, from the catalogue (a test fails when it is stale).
 docs:
-	$(GO) run ./internal/gendocs docs/checks.md
+	$(GO) run ./cmd/gendocs docs/checks.md
 
 clean:
 	rm -rf bin dist

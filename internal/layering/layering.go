@@ -1,7 +1,7 @@
 // Package layering holds vigie's package layering as a rule a test holds
 // the code to. From the top, each layer imports only the layers below it:
 //
-//	cmd/, internal/gendocs   the commands
+//	cmd/                     the commands (vigie, gendocs)
 //	agent/                   orchestration, configuration, report, sinks
 //	remediations/            the engine and one package per area
 //	checks/                  the finding model and one package per area
@@ -27,7 +27,7 @@ var layers = []struct {
 	prefix string
 	rank   int
 }{
-	{"cmd", 6}, {"internal/gendocs", 6}, {"vmtest", 6},
+	{"cmd", 6}, {"vmtest", 6},
 	{"agent", 5},
 	{"remediations", 4},
 	{"checks", 3},

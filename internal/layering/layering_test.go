@@ -93,7 +93,7 @@ func TestCheckCatchesWrongImports(t *testing.T) {
 		{"checks/ssh", "host/hostfs"},
 		{"host/scaleway", "host"},
 		{"agent/spool", "internal/atomicfile"},
-		{"internal/gendocs", "agent"},
+		{"cmd/gendocs", "agent"},
 		{"agent/sinks", "checks"},
 		{"agent/sinks", "agent/report"},
 	}
