@@ -203,6 +203,10 @@ func (p *configParser) include(patterns []string, depth int, match *MatchBlock, 
 	return nil
 }
 
+// SplitLine splits a sshd_config line into words the way sshd does, for a
+// caller that rewrites a file line by line.
+func SplitLine(line string) ([]string, error) { return splitLine(line) }
+
 // splitLine splits a config line into words the way sshd does: whitespace or
 // a single '=' separates the keyword, double quotes group, and a word
 // starting with '#' ends the line.

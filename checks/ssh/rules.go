@@ -267,8 +267,10 @@ func authorizedKeys(f *Facts) checks.Result {
 	return checks.Passf("%d authorized key(s) in %d file(s), all ED25519", keys, len(f.KeyFiles)).With(ev...)
 }
 
-// weakAlgorithm says why an algorithm is weak, or "" when it is not.
-func weakAlgorithm(key, alg string) string {
+// WeakAlgorithm says why an algorithm of ciphers, macs or kexalgorithms is
+// weak, or "" when it is not: the crypto check's rule, which the SSH
+// remediation filters the effective lists with.
+func WeakAlgorithm(key, alg string) string {
 	a := strings.ToLower(alg)
 	switch key {
 	case "ciphers":
@@ -309,7 +311,7 @@ func crypto(f *Facts) checks.Result {
 	for _, key := range []string{"ciphers", "macs", "kexalgorithms"} {
 		var weak []string
 		for _, a := range f.Global.List(key) {
-			if why := weakAlgorithm(key, a); why != "" {
+			if why := WeakAlgorithm(key, a); why != "" {
 				weak = append(weak, a+" ("+why+")")
 			}
 		}

@@ -39,22 +39,6 @@ type Options struct {
 	Reload func(ctx context.Context) error
 }
 
-// hardening is what the drop-in sets, in the order written. Each line is
-// tied to the check it fixes, so a refused step drops only its own lines.
-var hardening = []struct {
-	line   string
-	lockin bool // could lock someone out: needs an administrator with an ED25519 key
-}{
-	{"PasswordAuthentication no", true},
-	{"KbdInteractiveAuthentication no", true},
-	{"PermitRootLogin prohibit-password", true},
-	{"PubkeyAcceptedAlgorithms ssh-ed25519,ssh-ed25519-cert-v01@openssh.com,sk-ssh-ed25519@openssh.com,sk-ssh-ed25519-cert-v01@openssh.com", true},
-	{"HostKeyAlgorithms ssh-ed25519,ssh-ed25519-cert-v01@openssh.com", false},
-	{"Ciphers chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr", false},
-	{"MACs hmac-sha2-512-etm@openssh.com,hmac-sha2-256-etm@openssh.com,umac-128-etm@openssh.com", false},
-	{"KexAlgorithms sntrup761x25519-sha512@openssh.com,curve25519-sha256,curve25519-sha256@libssh.org,diffie-hellman-group16-sha512,diffie-hellman-group18-sha512", false},
-}
-
 // BuildPlan decides the changes from the SSH facts.
 func BuildPlan(ctx context.Context, env *host.Env, f *sshcheck.Facts, opt Options) (*remediations.Plan, error) {
 	p := &remediations.Plan{Area: "ssh"}
@@ -71,13 +55,16 @@ func BuildPlan(ctx context.Context, env *host.Env, f *sshcheck.Facts, opt Option
 		p.Refusals = append(p.Refusals, "password login, root password login and non-ED25519 keys stay allowed: "+why+
 			". Add an ED25519 key to an account that can sudo (or root), or run with --force")
 	}
+	op, err := operatorSettings(ctx, env, f, opt)
+	if err != nil {
+		return nil, err
+	}
+	lines, refusals := mergedLines(op, allowLockin)
+	p.Refusals = append(p.Refusals, refusals...)
 	var b strings.Builder
-	b.WriteString("# Written by vigie fix: sshd keeps the first value it reads, and this file\n# sorts first in sshd_config.d. Remove it and reload sshd to undo by hand.\n")
-	for _, h := range hardening {
-		if h.lockin && !allowLockin {
-			continue
-		}
-		b.WriteString(h.line + "\n")
+	b.WriteString("# Written by vigie fix: sshd keeps the first value it reads, and this file\n# sorts first in sshd_config.d. Each value is the stricter of what the rest\n# of the configuration says and vigie's baseline; what already complies is\n# not repeated. Remove the file and reload sshd to undo by hand.\n")
+	for _, l := range lines {
+		b.WriteString(l + "\n")
 	}
 	b.WriteString("HostKey " + opt.HostKey + "\n")
 	p.Files = append(p.Files, remediations.FileChange{Path: env.Path(opt.DropIn), Content: []byte(b.String()), Mode: 0o644,

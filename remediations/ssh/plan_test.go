@@ -35,6 +35,12 @@ type server struct {
 // StrictModes no in this test server only.
 func startDefault(t *testing.T) *server {
 	t.Helper()
+	return startWith(t, "")
+}
+
+// startWith is startDefault with extra lines at the end of the main file.
+func startWith(t *testing.T, extra string) *server {
+	t.Helper()
 	testenv.Sshd(t)
 	dir := t.TempDir()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -63,7 +69,7 @@ ListenAddress %[2]s
 PidFile %[1]s/sshd.pid
 AuthorizedKeysFile %[1]s/keys/%%u
 StrictModes no
-`, dir, s.addr)
+`, dir, s.addr) + extra
 	if err := os.WriteFile(s.config, []byte(main), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -221,5 +227,75 @@ func TestFixRollsBackWhenSshdRefuses(t *testing.T) {
 	}
 	if r := s.probe(t); !slices.Contains(r.AuthMethods, "password") {
 		t.Errorf("server changed: %v", r.AuthMethods)
+	}
+}
+
+// sshdT is the running configuration's sshd -T.
+func (s *server) sshdT(t *testing.T) sshcheck.Settings {
+	t.Helper()
+	out, err := exec.Command("/usr/sbin/sshd", "-T", "-f", s.config).Output()
+	if err != nil {
+		t.Fatalf("sshd -T: %v", err)
+	}
+	st, err := sshcheck.ParseSshdT(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestFixKeepsStricterSettings: a host stricter than the baseline in some
+// ways (no root login at all, a short cipher list) and weaker in others (a
+// NIST key exchange) comes out at least as strict everywhere, in the
+// operator's order; a second fix changes nothing; a setting the operator
+// tightens after the fix wins.
+func TestFixKeepsStricterSettings(t *testing.T) {
+	s := startWith(t, "PermitRootLogin no\n"+
+		"Ciphers aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr\n"+
+		"KexAlgorithms curve25519-sha256,ecdh-sha2-nistp256,diffie-hellman-group16-sha512\n")
+	s.rootKey(t)
+	opt := s.options()
+	e := &remediations.Engine{Dir: filepath.Join(s.dir, "state")}
+	apply := func() {
+		t.Helper()
+		if _, err := e.Apply(context.Background(), s.plan(t, opt)); err != nil {
+			t.Fatalf("%v\n%s", err, s.log)
+		}
+	}
+	apply()
+	dropIn, _ := os.ReadFile(opt.DropIn)
+	for _, absent := range []string{"PermitRootLogin", "Ciphers"} {
+		if bytes.Contains(dropIn, []byte(absent)) {
+			t.Errorf("the drop-in sets %s, which already complied:\n%s", absent, dropIn)
+		}
+	}
+	got := s.sshdT(t)
+	for key, want := range map[string]string{
+		"permitrootlogin":        "no",
+		"ciphers":                "aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr",
+		"kexalgorithms":          "curve25519-sha256,diffie-hellman-group16-sha512",
+		"passwordauthentication": "no",
+	} {
+		if got.Get(key) != want {
+			t.Errorf("after the fix sshd -T says %s %s, want %s", key, got.Get(key), want)
+		}
+	}
+	if p := s.plan(t, opt); !p.Empty() {
+		t.Errorf("a second fix plans %d change(s)", len(p.Files))
+	}
+	// The operator now narrows the MACs in the main file, which the
+	// drop-in (read first) had set from the defaults.
+	if !bytes.Contains(dropIn, []byte("MACs ")) {
+		t.Fatalf("the drop-in sets no MACs from the defaults, the next step tests nothing:\n%s", dropIn)
+	}
+	f, err := os.OpenFile(s.config, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("MACs hmac-sha2-512-etm@openssh.com\n")
+	f.Close()
+	apply()
+	if got := s.sshdT(t).Get("macs"); got != "hmac-sha2-512-etm@openssh.com" {
+		t.Errorf("after the operator narrowed the MACs and fixed again, sshd -T says macs %s", got)
 	}
 }

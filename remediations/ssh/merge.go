@@ -1,0 +1,190 @@
+package ssh
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	sshcheck "github.com/vigie-agent/vigie/checks/ssh"
+	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/host/hostfs"
+)
+
+// directive is one line the drop-in may write, with how its value is
+// derived from what sshd does without the drop-in. The drop-in never
+// replaces an operator's setting with a weaker one: each value is the
+// stricter of the operator's and the baseline, an algorithm list is the
+// operator's list filtered to what the checks accept, in the operator's
+// order, and a directive already compliant is not written at all.
+type directive struct {
+	keyword string // as sshd -T prints it
+	name    string // as written
+	lockin  bool   // could lock someone out: needs an administrator with an ED25519 key
+	// merge returns the value to write, "" when the operator's value
+	// already complies, or a refusal.
+	merge func(operator []string) (value, refusal string)
+}
+
+var directives = []directive{
+	{"passwordauthentication", "PasswordAuthentication", true, atLeast("no", []string{"yes", "no"})},
+	{"kbdinteractiveauthentication", "KbdInteractiveAuthentication", true, atLeast("no", []string{"yes", "no"})},
+	// From the weakest to the strictest; without-password is the old
+	// name of prohibit-password.
+	{"permitrootlogin", "PermitRootLogin", true, atLeast("prohibit-password", []string{"yes", "prohibit-password", "forced-commands-only", "no"})},
+	{"pubkeyacceptedalgorithms", "PubkeyAcceptedAlgorithms", true, filtered("accepts no ED25519 key algorithm", sshcheck.IsED25519)},
+	{"hostkeyalgorithms", "HostKeyAlgorithms", false, filtered("offers no ED25519 host key algorithm", sshcheck.IsED25519)},
+	{"ciphers", "Ciphers", false, filtered("accepts no strong cipher", strong("ciphers"))},
+	{"macs", "MACs", false, filtered("accepts no strong MAC", strong("macs"))},
+	{"kexalgorithms", "KexAlgorithms", false, filtered("accepts no strong key exchange", strong("kexalgorithms"))},
+}
+
+// atLeast keeps the operator's value when it is at least as strict as want
+// in order (weakest first); an unknown value is replaced.
+func atLeast(want string, order []string) func([]string) (string, string) {
+	return func(op []string) (string, string) {
+		v := ""
+		if len(op) > 0 {
+			v = strings.ToLower(op[0])
+		}
+		if v == "without-password" {
+			v = "prohibit-password"
+		}
+		if i := slices.Index(order, v); i >= 0 && i >= slices.Index(order, want) {
+			return "", ""
+		}
+		return want, ""
+	}
+}
+
+// filtered keeps the operator's algorithms that keep accepts, in order. It
+// never adds one: when none is left, the operator removed every acceptable
+// algorithm, and that is theirs to change.
+func filtered(none string, keep func(string) bool) func([]string) (string, string) {
+	return func(op []string) (string, string) {
+		var out []string
+		for _, a := range op {
+			if keep(a) {
+				out = append(out, a)
+			}
+		}
+		switch {
+		case len(out) == len(op):
+			return "", ""
+		case len(out) == 0:
+			return "", fmt.Sprintf("sshd %s (%s): vigie adds no algorithm the configuration leaves out", none, strings.Join(op, ","))
+		}
+		return strings.Join(out, ","), ""
+	}
+}
+
+func strong(key string) func(string) bool {
+	return func(a string) bool { return sshcheck.WeakAlgorithm(key, a) == "" }
+}
+
+// mergedLines are the drop-in's directives for the operator's settings:
+// only those that make something stricter, and the refusals of those it
+// cannot make compliant without adding what the operator removed.
+func mergedLines(op sshcheck.Settings, allowLockin bool) (lines, refusals []string) {
+	for _, d := range directives {
+		if d.lockin && !allowLockin {
+			continue
+		}
+		value, refusal := d.merge(op.List(d.keyword))
+		if refusal != "" {
+			refusals = append(refusals, d.name+" left as it is: "+refusal)
+			continue
+		}
+		if value != "" {
+			lines = append(lines, d.name+" "+value)
+		}
+	}
+	return lines, refusals
+}
+
+// operatorSettings is what sshd does without vigie's drop-in: the
+// effective configuration when there is no drop-in yet, else the real
+// sshd -T of a scratch copy of the configuration in which every Include
+// that reads the drop-in reads the other files it matches and not it. The
+// merge is computed from these, so a second fix writes the same drop-in,
+// and a setting the operator tightened since wins again.
+func operatorSettings(ctx context.Context, env *host.Env, f *sshcheck.Facts, opt Options) (sshcheck.Settings, error) {
+	if f.Source != "sshd -T" || !slices.Contains(f.Files.Files, opt.DropIn) {
+		return f.Global, nil
+	}
+	scratch, err := os.MkdirTemp("", "vigie-sshd-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(scratch)
+	// Every file read gets a copy under a name of its own; its Include
+	// lines name the copies of what they matched.
+	copies := map[string]string{}
+	for i, file := range f.Files.Files {
+		copies[file] = filepath.Join(scratch, strconv.Itoa(i)+".conf")
+	}
+	sshdir := filepath.Dir(opt.Check.ConfigPath)
+	for _, file := range f.Files.Files {
+		if file == opt.DropIn {
+			continue
+		}
+		data, err := env.ReadFile(ctx, file, hostfs.Config)
+		if err != nil {
+			return nil, fmt.Errorf("read %w", err)
+		}
+		out, err := withoutDropIn(env, data, sshdir, opt.DropIn, copies)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		if err := os.WriteFile(copies[file], out, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	b, err := env.Cmd.Run(ctx, opt.Check.SshdPath, "-T", "-f", copies[opt.Check.ConfigPath])
+	if err != nil {
+		return nil, fmt.Errorf("sshd -T without vigie's drop-in: %w", err)
+	}
+	return sshcheck.ParseSshdT(b)
+}
+
+// withoutDropIn rewrites the Include lines of one file: each pattern
+// becomes the copies of the files it matches, the drop-in left out.
+func withoutDropIn(env *host.Env, data []byte, sshdir, dropIn string, copies map[string]string) ([]byte, error) {
+	lines := strings.Split(string(data), "\n")
+	for i, raw := range lines {
+		words, err := sshcheck.SplitLine(raw)
+		if err != nil || len(words) == 0 || !strings.EqualFold(words[0], "include") {
+			continue
+		}
+		var repl []string
+		for _, pat := range words[1:] {
+			if !filepath.IsAbs(pat) {
+				pat = filepath.Join(sshdir, pat)
+			}
+			matches, err := filepath.Glob(env.Path(pat))
+			if err != nil {
+				return nil, fmt.Errorf("Include %s: %w", pat, err)
+			}
+			sort.Strings(matches)
+			for _, m := range matches {
+				name := m
+				if root := env.Path("/"); root != "/" {
+					name = "/" + strings.TrimPrefix(strings.TrimPrefix(m, strings.TrimSuffix(root, "/")), "/")
+				}
+				if c, ok := copies[name]; ok && name != dropIn {
+					repl = append(repl, c)
+				}
+			}
+		}
+		if len(repl) == 0 {
+			lines[i] = "# (vigie: this Include read only its own drop-in)"
+			continue
+		}
+		lines[i] = "Include " + strings.Join(repl, " ")
+	}
+	return []byte(strings.Join(lines, "\n")), nil
+}
