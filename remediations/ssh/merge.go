@@ -113,8 +113,14 @@ func mergedLines(op sshcheck.Settings, allowLockin bool) (lines, refusals []stri
 // merge is computed from these, so a second fix writes the same drop-in,
 // and a setting the operator tightened since wins again.
 func operatorSettings(ctx context.Context, env *host.Env, f *sshcheck.Facts, opt Options) (sshcheck.Settings, error) {
-	if f.Source != "sshd -T" || !slices.Contains(f.Files.Files, opt.DropIn) {
+	if !slices.Contains(f.Files.Files, opt.DropIn) {
 		return f.Global, nil
+	}
+	if f.Source != "sshd -T" {
+		// No sshd to ask: the files alone, the drop-in's lines left out.
+		rest := *f.Files
+		rest.Global = slices.DeleteFunc(slices.Clone(f.Files.Global), func(d sshcheck.Directive) bool { return d.File == opt.DropIn })
+		return sshcheck.FromFiles(&rest), nil
 	}
 	scratch, err := os.MkdirTemp("", "vigie-sshd-")
 	if err != nil {
