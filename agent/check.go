@@ -108,7 +108,7 @@ func Catalogue() *checks.Catalogue {
 func Remediations(cfg config.Config, md *scaleway.Client) []remediations.Remediation {
 	return []remediations.Remediation{
 		sshfix.New(cfg.SSH.Options()),
-		fwfix.New(cfg.Firewall.Options()),
+		fwfix.New(cfg.Firewall),
 		patchfix.New(cfg.Patches),
 		diskfix.New(cfg.Disks.Options(md)),
 	}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	fwfix "github.com/vigie-agent/vigie/remediations/firewall"
+
 	"github.com/vigie-agent/vigie/agent/sinks"
 	"github.com/vigie-agent/vigie/host/hostfs"
 
@@ -22,7 +24,6 @@ import (
 
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/checks/disks"
-	"github.com/vigie-agent/vigie/checks/firewall"
 	"github.com/vigie-agent/vigie/checks/ssh"
 	"github.com/vigie-agent/vigie/host/scaleway"
 	patchfix "github.com/vigie-agent/vigie/remediations/patches"
@@ -42,7 +43,7 @@ type Config struct {
 	StateDir string `mapstructure:"state_dir"`
 	// Each area owns its section: its keys, defaults and validation.
 	SSH      ssh.Config      `mapstructure:"ssh"`
-	Firewall firewall.Config `mapstructure:"firewall"`
+	Firewall fwfix.Config    `mapstructure:"firewall"`
 	Patches  patchfix.Config `mapstructure:"patches"`
 	Disks    disks.Config    `mapstructure:"disks"`
 	Scaleway scaleway.Config `mapstructure:"scaleway"`
@@ -96,7 +97,7 @@ func Defaults() Config {
 		Timeout:  10 * time.Second,
 		StateDir: "/var/lib/vigie",
 		SSH:      ssh.DefaultConfig(),
-		Firewall: firewall.DefaultConfig(),
+		Firewall: fwfix.DefaultConfig(),
 		Patches:  patchfix.DefaultConfig(),
 		Disks:    disks.DefaultConfig(),
 		Scaleway: scaleway.DefaultConfig(),

@@ -33,6 +33,9 @@ type Options struct {
 	NftablesConf string
 	// Force applies even where firewalld or ufw manage the ruleset.
 	Force bool
+	// Forward is "deny" to drop forwarded traffic by default even on a
+	// host that routes; "auto" (or "") leaves forward alone there.
+	Forward string
 	// EnableService enables nftables.service once the change is verified;
 	// nil leaves persistence to the operator, and the plan says so.
 	EnableService func(ctx context.Context) error
@@ -52,7 +55,12 @@ func BuildPlan(ctx context.Context, env *host.Env, f *fwcheck.Facts, opt Options
 		p.Refusals = append(p.Refusals, mgr+" manages this host's firewall: change it through "+mgr+", or run with --force to add vigie's table beside it")
 		return p, nil
 	}
-	spec := Spec{}
+	spec := Spec{Forward: true}
+	if routes := routing(f); len(routes) > 0 && opt.Forward != "deny" {
+		spec.Forward = false
+		p.Notes = append(p.Notes, "Forwarded traffic left alone: this host routes ("+strings.Join(routes, "; ")+
+			"), and a drop policy in vigie's table would drop what those rules accept. Set firewall.forward: deny to drop it by default anyway.")
+	}
 	for _, port := range opt.SSHPorts {
 		spec.Ports = append(spec.Ports, Port{Proto: "tcp", Port: port, Why: "sshd"})
 	}
@@ -113,6 +121,30 @@ func BuildPlan(ctx context.Context, env *host.Env, f *fwcheck.Facts, opt Options
 	return p, nil
 }
 
+// routing says why the host forwards traffic: forwarding on in sysctl,
+// or another table with a chain on the forward hook (Docker, Kubernetes,
+// libvirt and WireGuard set these up).
+func routing(f *fwcheck.Facts) []string {
+	var out []string
+	for _, fam := range []string{"ipv4", "ipv6"} {
+		if f.Forwarding[fam] {
+			out = append(out, fam+" forwarding is on")
+		}
+	}
+	for _, t := range f.Ruleset.Tables {
+		if t.Family == "inet" && t.Name == TableName {
+			continue
+		}
+		for _, c := range t.Chains {
+			if c.Hook == "forward" && !t.Dormant {
+				out = append(out, "table "+t.Family+" "+t.Name+" hooks forward (chain "+c.Name+")")
+				break
+			}
+		}
+	}
+	return out
+}
+
 // manager names firewalld or ufw when they manage the live ruleset.
 func manager(f *fwcheck.Facts) string {
 	for _, t := range f.Ruleset.Tables {
@@ -154,7 +186,7 @@ func Sync(ctx context.Context, path string, opt Options) error {
 	case err != nil:
 		return err
 	}
-	if spec := (Spec{Ports: portsOf(data)}); bytes.Equal([]byte(spec.Text()), data) {
+	if spec := (Spec{Ports: portsOf(data), Forward: bytes.Contains(data, []byte("hook forward"))}); bytes.Equal([]byte(spec.Text()), data) {
 		return spec.Apply(conn)
 	}
 	argv := append(append([]string(nil), opt.Check.CmdPrefix...), opt.Check.NftPath, "-f", path)

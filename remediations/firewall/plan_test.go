@@ -1,9 +1,11 @@
 package firewall
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -168,4 +170,99 @@ func loadFile(t *testing.T, path string) (*fwcheck.Ruleset, string) {
 		return nil, f.RulesetErr
 	}
 	return f.Ruleset, ""
+}
+
+// TestFixLeavesRoutedTrafficAlone: a router namespace forwards a client's
+// connections to a server behind it, with a foreign table on the forward
+// hook (as Docker's). vigie's fix there keeps forward alone and says why,
+// and the client still reaches the server; with firewall.forward: deny it
+// drops forwarded traffic by default.
+func TestFixLeavesRoutedTrafficAlone(t *testing.T) {
+	client, router, server := netnstest.New(t), netnstest.New(t), netnstest.New(t)
+	netnstest.Link(t, client, "10.198.1.2/24", router, "10.198.1.1/24")
+	netnstest.Link(t, router, "10.198.2.1/24", server, "10.198.2.2/24")
+	for _, step := range []struct {
+		ns   *netnstest.NS
+		argv []string
+	}{
+		{client, []string{"ip", "route", "add", "default", "via", "10.198.1.1"}},
+		{server, []string{"ip", "route", "add", "default", "via", "10.198.2.1"}},
+		{router, []string{"sysctl", "-qw", "net.ipv4.ip_forward=1"}},
+	} {
+		if out, err := step.ns.Exec(step.argv...); err != nil {
+			t.Fatalf("%v: %v: %s", step.argv, err, out)
+		}
+	}
+	router.Load(t, "table ip foreign {\n\tchain FORWARD {\n\t\ttype filter hook forward priority 0; policy accept;\n\t\tcounter\n\t}\n}\n")
+	server.Listen(t, "10.198.2.2:8080")
+	router.Listen(t, "10.198.1.1:2222") // the router's "sshd"
+	if err := client.Dial("10.198.2.2:8080", time.Second); err != nil {
+		t.Fatalf("before the fix the client should reach the server through the router: %v", err)
+	}
+	dir := t.TempDir()
+	check := fwcheck.DefaultOptions()
+	check.NetNS = router.Path
+	check.NetDir = "/proc/" + strconv.Itoa(router.Member(t))
+	check.CmdPrefix = router.Prefix()
+	opt := Options{Check: check, SSHPorts: []int{2222}, PersistFile: filepath.Join(dir, "vigie.nft"), NftablesConf: filepath.Join(dir, "nftables.conf")}
+	env := host.DefaultEnv()
+	apply := func(forward string) *remediations.Plan {
+		t.Helper()
+		opt.Forward = forward
+		p, err := BuildPlan(context.Background(), env, fwcheck.Gather(context.Background(), env, check), opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := &remediations.Engine{Dir: filepath.Join(dir, "state-"+forward)}
+		if _, err := e.Apply(context.Background(), p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	p := apply("auto")
+	// The namespace's own sysctl is not where vigie reads it from here
+	// (/proc/PID has no sys/): the table is what tells.
+	if !strings.Contains(strings.Join(p.Notes, " "), "Forwarded traffic left alone: this host routes (") || !strings.Contains(strings.Join(p.Notes, " "), "table ip foreign hooks forward (chain FORWARD))") {
+		t.Errorf("the plan does not say why forward is left alone: %q", p.Notes)
+	}
+	if b, _ := os.ReadFile(opt.PersistFile); bytes.Contains(b, []byte("hook forward")) {
+		t.Errorf("the persisted table hooks forward:\n%s", b)
+	}
+	if err := client.Dial("10.198.2.2:8080", time.Second); err != nil {
+		t.Errorf("after the fix, forwarding is broken: %v", err)
+	}
+	if err := client.Dial("10.198.1.1:2222", time.Second); err != nil {
+		t.Errorf("after the fix, the router's sshd is closed: %v", err)
+	}
+	apply("deny")
+	if b, _ := os.ReadFile(opt.PersistFile); !bytes.Contains(b, []byte("hook forward priority filter; policy drop;")) {
+		t.Errorf("with forward: deny the persisted table has no default-deny forward chain:\n%s", b)
+	}
+	if err := client.Dial("10.198.2.2:8080", 500*time.Millisecond); err == nil {
+		t.Error("with forward: deny, a new forwarded connection still goes through")
+	}
+}
+
+// TestRouting names every reason a host routes, and none on a plain host.
+func TestRouting(t *testing.T) {
+	foreign := &fwcheck.Table{Family: "ip", Name: "filter"}
+	foreign.Chains = []*fwcheck.Chain{{Table: foreign, Name: "FORWARD", Hook: "forward"}}
+	own := &fwcheck.Table{Family: "inet", Name: TableName}
+	own.Chains = []*fwcheck.Chain{{Table: own, Name: "forward", Hook: "forward"}}
+	out := &fwcheck.Table{Family: "inet", Name: "x"}
+	out.Chains = []*fwcheck.Chain{{Table: out, Name: "o", Hook: "output"}}
+	tests := []struct {
+		name string
+		f    *fwcheck.Facts
+		want []string
+	}{
+		{"plain host", &fwcheck.Facts{Forwarding: map[string]bool{}, Ruleset: &fwcheck.Ruleset{Tables: []*fwcheck.Table{own, out}}}, nil},
+		{"forwarding on", &fwcheck.Facts{Forwarding: map[string]bool{"ipv4": true, "ipv6": true}, Ruleset: &fwcheck.Ruleset{}}, []string{"ipv4 forwarding is on", "ipv6 forwarding is on"}},
+		{"another table on forward", &fwcheck.Facts{Forwarding: map[string]bool{}, Ruleset: &fwcheck.Ruleset{Tables: []*fwcheck.Table{foreign, own}}}, []string{"table ip filter hooks forward (chain FORWARD)"}},
+	}
+	for _, tt := range tests {
+		if got := routing(tt.f); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
 }

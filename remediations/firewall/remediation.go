@@ -17,14 +17,15 @@ const PersistFile = "/etc/vigie/vigie.nft"
 // Remediation is the firewall area's remediations.Remediation: vigie's own
 // table, replaced in one netlink batch, persisted for the boot.
 type Remediation struct {
-	Check fwcheck.Options
+	Check   fwcheck.Options
+	Forward string // the section's forward: auto or deny
 }
 
 // The area implements the engine's interface.
 var _ remediations.Remediation = (*Remediation)(nil)
 
-// New returns the firewall remediation for the area's options.
-func New(check fwcheck.Options) *Remediation { return &Remediation{Check: check} }
+// New returns the firewall remediation for the area's section.
+func New(cfg Config) *Remediation { return &Remediation{Check: cfg.Options(), Forward: cfg.Forward} }
 
 // Name implements remediations.Remediation.
 func (r *Remediation) Name() string { return "firewall" }
@@ -93,6 +94,7 @@ func (r *Remediation) options(ctx context.Context, env *host.Env, ssh []int, for
 		PersistFile:  PersistFile,
 		NftablesConf: conf,
 		Force:        force,
+		Forward:      r.Forward,
 	}
 	if units.Live(env) {
 		// Enabled, not started: nftables.service's file begins with

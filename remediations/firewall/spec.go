@@ -35,6 +35,9 @@ type Port struct {
 // that must stay open (sshd, the configured ones).
 type Spec struct {
 	Ports []Port
+	// Forward adds a forward chain with policy drop; left out on a host
+	// that routes (see routing).
+	Forward bool
 }
 
 // ParsePort reads "443/tcp", as the firewall section's validation does.
@@ -79,7 +82,11 @@ func (s Spec) Text() string {
 	for _, p := range s.sortedPorts() {
 		fmt.Fprintf(&b, "\t\t%s dport %d accept comment %q\n", p.Proto, p.Port, p.Why)
 	}
-	b.WriteString("\t}\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n\t\tct state established,related accept\n\t}\n}\n")
+	b.WriteString("\t}\n")
+	if s.Forward {
+		b.WriteString("\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n\t\tct state established,related accept\n\t}\n")
+	}
+	b.WriteString("}\n")
 	return b.String()
 }
 
@@ -94,8 +101,6 @@ func (s Spec) Apply(conn *nftables.Conn) error {
 	drop := nftables.ChainPolicyDrop
 	in := conn.AddChain(&nftables.Chain{Name: "input", Table: t, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter, Policy: &drop})
-	fwd := conn.AddChain(&nftables.Chain{Name: "forward", Table: t, Type: nftables.ChainTypeFilter,
-		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: &drop})
 	add := func(c *nftables.Chain, exprs ...expr.Any) {
 		conn.AddRule(&nftables.Rule{Table: t, Chain: c, Exprs: exprs})
 	}
@@ -114,7 +119,11 @@ func (s Spec) Apply(conn *nftables.Conn) error {
 		}
 		add(in, append(append(l4proto(proto), dport(p.Port)...), accept)...)
 	}
-	add(fwd, append(ctState(0x02|0x04), accept)...)
+	if s.Forward {
+		fwd := conn.AddChain(&nftables.Chain{Name: "forward", Table: t, Type: nftables.ChainTypeFilter,
+			Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: &drop})
+		add(fwd, append(ctState(0x02|0x04), accept)...)
+	}
 	if err := conn.Flush(); err != nil {
 		return fmt.Errorf("replace table inet %s: %w", TableName, err)
 	}
