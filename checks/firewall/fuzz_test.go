@@ -33,11 +33,13 @@ func FuzzLegacyRules(f *testing.F) {
 
 func FuzzReadListeners(f *testing.F) {
 	fuzzseed.Files(f, "testdata/proc-debian12/net/tcp")
+	// One directory per fuzzing process, rewritten at every input: a new
+	// temporary tree per input made this the slowest target by far.
+	dir := f.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "net"), 0o755); err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, content []byte) {
-		dir := t.TempDir()
-		if err := os.MkdirAll(filepath.Join(dir, "net"), 0o755); err != nil {
-			t.Fatal(err)
-		}
 		for _, name := range []string{"tcp", "tcp6", "udp", "udp6"} {
 			if err := os.WriteFile(filepath.Join(dir, "net", name), content, 0o644); err != nil {
 				t.Fatal(err)
