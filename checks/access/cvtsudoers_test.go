@@ -17,9 +17,9 @@ import (
 )
 
 // cvtsudoers returns sudo's own sudoers-to-JSON converter: $VIGIE_CVTSUDOERS
-// or cvtsudoers on PATH. sudo is not installed on the test machines;
-// `apt-get download sudo && dpkg -x sudo_*.deb DIR` gives a copy that runs
-// with LD_LIBRARY_PATH=DIR/usr/libexec/sudo.
+// or cvtsudoers on PATH (scripts/setup-debian.sh installs sudo). Where sudo
+// must not be installed, `apt-get download sudo && dpkg -x sudo_*.deb DIR`
+// gives a copy that runs with LD_LIBRARY_PATH=DIR/usr/libexec/sudo.
 func cvtsudoers(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("VIGIE_CVTSUDOERS"); p != "" {
