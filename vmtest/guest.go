@@ -28,7 +28,7 @@ type guest struct {
 func bootGuest(t *testing.T, name, userData, placeholder, artifact string, cfg vmConfig) *guest {
 	t.Helper()
 	needTools(t)
-	cfg.Image = ensureImage(t)
+	cfg.Image = ensureImage(t, cfg.Suite)
 	cfg.Dir = runDir(t, name)
 	key := newSSHKey(t, cfg.Dir)
 	urlPath := "/" + filepath.Base(artifact)

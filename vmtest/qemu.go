@@ -32,6 +32,10 @@ const guestFwdEnv = "VIGIE_VMTEST_GUESTFWD"
 
 // vmConfig says what to boot.
 type vmConfig struct {
+	// Suite is the guest's Debian suite (bookworm, trixie); "" is the
+	// default one (bookworm, or VIGIE_VM_SUITE). bootGuest builds Image
+	// from it.
+	Suite     string
 	Image     guestImage
 	Dir       string // per-run directory: overlay, disks, console log
 	UserData  string
