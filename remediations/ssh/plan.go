@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/vigie-agent/vigie/host"
@@ -52,7 +53,42 @@ var hardening = []struct {
 	{"HostKeyAlgorithms ssh-ed25519,ssh-ed25519-cert-v01@openssh.com", false},
 	{"Ciphers chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr", false},
 	{"MACs hmac-sha2-512-etm@openssh.com,hmac-sha2-256-etm@openssh.com,umac-128-etm@openssh.com", false},
-	{"KexAlgorithms sntrup761x25519-sha512@openssh.com,curve25519-sha256,curve25519-sha256@libssh.org,diffie-hellman-group16-sha512,diffie-hellman-group18-sha512", false},
+	{"KexAlgorithms " + kexHardened, false},
+}
+
+// strongKex are the key exchanges the drop-in may keep, best first: the
+// hybrid post-quantum ones (ML-KEM with X25519, OpenSSH 10's first choice;
+// Streamlined NTRU Prime with X25519 under both its names), X25519 alone,
+// and the 4096- and 8192-bit MODP groups.
+var strongKex = []string{
+	"mlkem768x25519-sha256", "sntrup761x25519-sha512", "sntrup761x25519-sha512@openssh.com",
+	"curve25519-sha256", "curve25519-sha256@libssh.org",
+	"diffie-hellman-group16-sha512", "diffie-hellman-group18-sha512",
+}
+
+// kexHardened is the drop-in's list when the server offers none of
+// strongKex: the strong key exchanges every OpenSSH since 8.5 knows.
+const kexHardened = "sntrup761x25519-sha512@openssh.com,curve25519-sha256,curve25519-sha256@libssh.org,diffie-hellman-group16-sha512,diffie-hellman-group18-sha512"
+
+// kexAlgorithms is the drop-in's KexAlgorithms value: of the key exchanges
+// the server offers now (its effective configuration), the strong ones, in
+// strongKex's order. So it never names one sshd does not know (sshd -t
+// would refuse the file), never turns on one the server has off (OpenSSH
+// 10 offers no MODP group by default), and keeps ML-KEM where the server
+// has it. On Debian 12's OpenSSH 9.2 it is kexHardened, after the NTRU
+// Prime hybrid's standard name, which Debian's 9.2 knows too.
+func kexAlgorithms(current sshcheck.Settings) string {
+	offered := current.List("kexalgorithms")
+	var out []string
+	for _, k := range strongKex {
+		if slices.Contains(offered, k) {
+			out = append(out, k)
+		}
+	}
+	if len(out) == 0 {
+		return kexHardened
+	}
+	return strings.Join(out, ",")
 }
 
 // BuildPlan decides the changes from the SSH facts.
@@ -77,7 +113,11 @@ func BuildPlan(ctx context.Context, env *host.Env, f *sshcheck.Facts, opt Option
 		if h.lockin && !allowLockin {
 			continue
 		}
-		b.WriteString(h.line + "\n")
+		line := h.line
+		if strings.HasPrefix(line, "KexAlgorithms ") {
+			line = "KexAlgorithms " + kexAlgorithms(f.Global)
+		}
+		b.WriteString(line + "\n")
 	}
 	b.WriteString("HostKey " + opt.HostKey + "\n")
 	p.Files = append(p.Files, remediations.FileChange{Path: env.Path(opt.DropIn), Content: []byte(b.String()), Mode: 0o644,

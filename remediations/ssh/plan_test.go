@@ -223,3 +223,44 @@ func TestFixRollsBackWhenSshdRefuses(t *testing.T) {
 		t.Errorf("server changed: %v", r.AuthMethods)
 	}
 }
+
+// TestKexAlgorithms: on OpenSSH 10 (Debian 13's sshd -T, captured) the
+// drop-in keeps the ML-KEM hybrid, its first choice, and does not turn the
+// MODP groups OpenSSH 10 has off back on; on OpenSSH 9.2 (Debian 12's) it
+// is the fixed list, with the standard name of the NTRU Prime hybrid
+// Debian's 9.2 knows too. Either way it names only algorithms that sshd
+// offers.
+func TestKexAlgorithms(t *testing.T) {
+	for file, want := range map[string]string{
+		"debian12-default.txt": "sntrup761x25519-sha512," + kexHardened,
+		"debian13-default.txt": "mlkem768x25519-sha256,sntrup761x25519-sha512,sntrup761x25519-sha512@openssh.com,curve25519-sha256,curve25519-sha256@libssh.org",
+	} {
+		b, err := os.ReadFile(filepath.Join("../../checks/ssh/testdata/sshd-T", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := sshcheck.ParseSshdT(b)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		got := kexAlgorithms(s)
+		if got != want {
+			t.Errorf("%s: KexAlgorithms %s, want %s", file, got, want)
+		}
+		offered := s.List("kexalgorithms")
+		for _, k := range strings.Split(got, ",") {
+			if !slices.Contains(offered, k) {
+				t.Errorf("%s: %s is not an algorithm this sshd offers (%v)", file, k, offered)
+			}
+		}
+		// Fixed already: the same list again.
+		if again := kexAlgorithms(sshcheck.Settings{"kexalgorithms": {got}}); again != got {
+			t.Errorf("%s: a second fix writes %s", file, again)
+		}
+	}
+	for name, offered := range map[string]string{"unknown": "", "only weak ones": "ecdh-sha2-nistp256,diffie-hellman-group14-sha1"} {
+		if got := kexAlgorithms(sshcheck.Settings{"kexalgorithms": {offered}}); got != kexHardened {
+			t.Errorf("%s: %s", name, got)
+		}
+	}
+}
