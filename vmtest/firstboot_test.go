@@ -65,7 +65,7 @@ func TestFirstBootBinary(t *testing.T) {
 
 func runFirstBoot(t *testing.T, fb firstBoot) {
 	needTools(t)
-	img := ensureImage(t)
+	img := ensureImage(t, "")
 	dir := runDir(t, fb.name)
 	key := newSSHKey(t, dir)
 

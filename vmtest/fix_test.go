@@ -35,21 +35,31 @@ func readForwarded(port int) string {
 
 // TestFixSSHFirewall: a default guest runs packaging/cloud-init/harden.yaml
 // verbatim (URL substituted): `vigie fix --yes --only ssh,firewall` at first
-// boot. From outside, password auth is refused, only an ED25519 host key is
-// offered, the key still logs in, a forwarded port nobody allowed is
-// dropped while the service answers inside; after a reboot the ruleset is
-// back and `vigie check` passes both areas.
+// boot; then checkHardened looks at it from outside and across a reboot.
 func TestFixSSHFirewall(t *testing.T) {
 	echo := testenv.FreePort(t)
 	g := bootGuest(t, "fix", "packaging/cloud-init/harden.yaml", binaryPlaceholder, artifact(t, "VIGIE_BINARY", "bin/vigie"),
 		vmConfig{ExtraFwd: map[int]int{echo: echoPort}, AllowReboot: true})
+	if out := g.sh("sudo cloud-init status --long; sudo grep -h 'applied and verified' /var/log/cloud-init-output.log", nil); !strings.Contains(out, "status: done") || strings.Count(out, "applied and verified") != 2 {
+		t.Fatalf("vigie fix at first boot:\n%s", out)
+	}
+	checkHardened(t, g, echo, "/usr/local/bin/vigie")
+}
+
+// checkHardened looks at a guest after `vigie fix --only ssh,firewall`
+// (vigie installed as the binary vigie, the guest booted with echo forwarded
+// to echoPort and AllowReboot): from outside, password auth is refused, only
+// an ED25519 host key is offered, the key still logs in, a forwarded port
+// nobody allowed is dropped while the service answers inside. After a
+// reboot the ruleset is back, `vigie check` passes both areas and its live
+// probe sees what the OpenSSH client sees, which is still the hardened
+// server. It returns that last view from outside.
+func checkHardened(t *testing.T, g *guest, echo int, vigie string) outsideView {
+	t.Helper()
 	port, key := g.port, g.key
 	sh := func(cmd string) string {
 		t.Helper()
 		return g.sh(cmd, nil)
-	}
-	if out := sh("sudo cloud-init status --long; sudo grep -h 'applied and verified' /var/log/cloud-init-output.log"); !strings.Contains(out, "status: done") || strings.Count(out, "applied and verified") != 2 {
-		t.Fatalf("vigie fix at first boot:\n%s", out)
 	}
 	startEcho := fmt.Sprintf("sudo systemd-run --unit=vigie-echo /usr/bin/systemd-socket-activate -l %d -a --inetd /bin/echo hello", echoPort)
 	sh(startEcho)
@@ -59,16 +69,21 @@ func TestFixSSHFirewall(t *testing.T) {
 		t.Fatalf("echo service does not answer inside the guest: %q", out)
 	}
 
-	outside, err := probeFromOutside(port)
-	if err != nil {
-		t.Fatal(err)
+	hardenedOutside := func(when string) outsideView {
+		t.Helper()
+		outside, err := probeFromOutside(port)
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		if !slices.Equal(outside.AuthMethods, []string{"publickey"}) {
+			t.Errorf("%s the server offers %v", when, outside.AuthMethods)
+		}
+		if !slices.Equal(outside.HostKeyAlgorithms, []string{"ssh-ed25519"}) || !slices.Equal(outside.KeyTypes, []string{"ssh-ed25519"}) {
+			t.Errorf("%s: host key algorithms %v, keyscan %v", when, outside.HostKeyAlgorithms, outside.KeyTypes)
+		}
+		return outside
 	}
-	if !slices.Equal(outside.AuthMethods, []string{"publickey"}) {
-		t.Errorf("after the fix the server offers %v", outside.AuthMethods)
-	}
-	if !slices.Equal(outside.HostKeyAlgorithms, []string{"ssh-ed25519"}) || !slices.Equal(outside.KeyTypes, []string{"ssh-ed25519"}) {
-		t.Errorf("after the fix: host key algorithms %v, keyscan %v", outside.HostKeyAlgorithms, outside.KeyTypes)
-	}
+	hardenedOutside("after the fix")
 	// ...and not through the forwarded port.
 	if got := readForwarded(echo); strings.Contains(got, "hello") {
 		t.Errorf("the echo service answers through the firewall: %q", got)
@@ -79,7 +94,7 @@ func TestFixSSHFirewall(t *testing.T) {
 	if out, err := guestSSH(port, key, time.Minute, "sudo nft list table inet vigie", nil); err != nil {
 		t.Fatalf("after the reboot table inet vigie is gone: %v\n%s", err, out)
 	}
-	raw, _ := guestSSH(port, key, 2*time.Minute, "sudo /usr/local/bin/vigie check --only ssh,firewall --json; echo \"exit=$?\" >&2", nil)
+	raw, _ := guestSSH(port, key, 2*time.Minute, "sudo "+vigie+" check --only ssh,firewall --json; echo \"exit=$?\" >&2", nil)
 	if i := strings.LastIndex(raw, "exit="); i >= 0 {
 		raw = raw[:i]
 	}
@@ -93,6 +108,8 @@ func TestFixSSHFirewall(t *testing.T) {
 			t.Errorf("after the reboot %s: %+v", id, f)
 		}
 	}
+	outside := hardenedOutside("after the reboot")
+	compareLiveProbe(t, rep, outside)
 	// The service runs again, the firewall still drops it.
 	sh(startEcho)
 	time.Sleep(2 * time.Second)
@@ -102,4 +119,5 @@ func TestFixSSHFirewall(t *testing.T) {
 	if got := readForwarded(echo); strings.Contains(got, "hello") {
 		t.Errorf("after the reboot the echo service answers through the firewall: %q", got)
 	}
+	return outside
 }

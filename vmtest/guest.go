@@ -28,7 +28,7 @@ type guest struct {
 func bootGuest(t *testing.T, name, userData, placeholder, artifact string, cfg vmConfig) *guest {
 	t.Helper()
 	needTools(t)
-	cfg.Image = ensureImage(t)
+	cfg.Image = ensureImage(t, cfg.Suite)
 	cfg.Dir = runDir(t, name)
 	key := newSSHKey(t, cfg.Dir)
 	urlPath := "/" + filepath.Base(artifact)
@@ -40,6 +40,7 @@ func bootGuest(t *testing.T, name, userData, placeholder, artifact string, cfg v
 	cfg.UserData = strings.Replace(string(template), placeholder, "http://"+guestFwdAddr+urlPath, 1)
 	cfg.MetaData = fmt.Sprintf("instance-id: vigie-vmtest-%s-%d\nlocal-hostname: vigie-guest\npublic-keys:\n  - %s\n", name, time.Now().UnixNano(), key.Public)
 	cfg.SSHPort = testenv.FreePort(t)
+	start := time.Now()
 	v := startVM(t, cfg)
 	g := &guest{t: t, v: v, port: cfg.SSHPort, key: key}
 	t.Cleanup(func() {
@@ -49,7 +50,9 @@ func bootGuest(t *testing.T, name, userData, placeholder, artifact string, cfg v
 		}
 	})
 	v.waitSSH(t, key, sshUpWithin)
+	sshUp := time.Since(start)
 	v.waitBootFinished(t, key, cloudInitWithin)
+	t.Logf("timings: ssh up %s, cloud-init done %s", sshUp.Round(time.Second), time.Since(start).Round(time.Second))
 	return g
 }
 
@@ -66,7 +69,9 @@ func (g *guest) sh(cmd string, stdin []byte) string {
 // reboot restarts the guest and waits until SSH answers again.
 func (g *guest) reboot() {
 	g.t.Helper()
+	start := time.Now()
 	_, _ = guestSSH(g.port, g.key, 30*time.Second, "sudo systemctl reboot", nil)
 	time.Sleep(10 * time.Second)
 	g.v.waitSSH(g.t, g.key, sshUpWithin)
+	g.t.Logf("timings: reboot, ssh up again %s", time.Since(start).Round(time.Second))
 }

@@ -17,7 +17,26 @@ import (
 )
 
 // imageEnv are the variables image/build.sh reads; they are part of the key.
-var imageEnv = []string{"VIGIE_VM_MIRROR", "VIGIE_VM_SECURITY_MIRROR", "VIGIE_VM_SUITE", "VIGIE_VM_ROOT_SIZE"}
+var imageEnv = []string{"VIGIE_VM_MIRROR", "VIGIE_VM_SECURITY_MIRROR", "VIGIE_VM_ROOT_SIZE"}
+
+// The Debian suites a guest can run: image/packages.SUITE.list holds what
+// each needs besides image/packages.list.
+const (
+	bookworm = "bookworm" // Debian 12
+	trixie   = "trixie"   // Debian 13
+)
+
+// suiteNames name each suite's cache entries.
+var suiteNames = map[string]string{bookworm: "debian12", trixie: "debian13"}
+
+// defaultSuite is the suite of the scenarios that do not name one:
+// bookworm, or VIGIE_VM_SUITE.
+func defaultSuite() string {
+	if s := os.Getenv("VIGIE_VM_SUITE"); s != "" {
+		return s
+	}
+	return bookworm
+}
 
 const imageBuildTimeout = 12 * time.Minute
 
@@ -34,21 +53,27 @@ func cacheDir() string {
 	return "/var/cache/vigie-vmtest"
 }
 
-// imageKey hashes every file of image/ (build script, package list, the
-// collector baked into the guest) and the variables the script reads.
-func imageKey(dir string) (string, error) {
+// imageKey hashes the suite, every file of image/ (build script, package
+// lists, the collector baked into the guest) but the package lists of other
+// suites, and the variables the script reads.
+func imageKey(dir, suite string) (string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return "", fmt.Errorf("read image inputs: %w", err)
 	}
 	names := make([]string, 0, len(entries))
 	for _, e := range entries {
-		if e.Type().IsRegular() {
-			names = append(names, e.Name())
+		if !e.Type().IsRegular() {
+			continue
 		}
+		if s, ok := suiteList(e.Name()); ok && s != suite {
+			continue
+		}
+		names = append(names, e.Name())
 	}
 	sort.Strings(names)
 	h := sha256.New()
+	fmt.Fprintf(h, "suite %s\n", suite)
 	for _, n := range names {
 		data, err := os.ReadFile(filepath.Join(dir, n))
 		if err != nil {
@@ -61,6 +86,16 @@ func imageKey(dir string) (string, error) {
 		fmt.Fprintf(h, "env %s=%s\n", v, os.Getenv(v))
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+// suiteList returns the suite of a file named packages.SUITE.list.
+func suiteList(name string) (string, bool) {
+	rest, ok := strings.CutPrefix(name, "packages.")
+	if !ok {
+		return "", false
+	}
+	suite, ok := strings.CutSuffix(rest, ".list")
+	return suite, ok && suite != ""
 }
 
 func (g guestImage) complete() bool {
@@ -81,21 +116,28 @@ func imageAt(dir string) guestImage {
 	}
 }
 
-// ensureImage returns the cached guest for the current inputs, building it
-// first when it is missing. The cache is never modified once READY exists:
-// every boot runs on a qcow2 overlay.
-func ensureImage(t *testing.T) guestImage {
+// ensureImage returns the cached guest of suite ("" for the default one)
+// for the current inputs, building it first when it is missing. The cache
+// is never modified once READY exists: every boot runs on a qcow2 overlay.
+func ensureImage(t *testing.T, suite string) guestImage {
 	t.Helper()
+	if suite == "" {
+		suite = defaultSuite()
+	}
+	name, ok := suiteNames[suite]
+	if !ok {
+		t.Fatalf("unknown guest suite %q (VIGIE_VM_SUITE?): want %s or %s", suite, bookworm, trixie)
+	}
 	inputs, err := filepath.Abs("image")
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := imageKey(inputs)
+	key, err := imageKey(inputs, suite)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cache := cacheDir()
-	img := imageAt(filepath.Join(cache, "debian12-"+key))
+	img := imageAt(filepath.Join(cache, name+"-"+key))
 	if img.complete() {
 		t.Logf("guest image: %s (cached)", img.Dir)
 		return img
@@ -110,7 +152,7 @@ func ensureImage(t *testing.T) guestImage {
 		return img
 	}
 	if os.Geteuid() != 0 {
-		t.Fatalf("building the guest image needs root (mmdebstrap, mkfs.ext4 -d keeping owners); run as root or point VIGIE_VM_CACHE at a cache that holds debian12-%s", key)
+		t.Fatalf("building the guest image needs root (mmdebstrap, mkfs.ext4 -d keeping owners); run as root or point VIGIE_VM_CACHE at a cache that holds %s-%s", name, key)
 	}
 	tmp := img.Dir + ".tmp"
 	if err := os.RemoveAll(tmp); err != nil {
@@ -124,7 +166,7 @@ func ensureImage(t *testing.T) guestImage {
 	defer logf.Close()
 	start := time.Now()
 	t.Logf("building guest image %s (log: %s)", img.Dir, logPath)
-	cmd := exec.Command(filepath.Join(inputs, "build.sh"), tmp)
+	cmd := exec.Command(filepath.Join(inputs, "build.sh"), tmp, suite)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := runWithTimeout(cmd, imageBuildTimeout); err != nil {
 		t.Fatalf("image build failed after %s: %v\n--- %s (tail) ---\n%s", time.Since(start).Round(time.Second), err, logPath, tailFile(logPath, 40))

@@ -32,6 +32,10 @@ const guestFwdEnv = "VIGIE_VMTEST_GUESTFWD"
 
 // vmConfig says what to boot.
 type vmConfig struct {
+	// Suite is the guest's Debian suite (bookworm, trixie); "" is the
+	// default one (bookworm, or VIGIE_VM_SUITE). bootGuest builds Image
+	// from it.
+	Suite     string
 	Image     guestImage
 	Dir       string // per-run directory: overlay, disks, console log
 	UserData  string
@@ -106,7 +110,13 @@ func startVM(t *testing.T, cfg vmConfig) *vm {
 	}
 
 	args := []string{
-		"-accel", "tcg,thread=multi", "-smp", "2", "-m", strconv.Itoa(cfg.MemoryMiB),
+		// RDRAND seeds the guest kernel's RNG at 0.05 s, before its second
+		// CPU starts. Without it the RNG is ready only once userspace runs
+		// (12-19 s), and the kernel then patches a static key in
+		// getrandom's path (int3 breakpoints) while the other vCPU runs
+		// that code: under multi-threaded TCG a Debian 13 guest died of
+		// "Oops: int3" in crng_make_state there.
+		"-accel", "tcg,thread=multi", "-cpu", "qemu64,+rdrand", "-smp", "2", "-m", strconv.Itoa(cfg.MemoryMiB),
 		"-nodefaults", "-no-user-config", "-display", "none",
 		"-kernel", cfg.Image.Kernel, "-initrd", cfg.Image.Initrd,
 		"-append", "root=LABEL=vigie-root rw console=ttyS0 net.ifnames=0 panic=-1",

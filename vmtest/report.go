@@ -36,6 +36,7 @@ type evidence struct {
 	Subject string          `json:"subject"`
 	Key     string          `json:"key"`
 	Value   json.RawMessage `json:"value"`
+	Source  string          `json:"source"`
 	OK      bool            `json:"ok"`
 }
 
@@ -59,6 +60,23 @@ func (f finding) stringsBySubject(key string) (map[string][]string, error) {
 		var v []string
 		if err := json.Unmarshal(e.Value, &v); err != nil {
 			return nil, fmt.Errorf("%s evidence %s of %q is not an array of strings: %s", f.ID, key, e.Subject, e.Value)
+		}
+		out[e.Subject] = v
+	}
+	return out, nil
+}
+
+// stringBySubject collects the string values of one evidence key, per
+// subject.
+func (f finding) stringBySubject(key string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, e := range f.Evidence {
+		if e.Key != key {
+			continue
+		}
+		var v string
+		if err := json.Unmarshal(e.Value, &v); err != nil {
+			return nil, fmt.Errorf("%s evidence %s of %q is not a string: %s", f.ID, key, e.Subject, e.Value)
 		}
 		out[e.Subject] = v
 	}

@@ -114,6 +114,7 @@ func (v *vm) waitBootFinished(t *testing.T, key sshKey, within time.Duration) {
 // outsideView is what the OpenSSH client sees of the guest's sshd.
 type outsideView struct {
 	HostKeyAlgorithms []string // the server's KEXINIT proposal
+	KexAlgorithms     []string // the same proposal's key exchanges
 	KeyTypes          []string // ssh-keyscan's key types
 	AuthMethods       []string // offered after the "none" method
 	Raw               string
@@ -122,6 +123,7 @@ type outsideView struct {
 var (
 	reAuthContinue = regexp.MustCompile(`Authentications that can continue: (\S+)`)
 	reHostKeyAlgs  = regexp.MustCompile(`^debug2: host key algorithms: (\S+)`)
+	reKexAlgs      = regexp.MustCompile(`^debug2: KEX algorithms: (\S+)`)
 )
 
 // probeFromOutside asks the guest's sshd, through the forwarded loopback
@@ -144,6 +146,9 @@ func probeFromOutside(port int) (outsideView, error) {
 		}
 		if m := reHostKeyAlgs.FindStringSubmatch(line); peer && m != nil && view.HostKeyAlgorithms == nil {
 			view.HostKeyAlgorithms = strings.Split(m[1], ",")
+		}
+		if m := reKexAlgs.FindStringSubmatch(line); peer && m != nil && view.KexAlgorithms == nil {
+			view.KexAlgorithms = strings.Split(m[1], ",")
 		}
 		if m := reAuthContinue.FindStringSubmatch(line); m != nil && view.AuthMethods == nil {
 			view.AuthMethods = strings.Split(m[1], ",")

@@ -1,5 +1,5 @@
-# vmtest/vmtest.mk: `make vmtest` boots Debian 12 guests under qemu (TCG) and
-# checks vigie's first-boot report from inside and from outside.
+# vmtest/vmtest.mk: `make vmtest` boots Debian 12 and Debian 13 guests under
+# qemu (TCG) and checks vigie from inside and from outside.
 # Included by the root Makefile; needs root and the tools of vmtest/ci-deps.sh.
 # See vmtest/README.md.
 

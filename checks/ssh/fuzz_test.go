@@ -80,6 +80,7 @@ func FuzzExpandAuthorizedKeysFile(f *testing.F) {
 func FuzzParseServerHello(f *testing.F) {
 	f.Add(serverHello("", []string{"ssh-ed25519"}))
 	f.Add([]byte("SSH-2.0-x\r\n\x00\x00\x00\x0c\x04\x14"))
+	fuzzseed.Files(f, "testdata/server-hello/*.bin")
 	f.Fuzz(func(t *testing.T, in []byte) {
 		ver, _, err := parseServerHello(in)
 		if err == nil && (len(ver) < 4 || ver[:4] != "SSH-") {

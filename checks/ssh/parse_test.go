@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/host/hostfs"
 
 	xssh "golang.org/x/crypto/ssh"
@@ -45,6 +46,84 @@ func TestParseSshdT(t *testing.T) {
 	}
 	if algs := s.List("pubkeyacceptedalgorithms"); len(algs) != 16 || algs[8] != "ssh-ed25519" {
 		t.Errorf("pubkeyacceptedalgorithms = %v", algs)
+	}
+}
+
+// TestParseSshdTDebian13: OpenSSH 10's sshd -T (Debian 13, captured) has
+// keywords OpenSSH 9.2 lacks (sshdsessionpath, sshdauthpath,
+// persourcepenalties, refuseconnection, channeltimeout...) and ML-KEM
+// first among the key exchanges; every rule reaches a verdict on it.
+func TestParseSshdTDebian13(t *testing.T) {
+	b, err := os.ReadFile("testdata/sshd-T/debian13-default.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ParseSshdT(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ key, want string }{
+		{"passwordauthentication", "yes"},
+		{"kbdinteractiveauthentication", "no"},
+		{"permitrootlogin", "without-password"},
+		{"authorizedkeysfile", ".ssh/authorized_keys .ssh/authorized_keys2"},
+		{"port", "22"},
+		{"sshdsessionpath", "/usr/lib/openssh/sshd-session"},
+		{"sshdauthpath", "/usr/lib/openssh/sshd-auth"},
+		{"refuseconnection", "no"},
+	}
+	for _, tt := range tests {
+		if got := s.Get(tt.key); got != tt.want {
+			t.Errorf("%s = %q, want %q", tt.key, got, tt.want)
+		}
+	}
+	if got := s["hostkey"]; len(got) != 3 || got[2] != "/etc/ssh/ssh_host_ed25519_key" {
+		t.Errorf("hostkey = %v", got)
+	}
+	if got := s["listenaddress"]; !slices.Equal(got, []string{"[::]:22", "0.0.0.0:22"}) {
+		t.Errorf("listenaddress = %v", got)
+	}
+	kex := s.List("kexalgorithms")
+	if len(kex) == 0 || kex[0] != "mlkem768x25519-sha256" || slices.ContainsFunc(kex, func(k string) bool { return strings.HasPrefix(k, "diffie-hellman-") }) {
+		t.Errorf("kexalgorithms = %v", kex)
+	}
+
+	f := &Facts{Installed: true, Source: "sshd -T", Global: s, ProbeOff: true,
+		HostKeys: []HostKey{{Path: "/etc/ssh/ssh_host_rsa_key", Type: "ssh-rsa"}, {Path: "/etc/ssh/ssh_host_ecdsa_key", Type: "ecdsa-sha2-nistp256"}, {Path: "/etc/ssh/ssh_host_ed25519_key", Type: "ssh-ed25519"}}}
+	want := map[string]checks.Status{IDPasswordAuth: checks.Fail, IDRootLogin: checks.Pass, IDPubkeyAlgs: checks.Fail, IDHostKeys: checks.Fail,
+		IDAuthorizedKeys: checks.Pass, IDCrypto: checks.Fail, IDLiveProbe: checks.Skip}
+	for _, fi := range Evaluate(f) {
+		if fi.Status != want[fi.ID] {
+			t.Errorf("%s: %s (%s), want %s", fi.ID, fi.Status, fi.Reason, want[fi.ID])
+		}
+		if fi.ID == IDCrypto && (!strings.Contains(fi.Reason, "ecdh-sha2-nistp256 (NIST curve)") || strings.Contains(fi.Reason, "mlkem")) {
+			t.Errorf("%s: %s", fi.ID, fi.Reason)
+		}
+	}
+}
+
+// TestParseServerHelloDebian13: OpenSSH 10's identification line and
+// KEXINIT (Debian 13, captured), with ML-KEM first among the key exchanges.
+func TestParseServerHelloDebian13(t *testing.T) {
+	b, err := os.ReadFile("testdata/server-hello/debian13.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ver, kex, err := parseServerHello(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ver != "SSH-2.0-OpenSSH_10.0p2 Debian-7+deb13u4" {
+		t.Errorf("version %q", ver)
+	}
+	if len(kex.KexAlgos) == 0 || kex.KexAlgos[0] != "mlkem768x25519-sha256" || !slices.Contains(kex.KexAlgos, "kex-strict-s-v00@openssh.com") {
+		t.Errorf("key exchanges %v", kex.KexAlgos)
+	}
+	if want := []string{"rsa-sha2-512", "rsa-sha2-256", "ecdsa-sha2-nistp256", "ssh-ed25519"}; !slices.Equal(kex.ServerHostKeyAlgos, want) {
+		t.Errorf("host key algorithms %v, want %v", kex.ServerHostKeyAlgos, want)
+	}
+	if len(kex.CiphersServerClient) == 0 || kex.CiphersServerClient[0] != "chacha20-poly1305@openssh.com" {
+		t.Errorf("ciphers %v", kex.CiphersServerClient)
 	}
 }
 

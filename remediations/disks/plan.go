@@ -153,12 +153,32 @@ func BuildPlan(ctx context.Context, env *host.Env, f *diskcheck.Facts, opt Optio
 		}
 		return p, nil
 	}
+	if !hasCryptsetupGenerator(ctx, env) {
+		for _, t := range targets {
+			p.Refusals = append(p.Refusals, t.item.Kind+" "+t.item.Label+": encrypting it at every boot needs systemd's crypttab generator, which is not installed: "+
+				"nothing would open /etc/crypttab's devices at boot (on Debian 13 it is a package of its own: apt-get install systemd-cryptsetup)")
+		}
+		return p, nil
+	}
 	if err := plan(ctx, env, p, targets, opt); err != nil {
 		return nil, err
 	}
 	p.Activate = opt.Systemd.Reload
 	p.Verify = func(ctx context.Context) error { return verify(ctx, env, targets, opt) }
 	return p, nil
+}
+
+// cryptsetupGenerators are where systemd's systemd-cryptsetup-generator,
+// which turns /etc/crypttab into systemd-cryptsetup@.service units, may be
+// installed. Debian 12 and RHEL ship it with systemd; Debian 13 moved it to
+// the package systemd-cryptsetup, which systemd only recommends.
+var cryptsetupGenerators = []string{
+	"/usr/lib/systemd/system-generators/systemd-cryptsetup-generator",
+	"/lib/systemd/system-generators/systemd-cryptsetup-generator",
+}
+
+func hasCryptsetupGenerator(ctx context.Context, env *host.Env) bool {
+	return slices.ContainsFunc(cryptsetupGenerators, func(p string) bool { return env.FS().Exists(ctx, p) })
 }
 
 // manualPath explains how to encrypt a disk that holds data, which vigie

@@ -43,6 +43,7 @@ func newHost(t *testing.T) *testHost {
 	link("by-id", "nvme-eui.0025388b91b2ab8e", "nvme1n1")
 	link("by-id", "nvme-Scaleway_NVMe_scratch_0123", "nvme1n1")
 	link("by-partuuid", "5f1c-03", "vda3")
+	h.write(t, cryptsetupGenerators[0][1:], "")
 	h.blkid = map[string]string{
 		"vdb":     "DEVNAME=%s/vdb\nUUID=0b5c4a1e-8f0e-4d55-9f0a-6a4f3c2b1a00\nBLOCK_SIZE=4096\nTYPE=ext4\n",
 		"nvme1n1": "DEVNAME=%s/nvme1n1\nUUID=7d2e0c4b-2a77-4a55-8c1e-1f0f1e2d3c4b\nLABEL=scratch\nTYPE=xfs\n",
@@ -217,6 +218,41 @@ func TestPlan(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPlanWithoutCryptsetupGenerator: a Debian 13 host installed without
+// recommends has no systemd-cryptsetup, so nothing would open crypttab's
+// devices at boot: the plan refuses, names the package, and changes
+// nothing.
+func TestPlanWithoutCryptsetupGenerator(t *testing.T) {
+	h := newHost(t)
+	if err := os.Remove(filepath.Join(h.dir, cryptsetupGenerators[0])); err != nil {
+		t.Fatal(err)
+	}
+	scratch := filepath.Join(h.dir, "scratch")
+	if err := os.MkdirAll(filepath.Join(scratch, "lost+found"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.write(t, "etc/fstab", "/dev/disk/by-id/virtio-scratch1 "+EscapeTab(scratch)+" ext4 defaults 0 2\nUUID=3c1d9e1a-5b5e-4c3a-9c2e-0e6b7a8f9d10 none swap sw 0 0\n")
+	p, err := BuildPlan(context.Background(), h.env(), facts(
+		item("filesystem", scratch, "vdb", "ext4", diskcheck.Scratch, scratch),
+		item("swap", h.dev+"/vda3", "vda3", "partition", diskcheck.Local)), h.options(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Refusals) != 2 || !p.Empty() {
+		t.Fatalf("refusals %q, %d files, %d actions", p.Refusals, len(p.Files), len(p.Actions))
+	}
+	for _, r := range p.Refusals {
+		if !strings.Contains(r, "crypttab generator, which is not installed") || !strings.Contains(r, "apt-get install systemd-cryptsetup") {
+			t.Errorf("refusal %q", r)
+		}
+	}
+	// Where /lib is not merged into /usr, the generator is found there.
+	h.write(t, cryptsetupGenerators[1][1:], "")
+	if !hasCryptsetupGenerator(context.Background(), h.env()) {
+		t.Errorf("generator under /lib not found")
 	}
 }
 

@@ -1,6 +1,8 @@
 package ssh
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -49,5 +51,49 @@ func TestMergedLines(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMergedLinesOnCapturedServers runs the merge over the sshd -T of a
+// fresh Debian 12 (OpenSSH 9.2) and Debian 13 (OpenSSH 10, captured in
+// the guest): the key exchanges keep the operator's order, ML-KEM first
+// where the server has it, name only what that sshd offers, and a second
+// fix over the result writes nothing more.
+func TestMergedLinesOnCapturedServers(t *testing.T) {
+	for file, kex := range map[string]string{
+		"debian12-default.txt": "sntrup761x25519-sha512,sntrup761x25519-sha512@openssh.com,curve25519-sha256,curve25519-sha256@libssh.org,diffie-hellman-group-exchange-sha256,diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,diffie-hellman-group14-sha256",
+		"debian13-default.txt": "mlkem768x25519-sha256,sntrup761x25519-sha512,sntrup761x25519-sha512@openssh.com,curve25519-sha256,curve25519-sha256@libssh.org",
+	} {
+		b, err := os.ReadFile(filepath.Join("../../checks/ssh/testdata/sshd-T", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := sshcheck.ParseSshdT(b)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		lines, refusals := mergedLines(s, true)
+		if len(refusals) > 0 {
+			t.Errorf("%s: refusals %q", file, refusals)
+		}
+		got := map[string]string{}
+		for _, l := range lines {
+			k, v, _ := strings.Cut(l, " ")
+			got[strings.ToLower(k)] = v
+		}
+		if got["kexalgorithms"] != kex {
+			t.Errorf("%s: KexAlgorithms %s, want %s", file, got["kexalgorithms"], kex)
+		}
+		for key, v := range got {
+			for _, a := range strings.Split(v, ",") {
+				if key != "passwordauthentication" && key != "kbdinteractiveauthentication" && key != "permitrootlogin" && !slices.Contains(s.List(key), a) {
+					t.Errorf("%s: %s %s is not offered by this sshd (%v)", file, key, a, s.List(key))
+				}
+			}
+			s[key] = []string{v}
+		}
+		if again, _ := mergedLines(s, true); len(again) != 0 {
+			t.Errorf("%s: a second fix writes %q", file, again)
+		}
 	}
 }

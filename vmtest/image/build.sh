@@ -1,26 +1,34 @@
 #!/bin/sh
-# Builds the Debian 12 guest used by the VM tests:
-#   build.sh OUTDIR
-# leaves in OUTDIR
+# Builds a Debian guest used by the VM tests:
+#   build.sh OUTDIR [SUITE]
+# SUITE is bookworm (Debian 12, the default) or trixie (Debian 13). It leaves
+# in OUTDIR
 #   rootfs.img   raw ext4 image labelled vigie-root (boot with root=LABEL=vigie-root)
 #   vmlinuz      the guest kernel (linux-image-cloud-amd64)
 #   initrd.img   its initramfs
-# Needs root, mmdebstrap and mkfs.ext4. The package list is packages.list next to
-# this script; collect.sh and vmtest-collect.service (next to it too) copy the
-# test's evidence onto the results disk when the guest shuts down; VIGIE_VM_MIRROR and VIGIE_VM_SUITE override the archive and suite.
-# The VM test hashes every file of this directory (and the variables above) to
-# name its cache entry, so editing any of them rebuilds the image.
+# Needs root, mmdebstrap and mkfs.ext4. The packages are those of
+# packages.list next to this script plus those of packages.SUITE.list;
+# collect.sh and vmtest-collect.service (next to it too) copy the test's
+# evidence onto the results disk when the guest shuts down.
+# VIGIE_VM_MIRROR and VIGIE_VM_SECURITY_MIRROR override the archives.
+# The VM test hashes the suite, this directory's files (of the suite lists,
+# only SUITE's) and the variables above to name its cache entry, so editing
+# any of them rebuilds the image.
 set -eu
 
 out=${1:?usage: build.sh OUTDIR}
 here=$(cd "$(dirname "$0")" && pwd)
 mirror=${VIGIE_VM_MIRROR:-http://deb.debian.org/debian}
 security=${VIGIE_VM_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
-suite=${VIGIE_VM_SUITE:-bookworm}
+suite=${2:-bookworm}
 label=vigie-root
 size=${VIGIE_VM_ROOT_SIZE:-3G}
 
-pkgs=$(grep -v -e '^#' -e '^[[:space:]]*$' "$here/packages.list" | paste -sd, -)
+if [ ! -f "$here/packages.$suite.list" ]; then
+	echo "build.sh: no packages.$suite.list next to build.sh: unknown suite $suite" >&2
+	exit 2
+fi
+pkgs=$(cat "$here/packages.list" "$here/packages.$suite.list" | grep -v -e '^#' -e '^[[:space:]]*$' | paste -sd, -)
 
 mkdir -p "$out"
 work=$(mktemp -d "$out/build.XXXXXX")
@@ -46,6 +54,7 @@ mmdebstrap \
 	--customize-hook="install -m 0755 '$here/collect.sh' \"\$1/usr/local/sbin/vmtest-collect\"" \
 	--customize-hook="install -m 0644 '$here/vmtest-collect.service' \"\$1/etc/systemd/system/\"" \
 	--customize-hook='chroot "$1" systemctl enable vmtest-collect.service' \
+	--customize-hook='if [ -x "$1/usr/sbin/netplan" ]; then chroot "$1" systemctl enable systemd-networkd.service; fi' \
 	--customize-hook='chroot "$1" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer man-db.timer >/dev/null 2>&1 || true' \
 	"$suite" "$root" \
 	"deb $mirror $suite main" \
