@@ -173,7 +173,7 @@ func withoutDropIn(env *host.Env, data []byte, sshdir, dropIn string, copies map
 			}
 			matches, err := filepath.Glob(env.Path(pat))
 			if err != nil {
-				return nil, fmt.Errorf("Include %s: %w", pat, err)
+				return nil, fmt.Errorf("include pattern %s: %w", pat, err)
 			}
 			sort.Strings(matches)
 			for _, m := range matches {
