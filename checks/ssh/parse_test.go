@@ -17,72 +17,61 @@ import (
 	xssh "golang.org/x/crypto/ssh"
 )
 
+// TestParseSshdT reads the sshd -T of a fresh Debian 12 (OpenSSH 9.2) and
+// Debian 13 (OpenSSH 10, with keywords 9.2 lacks: sshdsessionpath,
+// sshdauthpath, refuseconnection...), both captured.
 func TestParseSshdT(t *testing.T) {
-	b, err := os.ReadFile("testdata/sshd-T/debian12-default.txt")
-	if err != nil {
-		t.Fatal(err)
+	common := map[string]string{
+		"passwordauthentication":       "yes",
+		"kbdinteractiveauthentication": "no",
+		"permitrootlogin":              "without-password",
+		"authorizedkeysfile":           ".ssh/authorized_keys .ssh/authorized_keys2",
+		"port":                         "22",
 	}
-	s, err := ParseSshdT(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct{ key, want string }{
-		{"passwordauthentication", "yes"},
-		{"kbdinteractiveauthentication", "no"},
-		{"permitrootlogin", "without-password"},
-		{"authorizedkeysfile", ".ssh/authorized_keys .ssh/authorized_keys2"},
-		{"port", "22"},
-	}
-	for _, tt := range tests {
-		if got := s.Get(tt.key); got != tt.want {
-			t.Errorf("%s = %q, want %q", tt.key, got, tt.want)
+	for file, more := range map[string]map[string]string{
+		"debian12-default.txt": {},
+		"debian13-default.txt": {"sshdsessionpath": "/usr/lib/openssh/sshd-session", "sshdauthpath": "/usr/lib/openssh/sshd-auth", "refuseconnection": "no"},
+	} {
+		s := parseCaptured(t, file)
+		for key, want := range common {
+			if got := s.Get(key); got != want {
+				t.Errorf("%s: %s = %q, want %q", file, key, got, want)
+			}
+		}
+		for key, want := range more {
+			if got := s.Get(key); got != want {
+				t.Errorf("%s: %s = %q, want %q", file, key, got, want)
+			}
+		}
+		if got := s["hostkey"]; len(got) != 3 || got[2] != "/etc/ssh/ssh_host_ed25519_key" {
+			t.Errorf("%s: hostkey = %v", file, got)
+		}
+		if got := s["listenaddress"]; !slices.Equal(got, []string{"[::]:22", "0.0.0.0:22"}) {
+			t.Errorf("%s: listenaddress = %v", file, got)
 		}
 	}
-	if got := s["hostkey"]; len(got) != 3 || got[2] != "/etc/ssh/ssh_host_ed25519_key" {
-		t.Errorf("hostkey = %v", got)
-	}
-	if got := s["listenaddress"]; !slices.Equal(got, []string{"[::]:22", "0.0.0.0:22"}) {
-		t.Errorf("listenaddress = %v", got)
-	}
-	if algs := s.List("pubkeyacceptedalgorithms"); len(algs) != 16 || algs[8] != "ssh-ed25519" {
+	if algs := parseCaptured(t, "debian12-default.txt").List("pubkeyacceptedalgorithms"); len(algs) != 16 || algs[8] != "ssh-ed25519" {
 		t.Errorf("pubkeyacceptedalgorithms = %v", algs)
 	}
 }
 
-// TestParseSshdTDebian13: OpenSSH 10's sshd -T (Debian 13, captured) has
-// keywords OpenSSH 9.2 lacks (sshdsessionpath, sshdauthpath,
-// persourcepenalties, refuseconnection, channeltimeout...) and ML-KEM
-// first among the key exchanges; every rule reaches a verdict on it.
-func TestParseSshdTDebian13(t *testing.T) {
-	b, err := os.ReadFile("testdata/sshd-T/debian13-default.txt")
+func parseCaptured(t *testing.T, file string) Settings {
+	t.Helper()
+	b, err := os.ReadFile("testdata/sshd-T/" + file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s, err := ParseSshdT(b)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", file, err)
 	}
-	tests := []struct{ key, want string }{
-		{"passwordauthentication", "yes"},
-		{"kbdinteractiveauthentication", "no"},
-		{"permitrootlogin", "without-password"},
-		{"authorizedkeysfile", ".ssh/authorized_keys .ssh/authorized_keys2"},
-		{"port", "22"},
-		{"sshdsessionpath", "/usr/lib/openssh/sshd-session"},
-		{"sshdauthpath", "/usr/lib/openssh/sshd-auth"},
-		{"refuseconnection", "no"},
-	}
-	for _, tt := range tests {
-		if got := s.Get(tt.key); got != tt.want {
-			t.Errorf("%s = %q, want %q", tt.key, got, tt.want)
-		}
-	}
-	if got := s["hostkey"]; len(got) != 3 || got[2] != "/etc/ssh/ssh_host_ed25519_key" {
-		t.Errorf("hostkey = %v", got)
-	}
-	if got := s["listenaddress"]; !slices.Equal(got, []string{"[::]:22", "0.0.0.0:22"}) {
-		t.Errorf("listenaddress = %v", got)
-	}
+	return s
+}
+
+// TestRulesOnDebian13: ML-KEM first among OpenSSH 10's key exchanges, and
+// every rule reaches a verdict on its sshd -T.
+func TestRulesOnDebian13(t *testing.T) {
+	s := parseCaptured(t, "debian13-default.txt")
 	kex := s.List("kexalgorithms")
 	if len(kex) == 0 || kex[0] != "mlkem768x25519-sha256" || slices.ContainsFunc(kex, func(k string) bool { return strings.HasPrefix(k, "diffie-hellman-") }) {
 		t.Errorf("kexalgorithms = %v", kex)
