@@ -37,12 +37,7 @@ const sample = `{"id":"8f1b0c6e-1d0a-4a5e-9f5c-2f1d2b7a9c31","name":"web-1","hos
 // TestNoContactOffScaleway: off Scaleway and without a configured URL the
 // client sends nothing, not even to a server that would answer.
 func TestNoContactOffScaleway(t *testing.T) {
-	var hits atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		_, _ = w.Write([]byte(sample))
-	}))
-	defer srv.Close()
+	srv, hits := sampleServer(t)
 	c := NewClient("")
 	c.URL = srv.URL // as if the default address answered
 	if _, err := c.Get(context.Background(), hosttest.Env(t, nil)); !errors.Is(err, ErrNotScaleway) {
@@ -54,12 +49,7 @@ func TestNoContactOffScaleway(t *testing.T) {
 }
 
 func TestGetOnScaleway(t *testing.T) {
-	var hits atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		_, _ = w.Write([]byte(sample))
-	}))
-	defer srv.Close()
+	srv, hits := sampleServer(t)
 	c := NewClient("")
 	c.URL = srv.URL
 	env := hosttest.Env(t, map[string]string{"sys/class/dmi/id/sys_vendor": "Scaleway\n"})
@@ -120,4 +110,17 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("accepted metadata without identity")
 		}
 	})
+}
+
+// sampleServer answers every request with the captured metadata and counts
+// the requests.
+func sampleServer(t *testing.T) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	hits := new(atomic.Int64)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		_, _ = w.Write([]byte(sample))
+	}))
+	t.Cleanup(srv.Close)
+	return srv, hits
 }
