@@ -7,10 +7,14 @@
 package testenv
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -82,4 +86,53 @@ func FreePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Account is a real local account a test made with User.
+type Account struct {
+	Name string
+	UID  int
+	Home string
+}
+
+// User creates a real local account for the test with useradd: a login
+// shell, home directory home (not created), the supplementary groups
+// given, and password as its password ("" leaves it locked). sshd and
+// sshd -T -C resolve it through NSS like any account, which a fixture
+// passwd file cannot give them. It is deleted when the test ends.
+func User(t testing.TB, home, password string, groups ...string) Account {
+	t.Helper()
+	Root(t, "to create accounts")
+	Commands(t, "apt-get install passwd", "useradd", "userdel", "chpasswd")
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	name := "vt" + hex.EncodeToString(b[:])
+	args := []string{"-M", "-d", home, "-s", "/bin/bash"}
+	if len(groups) > 0 {
+		args = append(args, "-G", strings.Join(groups, ","))
+	}
+	if out, err := exec.Command("useradd", append(args, name)...).CombinedOutput(); err != nil {
+		t.Fatalf("useradd %s: %v %s", name, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("userdel", name).CombinedOutput(); err != nil {
+			t.Errorf("userdel %s: %v %s", name, err, out)
+		}
+	})
+	if password != "" {
+		cmd := exec.Command("chpasswd")
+		cmd.Stdin = strings.NewReader(name + ":" + password + "\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("chpasswd %s: %v %s", name, err, out)
+		}
+	}
+	out, err := exec.Command("id", "-u", name).Output()
+	if err != nil {
+		t.Fatalf("id -u %s: %v", name, err)
+	}
+	uid, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatalf("id -u %s: %q", name, out)
+	}
+	return Account{Name: name, UID: uid, Home: home}
 }

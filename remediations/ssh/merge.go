@@ -3,16 +3,11 @@ package ssh
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
-	"sort"
-	"strconv"
 	"strings"
 
 	sshcheck "github.com/vigie-agent/vigie/checks/ssh"
 	"github.com/vigie-agent/vigie/host"
-	"github.com/vigie-agent/vigie/host/hostfs"
 )
 
 // directive is one line the drop-in may write, with how its value is
@@ -108,10 +103,9 @@ func mergedLines(op sshcheck.Settings, allowLockin bool) (lines, refusals []stri
 
 // operatorSettings is what sshd does without vigie's drop-in: the
 // effective configuration when there is no drop-in yet, else the real
-// sshd -T of a scratch copy of the configuration in which every Include
-// that reads the drop-in reads the other files it matches and not it. The
-// merge is computed from these, so a second fix writes the same drop-in,
-// and a setting the operator tightened since wins again.
+// sshd -T of a scratch copy of the configuration in which vigie's drop-in
+// is left out. The merge is computed from these, so a second fix writes the
+// same drop-in, and a setting the operator tightened since wins again.
 func operatorSettings(ctx context.Context, env *host.Env, f *sshcheck.Facts, opt Options) (sshcheck.Settings, error) {
 	if !slices.Contains(f.Files.Files, opt.DropIn) {
 		return f.Global, nil
@@ -122,75 +116,18 @@ func operatorSettings(ctx context.Context, env *host.Env, f *sshcheck.Facts, opt
 		rest.Global = slices.DeleteFunc(slices.Clone(f.Files.Global), func(d sshcheck.Directive) bool { return d.File == opt.DropIn })
 		return sshcheck.FromFiles(&rest), nil
 	}
-	scratch, err := os.MkdirTemp("", "vigie-sshd-")
+	sc, err := newScratch(ctx, env, opt, map[string][]byte{opt.DropIn: nil})
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(scratch)
-	// Every file read gets a copy under a name of its own; its Include
-	// lines name the copies of what they matched.
-	copies := map[string]string{}
-	for i, file := range f.Files.Files {
-		copies[file] = filepath.Join(scratch, strconv.Itoa(i)+".conf")
+	defer sc.close()
+	main, err := sc.main()
+	if err != nil {
+		return nil, err
 	}
-	sshdir := filepath.Dir(opt.Check.ConfigPath)
-	for _, file := range f.Files.Files {
-		if file == opt.DropIn {
-			continue
-		}
-		data, err := env.ReadFile(ctx, file, hostfs.Config)
-		if err != nil {
-			return nil, fmt.Errorf("read %w", err)
-		}
-		out, err := withoutDropIn(env, data, sshdir, opt.DropIn, copies)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
-		}
-		if err := os.WriteFile(copies[file], out, 0o600); err != nil {
-			return nil, err
-		}
-	}
-	b, err := env.Cmd.Run(ctx, opt.Check.SshdPath, "-T", "-f", copies[opt.Check.ConfigPath])
+	b, err := env.Cmd.Run(ctx, opt.Check.SshdPath, "-T", "-f", main)
 	if err != nil {
 		return nil, fmt.Errorf("sshd -T without vigie's drop-in: %w", err)
 	}
 	return sshcheck.ParseSshdT(b)
-}
-
-// withoutDropIn rewrites the Include lines of one file: each pattern
-// becomes the copies of the files it matches, the drop-in left out.
-func withoutDropIn(env *host.Env, data []byte, sshdir, dropIn string, copies map[string]string) ([]byte, error) {
-	lines := strings.Split(string(data), "\n")
-	for i, raw := range lines {
-		words, err := sshcheck.SplitLine(raw)
-		if err != nil || len(words) == 0 || !strings.EqualFold(words[0], "include") {
-			continue
-		}
-		var repl []string
-		for _, pat := range words[1:] {
-			if !filepath.IsAbs(pat) {
-				pat = filepath.Join(sshdir, pat)
-			}
-			matches, err := filepath.Glob(env.Path(pat))
-			if err != nil {
-				return nil, fmt.Errorf("include pattern %s: %w", pat, err)
-			}
-			sort.Strings(matches)
-			for _, m := range matches {
-				name := m
-				if root := env.Path("/"); root != "/" {
-					name = "/" + strings.TrimPrefix(strings.TrimPrefix(m, strings.TrimSuffix(root, "/")), "/")
-				}
-				if c, ok := copies[name]; ok && name != dropIn {
-					repl = append(repl, c)
-				}
-			}
-		}
-		if len(repl) == 0 {
-			lines[i] = "# (vigie: this Include read only its own drop-in)"
-			continue
-		}
-		lines[i] = "Include " + strings.Join(repl, " ")
-	}
-	return []byte(strings.Join(lines, "\n")), nil
 }

@@ -18,11 +18,10 @@ import (
 	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/host/hostfs"
 
-	"github.com/vigie-agent/vigie/host/accounts"
-
 	xssh "golang.org/x/crypto/ssh"
 
 	"github.com/vigie-agent/vigie/checks"
+	"github.com/vigie-agent/vigie/checks/access"
 	sshcheck "github.com/vigie-agent/vigie/checks/ssh"
 	"github.com/vigie-agent/vigie/remediations"
 )
@@ -32,14 +31,27 @@ type Options struct {
 	Check   sshcheck.Options
 	DropIn  string // the file that wins: /etc/ssh/sshd_config.d/00-vigie.conf
 	HostKey string // /etc/ssh/ssh_host_ed25519_key
-	// Force turns passwords off even when no administrator has an ED25519
-	// key. The operator takes the lockout risk.
+	// Access says where the accounts and the sudo policy are read, to know
+	// who administers the host.
+	Access access.Options
+	// Operator is the account running the fix (its login uid, or sudo's
+	// SUDO_USER), "" when unknown: it must keep an ED25519 way in.
+	Operator string
+	// Force turns passwords off even when an administrator would lose
+	// every way in. The operator takes the lockout risk.
 	Force bool
 	// Reload makes sshd read its configuration again.
 	Reload func(ctx context.Context) error
 }
 
-// BuildPlan decides the changes from the SSH facts.
+// BuildPlan decides the changes from the SSH facts. The changes that can
+// lock someone out (passwords, root's password, keys other than ED25519)
+// are tried first on a scratch copy of the configuration: the real sshd is
+// asked, for every administrator, how it could log in today and how with
+// the candidate, and they are left out, with the reasons, when an
+// administrator who logs in today would have no way in, when nobody would
+// keep an ED25519 key, or when the operator running the fix would keep
+// none.
 func BuildPlan(ctx context.Context, env *host.Env, f *sshcheck.Facts, opt Options) (*remediations.Plan, error) {
 	p := &remediations.Plan{Area: "ssh"}
 	if !f.Installed {
@@ -49,69 +61,140 @@ func BuildPlan(ctx context.Context, env *host.Env, f *sshcheck.Facts, opt Option
 	if f.Files == nil {
 		return nil, fmt.Errorf("cannot read %s: %s", opt.Check.ConfigPath, f.FilesErr)
 	}
-	admins, why := adminsWithED25519(f)
-	allowLockin := len(admins) > 0 || opt.Force
-	if !allowLockin {
-		p.Refusals = append(p.Refusals, "password login, root password login and non-ED25519 keys stay allowed: "+why+
-			". Add an ED25519 key to an account that can sudo (or root), or run with --force")
-	}
 	op, err := operatorSettings(ctx, env, f, opt)
 	if err != nil {
 		return nil, err
 	}
-	lines, refusals := mergedLines(op, allowLockin)
-	p.Refusals = append(p.Refusals, refusals...)
-	var b strings.Builder
-	b.WriteString("# Written by vigie fix: sshd keeps the first value it reads, and this file\n# sorts first in sshd_config.d. Each value is the stricter of what the rest\n# of the configuration says and vigie's baseline; what already complies is\n# not repeated. Remove the file and reload sshd to undo by hand.\n")
-	for _, l := range lines {
-		b.WriteString(l + "\n")
-	}
-	b.WriteString("HostKey " + opt.HostKey + "\n")
-	p.Files = append(p.Files, remediations.FileChange{Path: env.Path(opt.DropIn), Content: []byte(b.String()), Mode: 0o644,
-		Why: "settings that win over the main file and cloud-init's drop-in"})
-
+	var newKey *hostKeyPair
 	if !hasED25519HostKey(ctx, env, f, opt.HostKey) {
-		priv, pub, err := newHostKey()
-		if err != nil {
+		if newKey, err = newHostKey(); err != nil {
 			return nil, err
 		}
-		p.Files = append(p.Files,
-			remediations.FileChange{Path: env.Path(opt.HostKey), Content: priv, Mode: 0o600, Why: "a new ED25519 host key"},
-			remediations.FileChange{Path: env.Path(opt.HostKey + ".pub"), Content: pub, Mode: 0o644, Why: "its public half"})
 	}
-
-	// The main file and other drop-ins: make sure the drop-in is read,
-	// and comment out host keys that are not ED25519.
-	for _, file := range f.Files.Files {
-		data, err := env.ReadFile(ctx, file, hostfs.Config)
-		if err != nil {
-			return nil, fmt.Errorf("read %w", err)
-		}
-		out := disableHostKeys(data, f)
-		if file == opt.Check.ConfigPath && !includesDropIn(data, opt) {
-			out = append([]byte("# Added by vigie fix: read the drop-ins first, they win.\nInclude "+filepath.Dir(opt.DropIn)+"/*.conf\n"), out...)
-		}
-		if !bytes.Equal(out, data) {
-			p.Files = append(p.Files, remediations.FileChange{Path: env.Path(file), Content: out, Why: "host keys other than ED25519 commented out, Include of the drop-ins"})
-		}
+	files, refusals, err := planFiles(ctx, env, f, opt, op, newKey, true)
+	if err != nil {
+		return nil, err
 	}
-	var changed []remediations.FileChange
-	for _, fc := range p.Files {
-		if remediations.Changed(fc) {
-			changed = append(changed, fc)
+	j, err := judgeCandidate(ctx, env, f, opt, files, newKey)
+	if err != nil {
+		return nil, err
+	}
+	allowLockin := len(j.Blockers) == 0 || opt.Force
+	if allowLockin {
+		p.Notes = append(p.Notes, j.notes(opt.Force)...)
+	} else {
+		// One line a reason: each names an account and a path, and a plan
+		// line is bounded.
+		p.Refusals = append(p.Refusals, "password login, root password login and non-ED25519 keys stay allowed, so that nobody loses their way in "+
+			"(give the accounts below an ED25519 key sshd accepts, or run with --force):")
+		for _, b := range j.Blockers {
+			p.Refusals = append(p.Refusals, "  "+b)
+		}
+		if files, refusals, err = planFiles(ctx, env, f, opt, op, newKey, false); err != nil {
+			return nil, err
 		}
 	}
-	p.Files = changed
+	p.Refusals = append(p.Refusals, refusals...)
+	for _, fc := range files {
+		if remediations.Changed(fc.FileChange) {
+			p.Files = append(p.Files, fc.FileChange)
+		}
+	}
 	p.Validate = func(ctx context.Context) error {
 		out, err := env.Cmd.Run(ctx, opt.Check.SshdPath, "-t", "-f", opt.Check.ConfigPath)
 		if err != nil {
 			return fmt.Errorf("sshd -t refuses the new configuration: %w %s", err, out)
+		}
+		if allowLockin {
+			return j.recheck(ctx, env, f, opt)
 		}
 		return nil
 	}
 	p.Activate = opt.Reload
 	p.Verify = func(ctx context.Context) error { return verify(ctx, env, opt, allowLockin) }
 	return p, nil
+}
+
+// plannedFile is a change with the path sshd knows the file by (the
+// change's own path is under the inspected root).
+type plannedFile struct {
+	remediations.FileChange
+	Name string
+}
+
+// hostKeyPair is a new ED25519 host key.
+type hostKeyPair struct{ Private, Public []byte }
+
+// planFiles builds the drop-in, the new host key and the edits of the
+// other files, with or without the changes that can lock someone out.
+func planFiles(ctx context.Context, env *host.Env, f *sshcheck.Facts, opt Options, op sshcheck.Settings, key *hostKeyPair, allowLockin bool) ([]plannedFile, []string, error) {
+	lines, refusals := mergedLines(op, allowLockin)
+	var b strings.Builder
+	b.WriteString("# Written by vigie fix: sshd keeps the first value it reads, and this file\n# sorts first in sshd_config.d. Each value is the stricter of what the rest\n# of the configuration says and vigie's baseline; what already complies is\n# not repeated. Remove the file and reload sshd to undo by hand.\n")
+	for _, l := range lines {
+		b.WriteString(l + "\n")
+	}
+	b.WriteString("HostKey " + opt.HostKey + "\n")
+	files := []plannedFile{{Name: opt.DropIn, FileChange: remediations.FileChange{Path: env.Path(opt.DropIn), Content: []byte(b.String()), Mode: 0o644,
+		Why: "settings that win over the main file and cloud-init's drop-in"}}}
+	if key != nil {
+		files = append(files,
+			plannedFile{Name: opt.HostKey, FileChange: remediations.FileChange{Path: env.Path(opt.HostKey), Content: key.Private, Mode: 0o600, Why: "a new ED25519 host key"}},
+			plannedFile{Name: opt.HostKey + ".pub", FileChange: remediations.FileChange{Path: env.Path(opt.HostKey + ".pub"), Content: key.Public, Mode: 0o644, Why: "its public half"}})
+	}
+	// The main file and other drop-ins: make sure the drop-in is read,
+	// and comment out host keys that are not ED25519.
+	for _, file := range f.Files.Files {
+		if file == opt.DropIn {
+			continue
+		}
+		data, err := env.ReadFile(ctx, file, hostfs.Config)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read %w", err)
+		}
+		out := disableHostKeys(data, f)
+		if file == opt.Check.ConfigPath && !includesDropIn(data, opt) {
+			out = append([]byte("# Added by vigie fix: read the drop-ins first, they win.\nInclude "+filepath.Dir(opt.DropIn)+"/*.conf\n"), out...)
+		}
+		if !bytes.Equal(out, data) {
+			files = append(files, plannedFile{Name: file, FileChange: remediations.FileChange{Path: env.Path(file), Content: out,
+				Why: "host keys other than ED25519 commented out, Include of the drop-ins"}})
+		}
+	}
+	return files, refusals, nil
+}
+
+// judgeCandidate writes the planned configuration into a scratch copy and
+// judges every administrator's way in with it. Without sshd -T there is
+// nothing to ask, and nobody is locked in.
+func judgeCandidate(ctx context.Context, env *host.Env, f *sshcheck.Facts, opt Options, files []plannedFile, key *hostKeyPair) (judgement, error) {
+	if f.Source != "sshd -T" {
+		return judgement{Blockers: []string{"sshd -T could not be run, so vigie cannot ask sshd who would still log in (" + f.SourceNote + ")"}}, nil
+	}
+	override := map[string][]byte{}
+	for _, fc := range files {
+		override[fc.Name] = fc.Content
+	}
+	delete(override, opt.HostKey)
+	delete(override, opt.HostKey+".pub")
+	sc, err := newScratch(ctx, env, opt, override)
+	if err != nil {
+		return judgement{}, err
+	}
+	defer sc.close()
+	if key != nil {
+		// The new host key does not exist yet: the copy points at its own.
+		p, err := sc.file("host_ed25519_key", key.Private)
+		if err != nil {
+			return judgement{}, err
+		}
+		override[opt.DropIn] = bytes.ReplaceAll(override[opt.DropIn], []byte("HostKey "+opt.HostKey+"\n"), []byte("HostKey "+p+"\n"))
+	}
+	main, err := sc.main()
+	if err != nil {
+		return judgement{}, err
+	}
+	return judgeAdmins(ctx, env, f, access.Gather(ctx, env, opt.Access), opt, main), nil
 }
 
 // verify runs the SSH checks again; the checks a refusal kept from fixing
@@ -129,46 +212,6 @@ func verify(ctx context.Context, env *host.Env, opt Options, allowLockin bool) e
 		return fmt.Errorf("%s", strings.Join(bad, "; "))
 	}
 	return nil
-}
-
-// adminsWithED25519 lists the accounts that could still log in and
-// administer the host after passwords are off: root, or a member of sudo
-// or wheel, with an ED25519 key in an authorized_keys file.
-func adminsWithED25519(f *sshcheck.Facts) ([]string, string) {
-	sudoers := groupMembers(f.Groups, "sudo", "wheel", "admin")
-	var out []string
-	for _, kf := range f.KeyFiles {
-		admin := kf.Account == "root" || sudoers[kf.Account]
-		if !admin || kf.Err != "" || kf.Ignored != "" || len(kf.Problems) > 0 {
-			continue
-		}
-		for _, k := range kf.Keys.Entries {
-			if k.Err == "" && sshcheck.IsED25519(k.Type) {
-				out = append(out, kf.Account)
-				break
-			}
-		}
-	}
-	if len(out) == 0 {
-		return nil, "no account that can log in and administer the host (root, or a member of sudo/wheel) has a usable ED25519 key in its authorized_keys"
-	}
-	return out, ""
-}
-
-func groupMembers(all []accounts.Group, groups ...string) map[string]bool {
-	want := map[string]bool{}
-	for _, g := range groups {
-		want[g] = true
-	}
-	out := map[string]bool{}
-	for _, g := range all {
-		if want[g.Name] {
-			for _, m := range g.Members {
-				out[m] = true
-			}
-		}
-	}
-	return out
 }
 
 func hasED25519HostKey(ctx context.Context, env *host.Env, f *sshcheck.Facts, path string) bool {
@@ -225,18 +268,18 @@ func disableHostKeys(data []byte, f *sshcheck.Facts) []byte {
 	return []byte(strings.Join(lines, ""))
 }
 
-func newHostKey() ([]byte, []byte, error) {
+func newHostKey() (*hostKeyPair, error) {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	block, err := xssh.MarshalPrivateKey(priv, "vigie")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	pk, err := xssh.NewPublicKey(pub)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return pem.EncodeToMemory(block), xssh.MarshalAuthorizedKey(pk), nil
+	return &hostKeyPair{Private: pem.EncodeToMemory(block), Public: xssh.MarshalAuthorizedKey(pk)}, nil
 }

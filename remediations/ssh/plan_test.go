@@ -41,8 +41,22 @@ func startDefault(t *testing.T) *server {
 // startWith is startDefault with extra lines at the end of the main file.
 func startWith(t *testing.T, extra string) *server {
 	t.Helper()
+	return startWithSetup(t, func(*server) string { return extra })
+}
+
+// startWithSetup is startWith whose extra lines come from setup, which
+// runs once the server's directories exist (to make its accounts first).
+func startWithSetup(t *testing.T, setup func(s *server) string) *server {
+	t.Helper()
 	testenv.Sshd(t)
 	dir := t.TempDir()
+	// Accounts other than root read their key files as themselves, as
+	// sshd does: the test's directories must be searchable by them.
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +83,7 @@ ListenAddress %[2]s
 PidFile %[1]s/sshd.pid
 AuthorizedKeysFile %[1]s/keys/%%u
 StrictModes no
-`, dir, s.addr) + extra
+`, dir, s.addr) + setup(s)
 	if err := os.WriteFile(s.config, []byte(main), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -250,11 +264,18 @@ func (s *server) sshdT(t *testing.T) sshcheck.Settings {
 // operator's order; a second fix changes nothing; a setting the operator
 // tightens after the fix wins.
 func TestFixKeepsStricterSettings(t *testing.T) {
-	s := startWith(t, "PermitRootLogin no\n"+
-		"Ciphers aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr\n"+
-		"KexAlgorithms curve25519-sha256,ecdh-sha2-nistp256,diffie-hellman-group16-sha512\n")
+	// Root cannot log in at all: a sudo member's ED25519 key keeps the
+	// host administrable.
+	var opt Options
+	s := startWithSetup(t, func(s *server) string {
+		opt = s.options()
+		s.newAdmin(t, false, false, "sudo")
+		s.sudoers(t, &opt, "%sudo ALL=(ALL:ALL) ALL\n")
+		return "PermitRootLogin no\n" +
+			"Ciphers aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr\n" +
+			"KexAlgorithms curve25519-sha256,ecdh-sha2-nistp256,diffie-hellman-group16-sha512\n"
+	})
 	s.rootKey(t)
-	opt := s.options()
 	e := &remediations.Engine{Dir: filepath.Join(s.dir, "state")}
 	apply := func() {
 		t.Helper()

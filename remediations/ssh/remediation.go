@@ -3,12 +3,15 @@ package ssh
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
 	sshcheck "github.com/vigie-agent/vigie/checks/ssh"
 	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/host/hostfs"
 	"github.com/vigie-agent/vigie/remediations"
 )
 
@@ -33,12 +36,39 @@ func (r *Remediation) Plan(ctx context.Context, env *host.Env, req remediations.
 	f := sshcheck.Gather(ctx, env, r.Check)
 	dir := filepath.Dir(r.Check.ConfigPath)
 	return BuildPlan(ctx, env, f, Options{
-		Check:   r.Check,
-		DropIn:  filepath.Join(dir, "sshd_config.d", "00-vigie.conf"),
-		HostKey: filepath.Join(dir, "ssh_host_ed25519_key"),
-		Force:   req.Force,
-		Reload:  reloaderOf(f),
+		Check:    r.Check,
+		DropIn:   filepath.Join(dir, "sshd_config.d", "00-vigie.conf"),
+		HostKey:  filepath.Join(dir, "ssh_host_ed25519_key"),
+		Operator: operatorOf(env, f.Accounts),
+		Force:    req.Force,
+		Reload:   reloaderOf(f),
 	})
+}
+
+// unsetLoginUID is the kernel's audit login uid of a process no login
+// session started (a service, cloud-init).
+const unsetLoginUID = 4294967295
+
+// operatorOf names the account of whoever runs the fix: the audit login
+// uid, which su and sudo keep and a login session sets, else sudo's
+// SUDO_USER; "" for a service or cloud-init, or on an inspected root.
+func operatorOf(env *host.Env, accts []sshcheck.Account) string {
+	if !env.Live() {
+		return ""
+	}
+	if b, err := hostfs.ReadFile(context.Background(), "/proc/self/loginuid", hostfs.Small); err == nil {
+		if uid, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32); err == nil && uid != unsetLoginUID {
+			for _, a := range accts {
+				if uint64(a.UID) == uid {
+					return a.Name
+				}
+			}
+		}
+	}
+	if u := os.Getenv("SUDO_USER"); u != "" && slices.ContainsFunc(accts, func(a sshcheck.Account) bool { return a.Name == u }) {
+		return u
+	}
+	return ""
 }
 
 // Activate reloads sshd on its configuration as the files now say.
