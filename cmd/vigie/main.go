@@ -205,7 +205,7 @@ func newFixCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 	fl.BoolVar(&opt.Yes, "yes", false, "apply without asking")
 	fl.BoolVar(&confirm, "confirm", false, "keep the change a `vigie fix` in another session is waiting on")
 	fl.BoolVar(&opt.AllowDestructive, "allow-destructive", false, "let the disks fix erase empty scratch filesystems and swap to re-create them encrypted")
-	fl.BoolVar(&opt.Force, "force", false, "turn password login off even when no administrator has an ED25519 key, add vigie's table beside firewalld or ufw (risky)")
+	fl.BoolVar(&opt.Force, "force", false, "turn password login off even when an administrator would be locked out, add vigie's table beside firewalld or ufw (risky)")
 	return cmd
 }
 
