@@ -29,7 +29,7 @@ var SSHSocketUnits = []string{"ssh.socket", "sshd.socket"}
 // and on which addresses.
 type Socket struct {
 	Unit        string
-	ActiveState string // "active" while systemd listens; "" when read from files
+	ActiveState string // "active" while systemd listens; "" when read from an image's files
 	FileState   string // UnitFileState: "enabled", "disabled", "masked"...
 	Accept      bool   // one service instance per connection (sshd@.service)
 	Listen      []Listen
@@ -38,11 +38,11 @@ type Socket struct {
 	Err         string   // why the addresses are unknown or incomplete
 }
 
-// Active reports whether systemd listens on the socket now. Read from
-// files, an enabled socket is taken to be active: that is what the next
-// boot does, and nothing else can say.
+// Active reports whether systemd listens on the socket now. Read from an
+// image's files (no ActiveState), an enabled socket is taken to be active:
+// that is what its boot does, and nothing else can say.
 func (s *Socket) Active() bool {
-	if s.Via == ViaFiles {
+	if s.ActiveState == "" {
 		return s.Enabled()
 	}
 	return s.ActiveState == "active"
@@ -102,6 +102,11 @@ func Sockets(ctx context.Context, env *host.Env, names []string) []Socket {
 	var out []Socket
 	for _, n := range names {
 		if s, ok := SocketFromFiles(ctx, env, n); ok {
+			if env.Live() && !Live(env) {
+				// The running system, without systemd (a container): no
+				// socket unit listens, enabled or not.
+				s.ActiveState = "inactive"
+			}
 			out = append(out, s)
 		}
 	}
