@@ -34,7 +34,7 @@ var rules = []checks.Rule[*Facts]{
 	}, Eval: persistentRule},
 	{Meta: checks.Meta{
 		ID: IDExposed, Title: "Every listening service is either filtered or open on purpose", Severity: checks.Medium, Remediation: &checks.Remediation{ID: "firewall", Destructive: false},
-		Rationale:  "Default-deny only helps if the exceptions are the services you mean to offer. vigie lists every socket listening on a non-loopback address, with its owning process, and asks the ruleset whether a new connection from anywhere would reach it. sshd is expected to be reachable; anything else must be dropped or listed in firewall.allowed_ports.",
+		Rationale:  "Default-deny only helps if the exceptions are the services you mean to offer. vigie lists every socket listening on a non-loopback address, with its owning process, and asks the ruleset whether a new connection from anywhere would reach it. sshd is expected to be reachable, and so is a port PID 1 holds for a socket-activated sshd (ssh.socket or sshd.socket, Ubuntu's default); anything else must be dropped or listed in firewall.allowed_ports.",
 		ManualFix:  "Either bind the service to 127.0.0.1 (or a private address), drop its port in the firewall, or, if it is meant to be public, add it to `firewall.allowed_ports` in /etc/vigie/vigie.yaml (e.g. `[\"443/tcp\"]`).",
 		References: []checks.Reference{denyByDefault, networkDuty, {Source: "CIS Debian Linux 12 Benchmark v1.1.0", Section: "2.1.22", Text: "Ensure only approved services are listening on a network interface"}, {Source: "ANSSI-BP-028 v2.0", Section: "R80", Text: "Minimization of network services"}},
 	}, Eval: exposedRule},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/host/hostfs"
+	"github.com/vigie-agent/vigie/host/units"
 
 	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
@@ -57,6 +59,9 @@ type Facts struct {
 	Legacy       Legacy
 	Persist      Persistence
 	Allowed      map[string]bool // "22/tcp"
+	// SSHSocket is ssh.socket or sshd.socket when one is active or
+	// enabled: PID 1 holds its ports for sshd.
+	SSHSocket *units.Socket
 }
 
 // Families lists the IP families the host speaks.
@@ -104,6 +109,7 @@ func Gather(ctx context.Context, env *host.Env, opt Options) *Facts {
 	wg.Go(func() { f.Legacy = readLegacy(ctx, env, netDir, opt) })
 	if opt.NetNS == "" {
 		wg.Go(func() { f.Persist = readPersistence(ctx, env, opt) })
+		wg.Go(func() { f.SSHSocket = units.SSHSocket(ctx, env) })
 	} else {
 		f.Persist = Persistence{Units: map[string]string{}, LoadErr: "not evaluated for a network namespace other than the host's"}
 	}
@@ -205,10 +211,34 @@ func legacyRules(out []byte) []string {
 	return rules
 }
 
-// sshdPorts lists the ports an sshd process listens on: always allowed,
-// since the seed's own access path is SSH.
+// sshdPort reports whether a listener is sshd's, always allowed since the
+// seed's own access path is SSH: a socket of an sshd process, or one PID 1
+// holds on an address of an active ssh.socket or sshd.socket (see
+// heldBySSHSocket).
 func (f *Facts) sshdPort(l Listener) bool {
-	return l.Proto == "tcp" && (l.Process == "sshd" || strings.HasPrefix(l.Process, "sshd"))
+	return l.Proto == "tcp" && (strings.HasPrefix(l.Process, "sshd") || f.heldBySSHSocket(l))
+}
+
+// heldBySSHSocket reports whether a listener is one systemd holds for
+// socket-activated sshd: PID 1 listens, not sshd, which starts only once a
+// connection comes (or, with Accept=yes, once per connection).
+func (f *Facts) heldBySSHSocket(l Listener) bool {
+	if f.SSHSocket == nil || !f.SSHSocket.Active() || l.PID != 1 || l.Proto != "tcp" {
+		return false
+	}
+	for _, a := range f.SSHSocket.Addrs() {
+		if a.Port != l.Port {
+			continue
+		}
+		if a.Host == "" {
+			return true // a bare port: every address
+		}
+		host, _, _ := strings.Cut(a.Host, "%")
+		if ip := net.ParseIP(host); ip != nil && (ip.Equal(l.Addr) || ip.IsUnspecified() && l.Addr.IsUnspecified()) {
+			return true
+		}
+	}
+	return false
 }
 
 func (f *Facts) allowed(l Listener) bool {

@@ -229,6 +229,8 @@ func exposedRule(f *Facts) checks.Result {
 		switch {
 		case !open:
 			e.Want = why
+		case f.heldBySSHSocket(l):
+			e.Want = "open on purpose: sshd through " + f.SSHSocket.Unit + " (" + why + ")"
 		case f.sshdPort(l):
 			e.Want = "open on purpose: sshd (" + why + ")"
 		case f.allowed(l):

@@ -56,8 +56,8 @@ var rules = []checks.Rule[*Facts]{
 	}, Eval: crypto},
 	{Meta: checks.Meta{
 		ID: IDLiveProbe, Title: "The running sshd offers only ED25519 host keys and publickey auth", Severity: checks.High, Remediation: &checks.Remediation{ID: "ssh", Destructive: false},
-		Rationale:  "Configuration on disk is what sshd will do after its next reload; the running process is what an attacker meets now. vigie connects to each address sshd listens on, as a client with no credentials, and records the host key algorithms and authentication methods the server really offers. A difference with the configuration means a change was written but never reloaded, or another sshd is running.",
-		ManualFix:  "Fix the configuration (see the other ssh checks), check it with `sshd -t`, then `systemctl reload ssh` (sshd on RHEL). If another sshd instance answers, find it with `ss -tlnp`.",
+		Rationale:  "Configuration on disk is what sshd will do after its next reload; the running process is what an attacker meets now. vigie connects to each address sshd listens on (the socket unit's when ssh.socket or sshd.socket starts sshd, since sshd's ListenAddress then does not apply), as a client with no credentials, and records the host key algorithms and authentication methods the server really offers. A difference with the configuration means a change was written but never reloaded, or another sshd is running.",
+		ManualFix:  "Fix the configuration (see the other ssh checks), check it with `sshd -t`, then `systemctl reload ssh` (sshd on RHEL). If another sshd instance answers, find it with `ss -tlnp`. Under socket activation (`systemctl status ssh.socket`), `systemctl cat ssh.socket` shows the addresses: with Accept=yes, or before the first connection, each new connection starts an sshd that reads the files afresh.",
 		References: []checks.Reference{bestPractice},
 	}, Eval: liveProbe},
 }

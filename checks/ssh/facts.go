@@ -14,6 +14,7 @@ import (
 	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/host/accounts"
 	"github.com/vigie-agent/vigie/host/hostfs"
+	"github.com/vigie-agent/vigie/host/units"
 
 	xssh "golang.org/x/crypto/ssh"
 )
@@ -86,11 +87,20 @@ type Facts struct {
 	KeyFiles    []KeyFile
 	ProbeOff    bool
 	Probes      []ProbeResult
+	// Socket is ssh.socket or sshd.socket when one is active or enabled:
+	// while it listens, systemd holds sshd's addresses (see Listening).
+	Socket *units.Socket
 }
 
 // Gather reads the SSH facts of the system env describes.
 func Gather(ctx context.Context, env *host.Env, opt Options) *Facts {
-	f := &Facts{Installed: true}
+	return gather(ctx, env, opt, units.SSHSocket(ctx, env))
+}
+
+// gather reads the facts with the socket unit already read: the addresses
+// to probe depend on it.
+func gather(ctx context.Context, env *host.Env, opt Options, sock *units.Socket) *Facts {
+	f := &Facts{Installed: true, Socket: sock}
 	files, err := ParseConfigFiles(ctx, env.FS(), opt.ConfigPath, "/etc/ssh")
 	if err != nil {
 		f.FilesErr = err.Error()
@@ -104,7 +114,7 @@ func Gather(ctx context.Context, env *host.Env, opt Options) *Facts {
 	var early chan []ProbeResult
 	if opt.Probe && files != nil {
 		early = make(chan []ProbeResult, 1)
-		guess := ProbeTargets(FromFiles(files)["listenaddress"])
+		guess := ProbeTargets(f.listening(FromFiles(files)))
 		go func() { early <- probeAddrs(ctx, guess, opt) }()
 	}
 
@@ -150,7 +160,7 @@ func Gather(ctx context.Context, env *host.Env, opt Options) *Facts {
 	}
 	wg.Go(func() { f.HostKeys = readHostKeys(ctx, env, f.Global["hostkey"]) })
 	if opt.Probe {
-		wg.Go(func() { f.Probes = reconcileProbes(ctx, early, ProbeTargets(f.Global["listenaddress"]), opt) })
+		wg.Go(func() { f.Probes = reconcileProbes(ctx, early, ProbeTargets(f.Listening()), opt) })
 	} else {
 		f.ProbeOff = true
 	}

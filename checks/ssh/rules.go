@@ -338,7 +338,11 @@ func liveProbe(f *Facts) checks.Result {
 	if len(f.Probes) == 0 {
 		return checks.Errorf("sshd listens on no address in its configuration")
 	}
-	var ev []checks.Evidence
+	ev := f.socketEvidence()
+	via := ""
+	if f.SocketActivated() {
+		via = " (reached through " + f.Socket.Unit + ", which holds sshd's addresses)"
+	}
 	var bad, errs, refused []string
 	reached := 0
 	for _, p := range f.Probes {
@@ -384,11 +388,13 @@ func liveProbe(f *Facts) checks.Result {
 	}
 	switch {
 	case len(bad) > 0:
-		return checks.Failf("the running server %s", strings.Join(bad, "; ")).With(ev...)
+		return checks.Failf("the running server %s%s", strings.Join(bad, "; "), via).With(ev...)
 	case len(errs) > 0:
 		return checks.Errorf("probe failed: %s", strings.Join(errs, "; ")).With(ev...)
+	case reached == 0 && f.SocketActivated():
+		return checks.Skipf("nothing accepts a connection on %s, the addresses of %s (the socket is not listening)", strings.Join(refused, ", "), f.Socket.Unit).With(ev...)
 	case reached == 0:
 		return checks.Skipf("sshd accepts no connection on %s (not running)", strings.Join(refused, ", ")).With(ev...)
 	}
-	return checks.Passf("the running server offers only ED25519 host keys and publickey authentication").With(ev...)
+	return checks.Passf("the running server offers only ED25519 host keys and publickey authentication%s", via).With(ev...)
 }

@@ -1,6 +1,7 @@
-// Package units tells whether systemd units are enabled, asking systemd
-// over D-Bus on a running system and reading unit symlinks otherwise (an
-// image, a container, a host where systemd does not run).
+// Package units tells whether systemd units are enabled and where socket
+// units listen, asking systemd over D-Bus on a running system and reading
+// unit files and symlinks otherwise (an image, a container, a host where
+// systemd does not run).
 package units
 
 import (

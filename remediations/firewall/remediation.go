@@ -3,6 +3,7 @@ package firewall
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	fwcheck "github.com/vigie-agent/vigie/checks/firewall"
@@ -30,16 +31,20 @@ func New(cfg Config) *Remediation { return &Remediation{Check: cfg.Options(), Fo
 // Name implements remediations.Remediation.
 func (r *Remediation) Name() string { return "firewall" }
 
-// Plan implements remediations.Remediation. The ports kept open are every
-// area's (sshd's configuration) and those of the sockets sshd processes
-// hold, so a port opened by hand is kept too.
+// Plan implements remediations.Remediation.
 func (r *Remediation) Plan(ctx context.Context, env *host.Env, req remediations.Request) (*remediations.Plan, error) {
 	f := fwcheck.Gather(ctx, env, r.Check)
-	seen := map[int]bool{}
+	return BuildPlan(ctx, env, f, r.options(ctx, env, keepPorts(f, req), req.Force))
+}
+
+// keepPorts are the TCP ports the ruleset never closes: every area's
+// (sshd's configuration and socket unit), those of the sockets sshd
+// processes hold, so a port opened by hand is kept too, and those of
+// ssh.socket or sshd.socket, which PID 1 holds for a socket-activated sshd.
+func keepPorts(f *fwcheck.Facts, req remediations.Request) []int {
 	var ports []int
 	add := func(p int) {
-		if p > 0 && !seen[p] {
-			seen[p] = true
+		if p > 0 && !slices.Contains(ports, p) {
 			ports = append(ports, p)
 		}
 	}
@@ -51,7 +56,12 @@ func (r *Remediation) Plan(ctx context.Context, env *host.Env, req remediations.
 			add(l.Port)
 		}
 	}
-	return BuildPlan(ctx, env, f, r.options(ctx, env, ports, req.Force))
+	if f.SSHSocket != nil {
+		for _, p := range f.SSHSocket.Ports() {
+			add(p)
+		}
+	}
+	return ports
 }
 
 // Activate loads the persisted table again (or deletes vigie's table when

@@ -21,26 +21,54 @@ import (
 // RHEL), else by SIGHUP to the pid in sshd's PidFile. Then it waits until
 // the listening addresses answer again, since sshd re-executes itself.
 func Reloader(pidFile string, listen []string) func(ctx context.Context) error {
-	return func(ctx context.Context) error {
-		var err error
-		if _, statErr := os.Stat("/run/systemd/system"); statErr == nil {
-			err = reloadSystemd(ctx)
-		} else {
-			err = signalPidFile(pidFile)
-		}
-		if err != nil {
-			return err
-		}
-		return waitListening(ctx, listen, 5*time.Second)
-	}
+	return reload{pidFile: pidFile, listen: listen}.run
 }
 
-func reloadSystemd(ctx context.Context) error {
+// reload is what reloading one sshd needs to know of it.
+type reload struct {
+	pidFile string
+	listen  []string // the addresses that must answer afterwards
+	// socket is the socket unit holding sshd's addresses, when sshd is
+	// socket-activated.
+	socket *units.Socket
+}
+
+func (r reload) run(ctx context.Context) error {
+	var err error
+	if _, statErr := os.Stat("/run/systemd/system"); statErr == nil {
+		err = reloadSystemd(ctx, r.socket)
+	} else {
+		err = signalPidFile(r.pidFile)
+	}
+	if err != nil {
+		return err
+	}
+	err = waitListening(ctx, r.listen, 5*time.Second)
+	if err != nil && r.socket != nil {
+		return fmt.Errorf("%w (the addresses of %s)", err, r.socket.Unit)
+	}
+	return err
+}
+
+// reloadSystemd reloads the sshd service that runs. Under socket activation
+// there may be none: with Accept=yes each connection starts its own sshd
+// (sshd@.service), and with Accept=no ssh.service starts at the first
+// connection; either way every new sshd reads the configuration as the
+// files now say, and the socket itself, held by systemd, never stops
+// listening. Where Ubuntu's generator derives ssh.socket's addresses from
+// sshd_config, a daemon-reload keeps them in step with the files; vigie
+// changes no port, so ssh.socket is not restarted.
+func reloadSystemd(ctx context.Context, socket *units.Socket) error {
 	conn, err := units.Connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	if socket != nil && units.SSHSocketGenerated() {
+		if err := conn.ReloadContext(ctx); err != nil {
+			return fmt.Errorf("daemon-reload for the addresses of %s: %w", socket.Unit, err)
+		}
+	}
 	for _, unit := range []string{"ssh.service", "sshd.service"} {
 		prop, err := conn.GetUnitPropertyContext(ctx, unit, "ActiveState")
 		if err != nil || strings.Trim(prop.Value.String(), `"`) != "active" {
@@ -60,8 +88,6 @@ func reloadSystemd(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	// Socket activation (ssh.socket) starts a fresh sshd per connection:
-	// nothing runs to reload.
 	return nil
 }
 

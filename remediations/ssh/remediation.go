@@ -90,15 +90,33 @@ func (r *Remediation) Applied(run, _ string) string {
 	return fmt.Sprintf("run %s; `vigie undo %s` reverts it", run, run)
 }
 
-// KeepOpen lists the ports sshd's effective configuration listens on.
+// KeepOpen lists the ports sshd listens on: those of its effective
+// configuration and those of its socket unit (see keepOpen).
 func (r *Remediation) KeepOpen(ctx context.Context, env *host.Env) []int {
-	f := sshcheck.Gather(ctx, env, r.configOnly())
+	return keepOpen(sshcheck.Gather(ctx, env, r.configOnly()))
+}
+
+// keepOpen lists the ports of sshd's configuration and, when ssh.socket or
+// sshd.socket is active or enabled, the socket's: systemd holds those now
+// or from the next boot, and sshd's own may serve again if the socket is
+// turned off. Closing either would cut the operator off.
+func keepOpen(f *sshcheck.Facts) []int {
 	var out []int
+	add := func(p int) {
+		if p > 0 && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
 	for _, a := range f.Global["listenaddress"] {
 		if i := strings.LastIndexByte(a, ':'); i >= 0 {
-			if p, err := strconv.Atoi(a[i+1:]); err == nil && p > 0 {
-				out = append(out, p)
+			if p, err := strconv.Atoi(a[i+1:]); err == nil {
+				add(p)
 			}
+		}
+	}
+	if f.Socket != nil {
+		for _, p := range f.Socket.Ports() {
+			add(p)
 		}
 	}
 	return out
@@ -112,8 +130,13 @@ func (r *Remediation) configOnly() sshcheck.Options {
 	return o
 }
 
-// reloaderOf reloads the sshd these facts describe and waits for its
-// listening addresses.
+// reloaderOf reloads the sshd these facts describe and waits for the
+// addresses it really listens on: its socket unit's when it is
+// socket-activated, else its listenaddress.
 func reloaderOf(f *sshcheck.Facts) func(context.Context) error {
-	return Reloader(f.Global.Get("pidfile"), sshcheck.ProbeTargets(f.Global["listenaddress"]))
+	r := reload{pidFile: f.Global.Get("pidfile"), listen: sshcheck.ProbeTargets(f.Listening())}
+	if f.SocketActivated() {
+		r.socket = f.Socket
+	}
+	return r.run
 }
