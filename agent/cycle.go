@@ -8,6 +8,7 @@ import (
 
 	"github.com/vigie-agent/vigie/agent/report"
 	"github.com/vigie-agent/vigie/agent/sinks"
+	"github.com/vigie-agent/vigie/remediations"
 )
 
 // Cycle is one turn of `vigie run`: remediate the areas the configuration
@@ -16,9 +17,14 @@ func Cycle(ctx context.Context, r *Run, log io.Writer) error {
 	var errs []error
 	if len(r.Config.Run.Remediate) > 0 {
 		code, err := Fix(ctx, r, log, FixOptions{Only: r.Config.Run.Remediate, Yes: true})
-		if err != nil {
+		switch {
+		case errors.Is(err, remediations.ErrBusy):
+			// An operator's fix or undo is under way: this cycle leaves the
+			// host to it and only checks.
+			fmt.Fprintf(log, "remediation skipped this cycle: %v\n", err)
+		case err != nil:
 			errs = append(errs, runError("remediate", err))
-		} else if code != 0 {
+		case code != 0:
 			errs = append(errs, runError("remediate", fmt.Errorf("a change failed and was rolled back (exit %d)", code)))
 		}
 	}

@@ -80,6 +80,11 @@ func Fix(ctx context.Context, r *Run, out io.Writer, opt FixOptions) (int, error
 	e := engine(cfg)
 	act := activate(r.Remediations, env)
 	if !opt.DryRun {
+		lock, err := remediations.TryLock(cfg.StateDir)
+		if err != nil {
+			return 2, fmt.Errorf("fix: %w", err)
+		}
+		defer lock.Unlock()
 		done, err := e.Recover(ctx, act)
 		for _, id := range done {
 			fmt.Fprintf(out, "Reverted run %s, interrupted before it finished.\n", printable.Line(id, report.IDMax))
@@ -286,6 +291,11 @@ func unifiedDiff(path string, content []byte) (string, error) {
 // Undo restores a run (the newest applied one when run is "").
 func Undo(ctx context.Context, r *Run, out io.Writer, run string) error {
 	e := engine(r.Config)
+	lock, err := remediations.TryLock(r.Config.StateDir)
+	if err != nil {
+		return fmt.Errorf("undo: %w", err)
+	}
+	defer lock.Unlock()
 	runs, err := e.Runs()
 	if err != nil {
 		return err
