@@ -1,6 +1,7 @@
 package ssh
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -50,14 +51,21 @@ func (r reload) run(ctx context.Context) error {
 	return err
 }
 
-// reloadSystemd reloads the sshd service that runs. Under socket activation
-// there may be none: with Accept=yes each connection starts its own sshd
-// (sshd@.service), and with Accept=no ssh.service starts at the first
-// connection; either way every new sshd reads the configuration as the
-// files now say, and the socket itself, held by systemd, never stops
-// listening. Where Ubuntu's generator derives ssh.socket's addresses from
-// sshd_config, a daemon-reload keeps them in step with the files; vigie
-// changes no port, so ssh.socket is not restarted.
+// reloadSystemd makes the sshd service that runs read its files again.
+// Under socket activation there may be none: with Accept=yes each
+// connection starts its own sshd (sshd@.service), and with Accept=no
+// ssh.service starts at the first connection; either way every new sshd
+// reads the configuration as the files now say, and the socket itself,
+// held by systemd, never stops listening. A running ssh.service that took
+// its socket from systemd is restarted, not reloaded: on SIGHUP sshd
+// re-executes itself and binds the ports of its configuration instead of
+// the socket it was given (seen with Debian 12's OpenSSH 9.2), which
+// leaves the socket's port held by systemd with nobody accepting on it.
+// A restart hands the socket to the new sshd, and the unit's
+// KillMode=process keeps the sessions open. Where Ubuntu's generator
+// derives ssh.socket's addresses from sshd_config, a daemon-reload keeps
+// them in step with the files; vigie changes no port, so ssh.socket is
+// not restarted.
 func reloadSystemd(ctx context.Context, socket *units.Socket) error {
 	conn, err := units.Connect(ctx)
 	if err != nil {
@@ -75,13 +83,20 @@ func reloadSystemd(ctx context.Context, socket *units.Socket) error {
 			continue
 		}
 		done := make(chan string, 1)
-		if _, err := conn.ReloadUnitContext(ctx, unit, "replace", done); err != nil {
-			return fmt.Errorf("reload %s: %w", unit, err)
+		verb := "reload"
+		if socket != nil {
+			verb = "restart"
+			_, err = conn.RestartUnitContext(ctx, unit, "replace", done)
+		} else {
+			_, err = conn.ReloadUnitContext(ctx, unit, "replace", done)
+		}
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", verb, unit, err)
 		}
 		select {
 		case r := <-done:
 			if r != "done" {
-				return fmt.Errorf("reload %s: job %s", unit, r)
+				return fmt.Errorf("%s %s: job %s", verb, unit, r)
 			}
 			return nil
 		case <-ctx.Done():
@@ -109,23 +124,52 @@ func signalPidFile(pidFile string) error {
 	return nil
 }
 
-// waitListening waits until a TCP connection to every address succeeds.
+// waitListening waits until every address answers with an SSH banner: a
+// TCP connection alone proves nothing where systemd holds the socket, as
+// the kernel completes the handshake whether or not an sshd accepts.
 func waitListening(ctx context.Context, addrs []string, within time.Duration) error {
 	deadline := time.Now().Add(within)
 	time.Sleep(100 * time.Millisecond) // let sshd close the old listener first
 	for _, a := range addrs {
 		for {
-			var d net.Dialer
-			c, err := d.DialContext(ctx, "tcp", a)
+			err := banner(ctx, a, time.Until(deadline))
 			if err == nil {
-				c.Close()
 				break
 			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("sshd does not listen on %s again after the reload: %w", a, err)
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return fmt.Errorf("sshd does not answer on %s again after the reload: %w", a, err)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
 	return nil
+}
+
+// banner connects and reads the server's identification line.
+func banner(ctx context.Context, addr string, within time.Duration) error {
+	within = max(within, 500*time.Millisecond)
+	d := net.Dialer{Timeout: within}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(within))
+	b := make([]byte, 0, 256)
+	buf := make([]byte, 256)
+	for len(b) < cap(b) {
+		n, err := c.Read(buf[:cap(b)-len(b)])
+		b = append(b, buf[:n]...)
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			if bytes.HasPrefix(b, []byte("SSH-")) {
+				return nil
+			}
+			b = b[i+1:] // RFC 4253: lines before the version line are allowed
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("no SSH banner: %w", err)
+		}
+	}
+	return errors.New("no SSH banner in the first 256 bytes")
 }
