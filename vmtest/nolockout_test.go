@@ -123,6 +123,9 @@ func noLockout(t *testing.T, suite string) {
 	if !strings.Contains(out2, "alice") || !strings.Contains(out2, aliceKeyFile) {
 		t.Errorf("the plan does not name alice and her key file %s as the reason passwords stay on:\n%s", aliceKeyFile, tailLines(out2, 30))
 	}
+	if !harness("after the first vigie fix") {
+		t.Fatalf("locked out: the scenario cannot go on\n%s", g.v.consoleTail(20))
+	}
 	for _, user := range []string{"", "alice"} {
 		cmd := "sudo sshd -T"
 		if user != "" {
@@ -131,9 +134,6 @@ func noLockout(t *testing.T, suite string) {
 		if got := sshdOptions(sh(cmd))["passwordauthentication"]; got != "yes" {
 			t.Errorf("after vigie fix with alice's key refused, %s says passwordauthentication %q, want yes", cmd, got)
 		}
-	}
-	if !harness("after the first vigie fix") {
-		t.Fatalf("locked out: the scenario cannot go on\n%s", g.v.consoleTail(20))
 	}
 	o.expect("after the first vigie fix", []loginCase{{"alice", "password", true}, {"ops", "ed25519", true}})
 	fix2Done := time.Since(start)
