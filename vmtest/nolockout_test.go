@@ -209,20 +209,24 @@ Match Group sudo User *,!` + guestUser + `
 	AuthenticationMethods publickey,keyboard-interactive
 `
 
-// strictHost writes strictConf, reloads sshd and runs the fix: nothing it
+// strictHost writes strictConf, restarts sshd and runs the fix: nothing it
 // finds gets weaker, and alice, whose way in needs keyboard-interactive,
 // keeps it.
 func strictHost(t *testing.T, g *guest, o *outside) {
 	t.Helper()
 	g.sh("sudo tee /etc/ssh/sshd_config.d/50-strict.conf >/dev/null && sudo sshd -t", []byte(strictConf))
 	// ssh.socket is Accept=no on both suites: the first connection
-	// started ssh.service, which holds the listening socket and, like a
-	// daemon started at boot, reads its configuration on SIGHUP only.
+	// started ssh.service, which holds the listening socket systemd passed
+	// it and reads its configuration only when it starts or on SIGHUP.
+	// SIGHUP (systemctl reload) makes sshd re-execute itself, and Debian
+	// 12's sshd then listens on its own port 22 and no longer on the
+	// socket: a restart is what applies a change, systemd handing the
+	// socket it keeps to the new sshd (KillMode=process: sessions stay).
 	before := socketState(g)
-	reload, err := guestSSH(g.port, g.key, 2*time.Minute, "sudo systemctl reload ssh.service; echo rc=$?", nil)
-	t.Logf("sudo systemctl reload ssh.service: %s %v\nbefore:\n%s\nafter:\n%s", strings.TrimSpace(reload), err, before, socketState(g))
+	restart, err := guestSSH(g.port, g.key, 2*time.Minute, "sudo systemctl restart ssh.service; echo rc=$?", nil)
+	t.Logf("systemctl restart ssh.service: %s %v\nbefore:\n%s\nafter:\n%s", strings.TrimSpace(restart), err, before, socketState(g))
 	if out, err := guestSSH(g.port, g.key, 2*time.Minute, "true", nil); err != nil {
-		t.Fatalf("after systemctl reload ssh.service the harness cannot log in on %d: %v\n%s\n%s", socketPort, err, out, g.v.consoleTail(20))
+		t.Fatalf("after systemctl restart ssh.service the harness cannot log in on %d: %v\n%s\n%s", socketPort, err, out, g.v.consoleTail(20))
 	}
 	users := []string{"root", "alice", "ops"}
 	sshdT := func() map[string]map[string]string {
