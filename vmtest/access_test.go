@@ -281,3 +281,39 @@ func isSubset(small, big []string) bool {
 	}
 	return true
 }
+
+// TestWeakened checks the comparison the no-lockout scenarios rely on; it
+// boots nothing.
+func TestWeakened(t *testing.T) {
+	base := map[string]string{"passwordauthentication": "yes", "kbdinteractiveauthentication": "yes", "permitrootlogin": "without-password",
+		"authenticationmethods": "any", "ciphers": "chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com"}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		m[k] = v
+		return m
+	}
+	for _, tc := range []struct {
+		before, after map[string]string
+		weaker        bool
+	}{
+		{base, base, false},
+		{base, with("passwordauthentication", "no"), false},
+		{with("passwordauthentication", "no"), base, true},
+		{base, with("permitrootlogin", "prohibit-password"), false},
+		{with("permitrootlogin", "no"), with("permitrootlogin", "prohibit-password"), true},
+		{base, with("ciphers", "chacha20-poly1305@openssh.com,aes128-gcm@openssh.com"), false},
+		{base, with("ciphers", "aes128-gcm@openssh.com,chacha20-poly1305@openssh.com"), true},
+		{base, with("ciphers", "chacha20-poly1305@openssh.com,aes128-ctr"), true},
+		{base, with("authenticationmethods", "publickey"), false},
+		{with("authenticationmethods", "publickey,keyboard-interactive"), with("authenticationmethods", "publickey"), true},
+		{with("authenticationmethods", "publickey,keyboard-interactive"), with("authenticationmethods", "any"), true},
+		{with("authenticationmethods", "publickey"), with("authenticationmethods", "publickey,keyboard-interactive"), false},
+	} {
+		if got := weakened(tc.before, tc.after); (len(got) > 0) != tc.weaker {
+			t.Errorf("weakened(%v, %v) = %v, want weaker %v", tc.before, tc.after, got, tc.weaker)
+		}
+	}
+}
