@@ -22,9 +22,10 @@ type guest struct {
 }
 
 // bootGuest boots a default guest with the cloud-init example userData
-// (a file under packaging/cloud-init/), its placeholder replaced by the URL
-// the guest fetches artifact from, and waits for cloud-init. cfg adds
-// forwards and reboot; the guest is powered off when the test ends.
+// (a file under packaging/cloud-init/; "" for the user-data the test wrote
+// in cfg.UserData), its placeholder replaced by the URL the guest fetches
+// artifact from, and waits for cloud-init. cfg adds forwards and reboot;
+// the guest is powered off when the test ends.
 func bootGuest(t *testing.T, name, userData, placeholder, artifact string, cfg vmConfig) *guest {
 	t.Helper()
 	needTools(t)
@@ -33,9 +34,12 @@ func bootGuest(t *testing.T, name, userData, placeholder, artifact string, cfg v
 	key := newSSHKey(t, cfg.Dir)
 	urlPath := "/" + filepath.Base(artifact)
 	cfg.FileSrv, _ = serveFile(t, artifact, urlPath)
-	template, err := os.ReadFile(filepath.Join("..", userData))
-	if err != nil {
-		t.Fatal(err)
+	template := []byte(cfg.UserData)
+	if userData != "" {
+		var err error
+		if template, err = os.ReadFile(filepath.Join("..", userData)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	cfg.UserData = strings.Replace(string(template), placeholder, "http://"+guestFwdAddr+urlPath, 1)
 	cfg.MetaData = fmt.Sprintf("instance-id: vigie-vmtest-%s-%d\nlocal-hostname: vigie-guest\npublic-keys:\n  - %s\n", name, time.Now().UnixNano(), key.Public)

@@ -40,9 +40,11 @@ type vmConfig struct {
 	Dir       string // per-run directory: overlay, disks, console log
 	UserData  string
 	MetaData  string
-	SSHPort   int    // host loopback port forwarded to the guest's 22
+	SSHPort   int    // host loopback port forwarded to the guest's sshd
 	FileSrv   string // host loopback address the guest reaches as 10.0.2.100:80
 	MemoryMiB int
+	// SSHGuestPort is the guest port SSHPort reaches; 0 is 22.
+	SSHGuestPort int
 	// ExtraFwd forwards more host loopback ports to guest ports.
 	ExtraFwd map[int]int
 	// AllowReboot lets a guest reboot go on instead of ending qemu.
@@ -94,8 +96,12 @@ func startVM(t *testing.T, cfg vmConfig) *vm {
 	if strings.ContainsAny(self, ", ") {
 		t.Fatalf("test binary path %q has a comma or space: qemu's guestfwd cannot run it", self)
 	}
-	nic := fmt.Sprintf("user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:%d-:22,guestfwd=tcp:%s:80-cmd:%s",
-		cfg.SSHPort, guestFwdAddr, self)
+	sshGuest := cfg.SSHGuestPort
+	if sshGuest == 0 {
+		sshGuest = 22
+	}
+	nic := fmt.Sprintf("user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:%d-:%d,guestfwd=tcp:%s:80-cmd:%s",
+		cfg.SSHPort, sshGuest, guestFwdAddr, self)
 	for host, guest := range cfg.ExtraFwd {
 		nic += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-:%d", host, guest)
 	}

@@ -10,6 +10,8 @@
 # packages.list next to this script plus those of packages.SUITE.list;
 # collect.sh and vmtest-collect.service (next to it too) copy the test's
 # evidence onto the results disk when the guest shuts down.
+# iptables-persistent's postinst saves the rules it sees, which in the
+# chroot are the build host's: the saved files are removed.
 # VIGIE_VM_MIRROR and VIGIE_VM_SECURITY_MIRROR override the archives.
 # The VM test hashes the suite, this directory's files (of the suite lists,
 # only SUITE's) and the variables above to name its cache entry, so editing
@@ -51,6 +53,7 @@ mmdebstrap \
 	--customize-hook='printf "127.0.0.1 localhost\n127.0.1.1 vigie-guest\n::1 localhost ip6-localhost ip6-loopback\n" > "$1/etc/hosts"' \
 	--customize-hook="install -m 0644 '$here/90-vmtest.cfg' \"\$1/etc/cloud/cloud.cfg.d/\"" \
 	--customize-hook='rm -f "$1"/etc/ssh/ssh_host_*' \
+	--customize-hook='rm -f "$1"/etc/iptables/rules.v4 "$1"/etc/iptables/rules.v6' \
 	--customize-hook="install -m 0755 '$here/collect.sh' \"\$1/usr/local/sbin/vmtest-collect\"" \
 	--customize-hook="install -m 0644 '$here/vmtest-collect.service' \"\$1/etc/systemd/system/\"" \
 	--customize-hook='chroot "$1" systemctl enable vmtest-collect.service' \
