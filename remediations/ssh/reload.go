@@ -79,12 +79,23 @@ func reloadSystemd(ctx context.Context, socket *units.Socket) error {
 	}
 	for _, unit := range []string{"ssh.service", "sshd.service"} {
 		prop, err := conn.GetUnitPropertyContext(ctx, unit, "ActiveState")
-		if err != nil || strings.Trim(prop.Value.String(), `"`) != "active" {
+		if err != nil {
 			continue
 		}
+		state := strings.Trim(prop.Value.String(), `"`)
+		if state != "active" && state != "failed" {
+			continue
+		}
+		// A failed sshd died, perhaps on a configuration that passed
+		// sshd -t but not its start (a revert lands here): start it
+		// again on the files as they now are, rather than leave the host
+		// without a way in.
 		done := make(chan string, 1)
 		verb := "reload"
-		if socket != nil {
+		if state == "failed" {
+			_ = conn.ResetFailedUnitContext(ctx, unit)
+		}
+		if socket != nil || state == "failed" {
 			verb = "restart"
 			_, err = conn.RestartUnitContext(ctx, unit, "replace", done)
 		} else {
