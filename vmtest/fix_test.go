@@ -56,7 +56,7 @@ func TestFixSSHFirewall(t *testing.T) {
 	if out := g.sh("sudo /usr/local/bin/vigie undo "+run, nil); !strings.Contains(out, "Disabled again, as the run had enabled them: vigie-firewall.service.") {
 		t.Errorf("vigie undo %s:\n%s", run, out)
 	}
-	if out := g.sh("systemctl is-enabled vigie-firewall.service 2>&1; systemctl is-active vigie-firewall.service; test -e /etc/systemd/system/vigie-firewall.service && echo unit-file-left; test -e /etc/vigie/vigie.nft && echo nft-file-left; sudo nft list tables; true", nil); strings.Contains(out, "enabled") ||
+	if out := g.sh("sudo systemctl is-enabled vigie-firewall.service 2>&1; sudo systemctl is-active vigie-firewall.service; test -e /etc/systemd/system/vigie-firewall.service && echo unit-file-left; test -e /etc/vigie/vigie.nft && echo nft-file-left; sudo nft list tables; true", nil); strings.Contains(out, "enabled") ||
 		!strings.Contains(out, "inactive") || strings.Contains(out, "left") || strings.Contains(out, "inet vigie") {
 		t.Errorf("after the undo of run %s:\n%s", run, out)
 	}
@@ -109,7 +109,7 @@ func checkHardened(t *testing.T, g *guest, echo int, vigie string) outsideView {
 	// (whose nftables.conf flushes every table) as the image had it.
 	persisted := func(when string) {
 		t.Helper()
-		out := sh("systemctl is-enabled vigie-firewall.service nftables.service; systemctl is-active vigie-firewall.service; true")
+		out := sh("sudo systemctl is-enabled vigie-firewall.service nftables.service; sudo systemctl is-active vigie-firewall.service; true")
 		if f := strings.Fields(out); len(f) != 3 || f[0] != "enabled" || f[1] == "enabled" || f[2] != "active" {
 			t.Errorf("%s: is-enabled vigie-firewall.service nftables.service, is-active vigie-firewall.service: %q", when, f)
 		}
