@@ -16,6 +16,7 @@ import (
 	"github.com/vigie-agent/vigie/agent/report"
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/host/units"
 	"github.com/vigie-agent/vigie/internal/atomicfile"
 	"github.com/vigie-agent/vigie/internal/printable"
 	"github.com/vigie-agent/vigie/remediations"
@@ -41,9 +42,11 @@ type FixOptions struct {
 }
 
 // Engine returns the remediation engine over the configured state
-// directory.
+// directory, asking systemd for the units plans enable. Plans ask only
+// where systemd runs; undo and recovery ask only for runs that enabled
+// some.
 func engine(cfg config.Config) *remediations.Engine {
-	return &remediations.Engine{Dir: filepath.Join(cfg.StateDir, "backups")}
+	return &remediations.Engine{Dir: filepath.Join(cfg.StateDir, "backups"), Units: units.Manager{}}
 }
 
 // activate reloads what an area's files configure, after an undo or the
@@ -113,7 +116,7 @@ func Fix(ctx context.Context, r *Run, out io.Writer, opt FixOptions) (int, error
 		if p.Empty() {
 			continue
 		}
-		if opt.DryRun || (!opt.Yes && (opt.Confirm == nil || !opt.Confirm(fmt.Sprintf("Apply these %d change(s) to %s? [y/N] ", len(p.Files)+len(p.Actions), area)))) {
+		if opt.DryRun || (!opt.Yes && (opt.Confirm == nil || !opt.Confirm(fmt.Sprintf("Apply these %d change(s) to %s? [y/N] ", p.Changes(), area)))) {
 			flag := ""
 			if rem.Destructive() && opt.AllowDestructive {
 				flag = " --allow-destructive"
@@ -203,7 +206,7 @@ func ConfirmPending(cfg config.Config, out io.Writer) error {
 // labels, package names, the lines of the files it changes), so every
 // line is escaped and bounded: the diff line by line, keeping its shape.
 func ShowPlan(w io.Writer, p *remediations.Plan) error {
-	fmt.Fprintf(w, "== %s: %d change(s)\n", printable.Line(p.Area, report.IDMax), len(p.Files)+len(p.Actions))
+	fmt.Fprintf(w, "== %s: %d change(s)\n", printable.Line(p.Area, report.IDMax), p.Changes())
 	for _, r := range p.Refusals {
 		fmt.Fprintf(w, "Not changed: %s\n", printable.Line(r, report.NoteMax))
 	}
@@ -218,6 +221,12 @@ func ShowPlan(w io.Writer, p *remediations.Plan) error {
 				undo = " (cannot be undone)"
 			}
 			fmt.Fprintf(w, "  %d. %s%s\n", i+1, printable.Line(a.What, report.NoteMax), undo)
+		}
+	}
+	if len(p.Enable) > 0 {
+		fmt.Fprintln(w, "\nUnits enabled next, unless already enabled (undo disables those it enabled):")
+		for _, u := range p.Enable {
+			fmt.Fprintf(w, "  %s: %s\n", printable.Line(u.String(), report.NoteMax), printable.Line(u.Why, report.NoteMax))
 		}
 	}
 	for _, fc := range p.Files {
@@ -315,6 +324,13 @@ func Undo(ctx context.Context, r *Run, out io.Writer, run string) error {
 		return err
 	}
 	fmt.Fprintf(out, "Run %s (%s) undone: %d file(s) restored.\n", printable.Line(m.Run, report.IDMax), printable.Line(m.Area, report.IDMax), len(m.Files))
+	if len(m.Enabled) > 0 {
+		names := make([]string, len(m.Enabled))
+		for i, u := range m.Enabled {
+			names[i] = u.Name
+		}
+		fmt.Fprintf(out, "Disabled again, as the run had enabled them: %s.\n", printable.Line(strings.Join(names, ", "), report.LogLineMax))
+	}
 	if len(m.Actions) > 0 {
 		// Upgrades stay installed; an encrypted scratch stays mounted until
 		// the next boot, which follows the restored crypttab and fstab.

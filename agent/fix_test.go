@@ -59,7 +59,8 @@ func TestConfirmWindow(t *testing.T) {
 }
 
 // TestShowPlanActions: the plan shows the notes, then every step in order,
-// marking those that cannot be undone, then the file diffs.
+// marking those that cannot be undone, the units it enables, then the
+// file diffs.
 func TestShowPlanActions(t *testing.T) {
 	dir := t.TempDir()
 	p := &remediations.Plan{
@@ -68,17 +69,20 @@ func TestShowPlanActions(t *testing.T) {
 		Notes:    []string{"Security updates to install:", "  libfoo1 1.0-1 -> 1.0-1+deb12u1 (stable-security)"},
 		Actions: []remediations.Action{
 			{What: "apt-get install -y libfoo1=1.0-1+deb12u1"},
-			{What: "systemctl enable apt-daily.timer", Undo: func(context.Context) error { return nil }},
+			{What: "apt-get install -y unattended-upgrades", Undo: func(context.Context) error { return nil }},
 		},
-		Files: []remediations.FileChange{{Path: filepath.Join(dir, "99vigie"), Content: []byte("APT::Periodic::Unattended-Upgrade \"1\";\n"), Mode: 0o644, Why: "unattended-upgrades"}},
+		Enable: []remediations.EnableUnit{{Name: "apt-daily.timer", Start: true, Why: "runs the automatic security updates"}},
+		Files:  []remediations.FileChange{{Path: filepath.Join(dir, "99vigie"), Content: []byte("APT::Periodic::Unattended-Upgrade \"1\";\n"), Mode: 0o644, Why: "unattended-upgrades"}},
 	}
 	var b strings.Builder
 	if err := ShowPlan(&b, p); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
-	want := []string{"== patches: 3 change(s)", "Not changed: security update of pinned", "  libfoo1 1.0-1 -> 1.0-1+deb12u1 (stable-security)",
-		"  1. apt-get install -y libfoo1=1.0-1+deb12u1 (cannot be undone)", "  2. systemctl enable apt-daily.timer\n", "+APT::Periodic::Unattended-Upgrade \"1\";"}
+	want := []string{"== patches: 4 change(s)", "Not changed: security update of pinned", "  libfoo1 1.0-1 -> 1.0-1+deb12u1 (stable-security)",
+		"  1. apt-get install -y libfoo1=1.0-1+deb12u1 (cannot be undone)", "  2. apt-get install -y unattended-upgrades\n",
+		"Units enabled next, unless already enabled (undo disables those it enabled):\n  systemctl enable --now apt-daily.timer: runs the automatic security updates\n",
+		"+APT::Periodic::Unattended-Upgrade \"1\";"}
 	at := 0
 	for _, w := range want {
 		i := strings.Index(out[at:], w)

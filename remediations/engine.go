@@ -36,7 +36,8 @@ type FileChange struct {
 
 // Action is a step that is not a file write: a package upgrade, a
 // filesystem made, a mount. Actions run in order after the files are
-// written and validated.
+// written and validated. Enabling a unit is not an action but a
+// Plan.Enable entry, which the engine journals and reverses itself.
 type Action struct {
 	What string // the command or change, as shown in the plan
 	Do   func(ctx context.Context) error
@@ -51,6 +52,11 @@ type Plan struct {
 	Area    string
 	Files   []FileChange
 	Actions []Action
+	// Enable lists the units to enable once the actions have run, before
+	// Activate. Those already enabled are left alone; the others are
+	// recorded in the journal and disabled again by a rollback, the
+	// recovery of an interrupted run, and undo.
+	Enable []EnableUnit
 	// Notes tell the reviewer what the plan implies beyond its changes
 	// (a reboot it will not do, a step that cannot be undone).
 	Notes []string
@@ -66,13 +72,16 @@ type Plan struct {
 	Activate func(ctx context.Context) error
 	// Verify runs the area's checks again on the changed system.
 	Verify func(ctx context.Context) error
-	// Commit makes a verified change durable beyond files (enable a boot
-	// service). A failure still reverts the files.
+	// Commit makes a verified change durable beyond files (schedule a
+	// reboot). A failure still reverts the files.
 	Commit func(ctx context.Context) error
 }
 
 // Empty reports whether the plan changes nothing.
-func (p *Plan) Empty() bool { return len(p.Files) == 0 && len(p.Actions) == 0 }
+func (p *Plan) Empty() bool { return len(p.Files) == 0 && len(p.Actions) == 0 && len(p.Enable) == 0 }
+
+// Changes counts what the plan changes: files, actions and units.
+func (p *Plan) Changes() int { return len(p.Files) + len(p.Actions) + len(p.Enable) }
 
 // Run states recorded in the journal.
 const (
@@ -92,7 +101,11 @@ type Manifest struct {
 	// Actions lists the actions that completed, in order, so an operator
 	// reading an interrupted run knows what happened besides the files.
 	Actions []string `json:"actions,omitempty"`
-	Error   string   `json:"error,omitempty"`
+	// Enabled lists the units the run enabled that were not enabled
+	// before, each written here before systemd was asked. Journals of
+	// older versions have none.
+	Enabled []EnabledUnit `json:"enabled,omitempty"`
+	Error   string        `json:"error,omitempty"`
 
 	done int // actions completed in this process, for rollback
 }
@@ -111,6 +124,9 @@ type BackupEntry struct {
 // manifest): /var/lib/vigie/backups.
 type Engine struct {
 	Dir string
+	// Units enables and disables the units plans ask for; a plan with
+	// units to enable is refused without it.
+	Units Units
 	// AfterStep, when set, is called after each step with its name; tests
 	// use it to inject failures and to stop a run half way, as a crash
 	// would.
@@ -126,6 +142,9 @@ var ErrVerify = errors.New("verification failed")
 func (e *Engine) Apply(ctx context.Context, p *Plan) (string, error) {
 	if p.Empty() {
 		return "", nil
+	}
+	if len(p.Enable) > 0 && e.Units == nil {
+		return "", fmt.Errorf("the plan enables %s, but no service manager is there to ask", p.Enable[0].Name)
 	}
 	run := newRunID()
 	m := &Manifest{Run: run, Area: p.Area, State: StateApplying, Started: time.Now().UTC()}
@@ -178,6 +197,9 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) (string, error) {
 			return run, e.rollback(ctx, p, m, err)
 		}
 	}
+	if err := e.enableUnits(ctx, p, m); err != nil {
+		return run, e.rollback(ctx, p, m, err)
+	}
 	for _, s := range []struct {
 		name string
 		fn   func(context.Context) error
@@ -210,12 +232,16 @@ func (e *Engine) step(name string) error {
 // configuration. It returns the original error, with any failure to
 // restore added: a restore failure is what an operator must hear about.
 //
-// Completed actions are undone first, newest first, while the files they
-// rely on are still in place; actions that cannot be undone are named in
-// the error so nobody believes them reverted.
+// The units the run enabled are disabled first, then completed actions are
+// undone, newest first, while the files they rely on are still in place;
+// actions that cannot be undone are named in the error so nobody believes
+// them reverted.
 func (e *Engine) rollback(ctx context.Context, p *Plan, m *Manifest, cause error) error {
 	var errs []error
 	var kept []string
+	if err := e.disableUnits(ctx, m); err != nil {
+		errs = append(errs, err)
+	}
 	if p != nil {
 		for i := m.done - 1; i >= 0; i-- {
 			a := p.Actions[i]
@@ -345,6 +371,9 @@ func (e *Engine) Runs() ([]*Manifest, error) {
 
 // Recover reverts every run left in the applying state by a crash, and
 // reactivates through activate (by area). It returns what it reverted.
+// The units such a run enabled are disabled before its files come back
+// (a unit file among them must still be there to be disabled); when that
+// fails the run stays as it is, to be reverted by the next attempt.
 func (e *Engine) Recover(ctx context.Context, activate func(ctx context.Context, area string) error) ([]string, error) {
 	runs, err := e.Runs()
 	if err != nil {
@@ -356,7 +385,10 @@ func (e *Engine) Recover(ctx context.Context, activate func(ctx context.Context,
 		if m.State != StateApplying {
 			continue
 		}
-		err := e.restore(m)
+		err := e.disableUnits(ctx, m)
+		if err == nil {
+			err = e.restore(m)
+		}
 		if err == nil && activate != nil {
 			err = activate(ctx, m.Area)
 		}
@@ -373,7 +405,9 @@ func (e *Engine) Recover(ctx context.Context, activate func(ctx context.Context,
 	return done, errors.Join(errs...)
 }
 
-// Undo restores the files of an applied run (the newest when run is "").
+// Undo reverts an applied run (the newest when run is ""): it disables
+// the units the run enabled, then restores its files. A failure to disable
+// leaves the run applied, files untouched, so undo can be asked again.
 func (e *Engine) Undo(ctx context.Context, run string, activate func(ctx context.Context, area string) error) (*Manifest, error) {
 	runs, err := e.Runs()
 	if err != nil {
@@ -394,6 +428,9 @@ func (e *Engine) Undo(ctx context.Context, run string, activate func(ctx context
 	}
 	if m.State != StateApplied {
 		return m, fmt.Errorf("run %s is %s, not applied: nothing to undo", m.Run, m.State)
+	}
+	if err := e.disableUnits(ctx, m); err != nil {
+		return m, err
 	}
 	if err := e.restore(m); err != nil {
 		return m, err

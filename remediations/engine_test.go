@@ -6,12 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/vigie-agent/vigie/internal/atomicfile"
 	"github.com/vigie-agent/vigie/internal/testenv"
+	"github.com/vigie-agent/vigie/internal/unitstest"
 )
 
 // fixture is a directory with one existing file and the path of one that
@@ -28,6 +30,22 @@ func newFixture(t *testing.T) fixture {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(f.existing, []byte("Setting old\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	// Two units: old.service the operator enabled, new.service not.
+	units := filepath.Join(dir, "lib/systemd/system")
+	wants := filepath.Join(dir, "etc/systemd/system/multi-user.target.wants")
+	for _, d := range []string{units, wants} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, u := range []string{"old.service", "new.service"} {
+		if err := os.WriteFile(filepath.Join(units, u), []byte("[Service]\nExecStart=/bin/true\n\n[Install]\nWantedBy=multi-user.target\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("/lib/systemd/system/old.service", filepath.Join(wants, "old.service")); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -167,35 +185,47 @@ func TestCrashHelper(t *testing.T) {
 	if at == "" {
 		t.Skip("child process of TestCrashRecovery")
 	}
-	f := fixture{existing: os.Getenv("EXISTING"), created: os.Getenv("CREATED"), state: os.Getenv("STATE")}
+	f := fixture{dir: os.Getenv("DIR"), existing: os.Getenv("EXISTING"), created: os.Getenv("CREATED"), state: os.Getenv("STATE")}
 	n := 0
-	e := &Engine{Dir: f.state, AfterStep: func(step string) error {
+	e := &Engine{Dir: f.state, Units: &unitstest.Root{Dir: f.dir}, AfterStep: func(step string) error {
 		if strings.HasPrefix(step, at) {
 			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		}
 		return nil
 	}}
-	_, _ = e.Apply(context.Background(), f.plan(&n, nil, nil, nil))
+	p := f.plan(&n, nil, nil, nil)
+	p.Enable = bothUnits
+	_, _ = e.Apply(context.Background(), p)
 	t.Fatal("not killed")
 }
 
 // TestCrashRecovery kills a real process between steps and checks that the
-// next run finds the journal and reverts the half-applied change.
+// next run finds the journal and reverts the half-applied change: the
+// files, and the unit enabled and started before the kill, which is
+// disabled and stopped again while the one the operator had enabled stays.
 func TestCrashRecovery(t *testing.T) {
-	for _, at := range []string{"backup", "write ", "validate"} {
+	for _, at := range []string{"backup", "write ", "validate", "enable new.service", "activate"} {
 		t.Run(at, func(t *testing.T) {
 			f := newFixture(t)
 			cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelper$")
-			cmd.Env = append(os.Environ(), crashEnv+"="+at, "EXISTING="+f.existing, "CREATED="+f.created, "STATE="+f.state)
+			cmd.Env = append(os.Environ(), crashEnv+"="+at, "DIR="+f.dir, "EXISTING="+f.existing, "CREATED="+f.created, "STATE="+f.state)
 			err := cmd.Run()
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) || ee.ExitCode() != -1 {
 				t.Fatalf("child was not killed: %v", err)
 			}
-			e := &Engine{Dir: f.state}
+			units := &unitstest.Root{Dir: f.dir}
+			e := &Engine{Dir: f.state, Units: units}
 			runs, _ := e.Runs()
 			if len(runs) != 1 || runs[0].State != StateApplying {
 				t.Fatalf("journal after the crash: %+v", runs)
+			}
+			wantCalls := ""
+			if at == "enable new.service" || at == "activate" {
+				if !units.Active("new.service") || !slices.Equal(units.Enabled(), []string{"new.service", "old.service"}) {
+					t.Fatalf("after the crash: enabled %v, new.service active %v", units.Enabled(), units.Active("new.service"))
+				}
+				wantCalls = "disable --now new.service"
 			}
 			var reactivated []string
 			done, err := e.Recover(context.Background(), func(_ context.Context, area string) error {
@@ -206,6 +236,7 @@ func TestCrashRecovery(t *testing.T) {
 				t.Fatalf("recover: %v %v %v", done, err, reactivated)
 			}
 			f.assertUntouched(t)
+			assertOnlyOld(t, units, wantCalls)
 			runs, _ = e.Runs()
 			if runs[0].State != StateRolledBack {
 				t.Errorf("state after recovery: %s", runs[0].State)

@@ -44,6 +44,22 @@ func TestFixSSHFirewall(t *testing.T) {
 		t.Fatalf("vigie fix at first boot:\n%s", out)
 	}
 	checkHardened(t, g, echo, "/usr/local/bin/vigie")
+
+	// Undo of the firewall run: its boot unit disabled, stopped and gone
+	// with vigie.nft, and vigie's table with them.
+	log := g.sh("sudo grep -h 'firewall: applied and verified' /var/log/cloud-init-output.log", nil)
+	_, rest, _ := strings.Cut(log, "(run ")
+	run, _, _ := strings.Cut(rest, ";")
+	if run == "" {
+		t.Fatalf("no firewall run in %q", log)
+	}
+	if out := g.sh("sudo /usr/local/bin/vigie undo "+run, nil); !strings.Contains(out, "Disabled again, as the run had enabled them: vigie-firewall.service.") {
+		t.Errorf("vigie undo %s:\n%s", run, out)
+	}
+	if out := g.sh("sudo systemctl is-enabled vigie-firewall.service 2>&1; sudo systemctl is-active vigie-firewall.service; test -e /etc/systemd/system/vigie-firewall.service && echo unit-file-left; test -e /etc/vigie/vigie.nft && echo nft-file-left; sudo nft list tables; true", nil); strings.Contains(out, "enabled") ||
+		!strings.Contains(out, "inactive") || strings.Contains(out, "left") || strings.Contains(out, "inet vigie") {
+		t.Errorf("after the undo of run %s:\n%s", run, out)
+	}
 }
 
 // checkHardened looks at a guest after `vigie fix --only ssh,firewall`
@@ -89,8 +105,19 @@ func checkHardened(t *testing.T, g *guest, echo int, vigie string) outsideView {
 		t.Errorf("the echo service answers through the firewall: %q", got)
 	}
 
+	// The fix persists through its own unit and leaves nftables.service
+	// (whose nftables.conf flushes every table) as the image had it.
+	persisted := func(when string) {
+		t.Helper()
+		out := sh("sudo systemctl is-enabled vigie-firewall.service nftables.service; sudo systemctl is-active vigie-firewall.service; true")
+		if f := strings.Fields(out); len(f) != 3 || f[0] != "enabled" || f[1] == "enabled" || f[2] != "active" {
+			t.Errorf("%s: is-enabled vigie-firewall.service nftables.service, is-active vigie-firewall.service: %q", when, f)
+		}
+	}
+	persisted("after the fix")
 	// Reboot: the ruleset must come back from the persisted file.
 	g.reboot()
+	persisted("after the reboot")
 	if out, err := guestSSH(port, key, time.Minute, "sudo nft list table inet vigie", nil); err != nil {
 		t.Fatalf("after the reboot table inet vigie is gone: %v\n%s", err, out)
 	}

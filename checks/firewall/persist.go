@@ -23,41 +23,81 @@ import (
 
 // Persistence is what brings a ruleset back after a reboot.
 type Persistence struct {
-	Units   map[string]string // unit -> UnitFileState (enabled, disabled, masked, static, "")
-	Via     string            // "systemd D-Bus" or "unit symlinks"
-	File    string            // the file nftables.service loads
-	FileErr string
-	Loaded  *Ruleset // that file, loaded into a scratch network namespace
+	Units map[string]string // unit -> UnitFileState (enabled, disabled, masked, static, "")
+	Via   string            // "systemd D-Bus" or "unit symlinks"
+	// Boot are the files the enabled units load at boot, in the order
+	// they load them.
+	Boot []BootLoad
+	// Missing says which enabled unit has no file to load.
+	Missing []string
+	Loaded  *Ruleset // Boot's files, loaded one after the other into a scratch network namespace
 	LoadErr string
 	UFW     bool // /etc/ufw/ufw.conf says ENABLED=yes
 }
 
-// persistUnits are the services that restore a ruleset at boot.
-var persistUnits = []string{"nftables.service", "firewalld.service", "ufw.service", "netfilter-persistent.service"}
+// BootLoad is a ruleset file a unit loads at boot.
+type BootLoad struct {
+	Unit, File string
+}
 
-// readPersistence learns which units are enabled and what the persisted
-// nftables file would load.
+// loader is a unit that loads an nftables file at boot, the first of
+// files that exists.
+type loader struct {
+	unit  string
+	files []string
+}
+
+// loaders are the units that load nftables files, in boot order:
+// vigie-firewall.service runs after nftables.service, whose file may
+// begin with "flush ruleset".
+func loaders(opt Options) []loader {
+	return []loader{{"nftables.service", opt.PersistFiles}, {BootUnit, []string{BootFile}}}
+}
+
+// BootUnit and BootFile are vigie's own persistence, written by `vigie
+// fix`: a unit that loads only vigie's table from its file.
+const (
+	BootUnit = "vigie-firewall.service"
+	BootFile = "/etc/vigie/vigie.nft"
+)
+
+// persistUnits are the services that restore a ruleset at boot.
+var persistUnits = []string{BootUnit, "nftables.service", "firewalld.service", "ufw.service", "netfilter-persistent.service"}
+
+// readPersistence learns which units are enabled and what the files they
+// load at boot would load, together and in order.
 func readPersistence(ctx context.Context, env *host.Env, opt Options) Persistence {
 	p := Persistence{}
 	p.Units, p.Via = units.States(ctx, env, persistUnits)
 	if b, err := env.ReadFile(ctx, "/etc/ufw/ufw.conf", hostfs.Config); err == nil {
 		p.UFW = ufwEnabled(b)
 	}
-	for _, f := range opt.PersistFiles {
-		if env.FS().Exists(ctx, f) {
-			p.File = f
-			break
+	var files []string
+	for _, l := range loaders(opt) {
+		if p.Units[l.unit] != "enabled" {
+			continue
 		}
+		found := ""
+		for _, f := range l.files {
+			if env.FS().Exists(ctx, f) {
+				found = f
+				break
+			}
+		}
+		if found == "" {
+			p.Missing = append(p.Missing, l.unit+" is enabled, but none of "+strings.Join(l.files, ", ")+" exists")
+			continue
+		}
+		p.Boot = append(p.Boot, BootLoad{Unit: l.unit, File: found})
+		files = append(files, found)
 	}
-	if p.File == "" {
-		p.FileErr = "none of " + strings.Join(opt.PersistFiles, ", ") + " exists"
-		return p
-	}
-	if !env.Live() {
+	switch {
+	case len(files) == 0:
+	case !env.Live():
 		p.LoadErr = "not loaded: the inspected root is not the running system"
-		return p
+	default:
+		p.Loaded, p.LoadErr = loadScratch(ctx, opt.NftPath, files...)
 	}
-	p.Loaded, p.LoadErr = loadScratch(ctx, opt.NftPath, p.File)
 	return p
 }
 
@@ -72,12 +112,12 @@ func ufwEnabled(conf []byte) bool {
 	return false
 }
 
-// loadScratch loads a ruleset file the way nftables.service does at boot,
-// but into a network namespace of its own that disappears afterwards, and
-// reads back what it created. Nothing on the host changes: the namespace
-// lives on one locked OS thread, and nft, started from that thread,
-// inherits it.
-func loadScratch(ctx context.Context, nftPath, file string) (*Ruleset, string) {
+// loadScratch loads ruleset files one after the other, the way the units
+// do at boot, but into a network namespace of its own that disappears
+// afterwards, and reads back what they created. Nothing on the host
+// changes: the namespace lives on one locked OS thread, and nft, started
+// from that thread, inherits it.
+func loadScratch(ctx context.Context, nftPath string, files ...string) (*Ruleset, string) {
 	type result struct {
 		rs  *Ruleset
 		err error
@@ -93,17 +133,19 @@ func loadScratch(ctx context.Context, nftPath, file string) (*Ruleset, string) {
 		}
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		var stderr bytes.Buffer
-		cmd := exec.CommandContext(ctx, nftPath, "-f", file)
-		cmd.Stderr = &stderr
-		cmd.Env = append(os.Environ(), "LC_ALL=C")
-		if err := cmd.Run(); err != nil {
-			msg := strings.TrimSpace(stderr.String())
-			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, exec.ErrNotFound) {
-				msg = "nft is not installed"
+		for _, file := range files {
+			var stderr bytes.Buffer
+			cmd := exec.CommandContext(ctx, nftPath, "-f", file)
+			cmd.Stderr = &stderr
+			cmd.Env = append(os.Environ(), "LC_ALL=C")
+			if err := cmd.Run(); err != nil {
+				msg := strings.TrimSpace(stderr.String())
+				if errors.Is(err, fs.ErrNotExist) || errors.Is(err, exec.ErrNotFound) {
+					msg = "nft is not installed"
+				}
+				done <- result{err: fmt.Errorf("%s -f %s: %v: %s", nftPath, file, err, firstLine(msg))}
+				return
 			}
-			done <- result{err: fmt.Errorf("%s -f %s: %v: %s", nftPath, file, err, firstLine(msg))}
-			return
 		}
 		rs, err := readLive("")
 		done <- result{rs: rs, err: err}

@@ -135,33 +135,44 @@ func persistentRule(f *Facts) checks.Result {
 	case enabled("ufw.service") && p.UFW:
 		return f.managerPersists("ufw", ev)
 	}
-	if p.File != "" {
-		ev = append(ev, checks.Evidence{Subject: p.File, Key: "loads", Value: loadSummary(p), Source: "nft -f in a scratch network namespace", File: p.File, OK: p.LoadErr == "" && p.Loaded != nil})
+	var files, loaders []string
+	for _, b := range p.Boot {
+		files, loaders = append(files, b.File), append(loaders, b.Unit)
 	}
-	var problems []string
-	if !enabled("nftables.service") {
-		st := p.Units["nftables.service"]
-		if st == "" {
-			st = "not installed"
-		}
-		problems = append(problems, "nftables.service is "+st+", so nothing loads a ruleset at boot")
+	what := strings.Join(files, " then ")
+	if len(files) > 0 {
+		ev = append(ev, checks.Evidence{Subject: what, Key: "loads", Value: loadSummary(p), Source: "nft -f in a scratch network namespace", File: files[len(files)-1], OK: p.LoadErr == "" && p.Loaded != nil})
 	}
+	problems := append([]string(nil), p.Missing...)
 	switch {
-	case p.File == "":
-		problems = append(problems, p.FileErr)
+	case len(files) == 0 && len(p.Missing) == 0:
+		var states []string
+		for _, u := range []string{BootUnit, "nftables.service"} {
+			st := p.Units[u]
+			if st == "" {
+				st = "not installed"
+			}
+			states = append(states, u+" is "+st)
+		}
+		problems = append(problems, strings.Join(states, " and ")+", so nothing loads a ruleset at boot")
+	case len(files) == 0:
 	case p.LoadErr != "":
-		problems = append(problems, p.File+" does not load: "+p.LoadErr)
+		problems = append(problems, what+" does not load: "+p.LoadErr)
 	default:
 		for _, fam := range f.Families() {
 			if hv := p.Loaded.Evaluate("input", fam); !hv.Deny() {
-				problems = append(problems, p.File+" loads no default-deny input chain for "+fam)
+				problems = append(problems, what+" loads no default-deny input chain for "+fam)
 			}
 		}
 	}
 	if len(problems) > 0 {
 		return checks.Failf("after a reboot the host would not be default-deny: %s", strings.Join(problems, "; ")).With(ev...)
 	}
-	return checks.Passf("nftables.service is enabled and %s loads a default-deny input ruleset for %s", p.File, strings.Join(f.Families(), " and ")).With(ev...)
+	are, load := "is", "loads"
+	if len(loaders) > 1 {
+		are, load = "are", "load"
+	}
+	return checks.Passf("%s %s enabled and %s %s a default-deny input ruleset for %s", strings.Join(loaders, " and "), are, what, load, strings.Join(f.Families(), " and ")).With(ev...)
 }
 
 func loadSummary(p Persistence) string {

@@ -2,8 +2,10 @@ package units
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
@@ -42,43 +44,119 @@ func (Systemd) Start(ctx context.Context, unit string) error { return unitJob(ct
 // Stop stops a unit and waits for the job.
 func (Systemd) Stop(ctx context.Context, unit string) error { return unitJob(ctx, unit, false) }
 
-// Enable enables (or disables) units at boot, as systemctl enable does,
-// reloads so timers are scheduled, and starts (or stops) them.
-func Enable(ctx context.Context, names []string, enable bool) error {
+// ErrMasked is a unit masked by the operator: vigie does not unmask it.
+var ErrMasked = errors.New("masked")
+
+// Manager is the service manager the remediation engine asks
+// (remediations.Units): it enables and disables unit files and starts and
+// stops units through systemd's D-Bus API, as systemctl enable --now and
+// disable --now do.
+type Manager struct{}
+
+// notEnabling are the unit file states where systemctl enable changes
+// nothing: the unit starts at boot already, or is started by other means
+// (static: no [Install] section; generated; transient).
+var notEnabling = map[string]bool{"enabled": true, "enabled-runtime": true, "static": true, "alias": true, "generated": true, "transient": true}
+
+// State implements remediations.Units. The unit file state is read from
+// the unit files on disk, so a unit written a moment ago is seen before
+// any daemon-reload.
+func (Manager) State(ctx context.Context, name string) (enabled, active bool, err error) {
+	conn, err := Connect(ctx)
+	if err != nil {
+		return false, false, err
+	}
+	defer conn.Close()
+	st, err := fileState(ctx, conn, name)
+	if err != nil {
+		return false, false, err
+	}
+	if strings.HasPrefix(st, "masked") {
+		return false, false, fmt.Errorf("%s is %w: vigie does not unmask what an operator masked (systemctl unmask %s)", name, ErrMasked, name)
+	}
+	statuses, err := conn.ListUnitsByNamesContext(ctx, []string{name})
+	if err != nil {
+		return false, false, fmt.Errorf("state of %s: %w", name, err)
+	}
+	for _, s := range statuses {
+		if s.Name == name {
+			active = s.ActiveState == "active" || s.ActiveState == "activating" || s.ActiveState == "reloading"
+		}
+	}
+	return notEnabling[st], active, nil
+}
+
+// fileState is a unit's UnitFileState, "" when no unit file has its name.
+func fileState(ctx context.Context, conn *sddbus.Conn, name string) (string, error) {
+	files, err := conn.ListUnitFilesByPatternsContext(ctx, nil, []string{name})
+	if err != nil {
+		return "", fmt.Errorf("list unit file %s: %w", name, err)
+	}
+	for _, f := range files {
+		if filepath.Base(f.Path) == name {
+			return f.Type, nil
+		}
+	}
+	return "", nil
+}
+
+// Enable implements remediations.Units: enable at boot, reload so systemd
+// sees a unit file just written and schedules a timer, then start when
+// asked.
+func (Manager) Enable(ctx context.Context, name string, start bool) error {
 	conn, err := Connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	if enable {
-		if _, _, err := conn.EnableUnitFilesContext(ctx, names, false, true); err != nil {
-			return fmt.Errorf("enable %s: %w", strings.Join(names, ", "), err)
-		}
-	} else if _, err := conn.DisableUnitFilesContext(ctx, names, false); err != nil {
-		return fmt.Errorf("disable %s: %w", strings.Join(names, ", "), err)
+	if _, _, err := conn.EnableUnitFilesContext(ctx, []string{name}, false, true); err != nil {
+		return fmt.Errorf("enable %s: %w", name, err)
 	}
 	if err := conn.ReloadContext(ctx); err != nil {
-		return err
+		return fmt.Errorf("daemon-reload: %w", err)
 	}
-	for _, n := range names {
-		if err := startUnit(ctx, conn, n, enable); err != nil {
-			return err
-		}
+	if start {
+		return startUnit(ctx, conn, name, true)
 	}
 	return nil
 }
 
-// EnableAtBoot enables units for the next boot without starting them now.
-func EnableAtBoot(ctx context.Context, names ...string) error {
+// Disable implements remediations.Units: stop when asked, disable at boot
+// if the unit file is still there and enabled, and reload. A unit that is
+// that does not run needs no stop, and one without a file no disable.
+func (Manager) Disable(ctx context.Context, name string, stop bool) error {
 	conn, err := Connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	if _, _, err := conn.EnableUnitFilesContext(ctx, names, false, true); err != nil {
-		return fmt.Errorf("enable %s: %w", strings.Join(names, ", "), err)
+	if stop {
+		statuses, err := conn.ListUnitsByNamesContext(ctx, []string{name})
+		if err != nil {
+			return fmt.Errorf("state of %s: %w", name, err)
+		}
+		for _, s := range statuses {
+			if s.Name == name && s.ActiveState != "inactive" && s.ActiveState != "failed" {
+				if err := startUnit(ctx, conn, name, false); err != nil {
+					return err
+				}
+			}
+		}
 	}
-	return conn.ReloadContext(ctx)
+	st, err := fileState(ctx, conn, name)
+	if err != nil {
+		return err
+	}
+	if st == "" || st == "disabled" {
+		return nil
+	}
+	if _, err := conn.DisableUnitFilesContext(ctx, []string{name}, false); err != nil {
+		return fmt.Errorf("disable %s: %w", name, err)
+	}
+	if err := conn.ReloadContext(ctx); err != nil {
+		return fmt.Errorf("daemon-reload: %w", err)
+	}
+	return nil
 }
 
 func unitJob(ctx context.Context, unit string, start bool) error {

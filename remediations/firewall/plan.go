@@ -27,28 +27,42 @@ type Options struct {
 	SSHPorts []int
 	// Allowed are the configured public services ("443/tcp").
 	Allowed []string
-	// PersistFile holds vigie's table for the boot; NftablesConf is the
-	// file nftables.service loads, which must include it.
-	PersistFile  string
-	NftablesConf string
+	// PersistFile holds vigie's table for the boot; UnitFile is the unit
+	// that loads it (vigie-firewall.service). Both are paths on the
+	// inspected system.
+	PersistFile string
+	UnitFile    string
 	// Force applies even where firewalld or ufw manage the ruleset.
 	Force bool
 	// Forward is "deny" to drop forwarded traffic by default even on a
 	// host that routes; "auto" (or "") leaves forward alone there.
 	Forward string
-	// EnableService enables nftables.service once the change is verified;
-	// nil leaves persistence to the operator, and the plan says so.
-	EnableService func(ctx context.Context) error
+	// Units is the service manager the engine enables the boot unit
+	// through, asked here whether it is enabled already; nil where
+	// systemd does not run leaves enabling it to the operator, and the
+	// plan says so.
+	Units remediations.Units
 }
 
 // BuildPlan decides the changes from the firewall facts.
+//
+// A host fixed by an older vigie has `include "/etc/vigie/vigie.nft"` in
+// /etc/nftables.conf and nftables.service enabled. The plan leaves both:
+// nftables.service loads the file first and vigie-firewall.service, ordered
+// after it, loads it again, and the file is idempotent (it adds, deletes
+// and re-creates table inet vigie in one transaction), so the table is
+// the same whichever loads it and however often. Removing the line would
+// edit a file the operator may have changed since, and disabling
+// nftables.service might undo the operator's own choice; undoing that
+// older run restores nftables.conf from its own backup.
 func BuildPlan(ctx context.Context, env *host.Env, f *fwcheck.Facts, opt Options) (*remediations.Plan, error) {
 	p := &remediations.Plan{Area: "firewall"}
 	if f.Ruleset == nil {
 		return nil, fmt.Errorf("cannot read the nftables ruleset: %s", f.RulesetErr)
 	}
-	if _, err := exec.LookPath(opt.Check.NftPath); err != nil {
-		p.Refusals = append(p.Refusals, "nft is not installed: nftables.service could not restore the ruleset at boot (apt-get install nftables)")
+	nft, err := exec.LookPath(opt.Check.NftPath)
+	if err != nil {
+		p.Refusals = append(p.Refusals, "nft is not installed: nothing could load the ruleset at boot (apt-get install nftables)")
 		return p, nil
 	}
 	if mgr := manager(f); mgr != "" && !opt.Force {
@@ -75,29 +89,19 @@ func BuildPlan(ctx context.Context, env *host.Env, f *fwcheck.Facts, opt Options
 		p.Refusals = append(p.Refusals, "sshd listens on no port vigie could find: the ruleset would close every remote access, so it is not applied")
 		return p, nil
 	}
-	text := []byte(spec.Text())
-	files := []remediations.FileChange{{Path: env.Path(opt.PersistFile), Content: text, Mode: 0o644, Why: "vigie's table, loaded at boot"}}
-	conf, err := env.ReadFile(ctx, opt.NftablesConf, hostfs.Config)
-	include := "include \"" + opt.PersistFile + "\"\n"
-	switch {
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("read %w", err)
-	case errors.Is(err, fs.ErrNotExist):
-		conf = []byte("#!/usr/sbin/nft -f\n")
-	}
-	if !bytes.Contains(conf, []byte(strings.TrimSpace(include))) {
-		if len(conf) > 0 && !bytes.HasSuffix(conf, []byte("\n")) {
-			conf = append(conf, '\n')
-		}
-		conf = append(conf, []byte("# Added by vigie fix: vigie's default-deny table.\n"+include)...)
-		files = append(files, remediations.FileChange{Path: env.Path(opt.NftablesConf), Content: conf, Mode: 0o755, Why: "the file nftables.service loads includes vigie's table"})
+	files := []remediations.FileChange{
+		{Path: env.Path(opt.PersistFile), Content: []byte(spec.Text()), Mode: 0o644, Why: "vigie's table, loaded at boot by " + BootUnit},
+		{Path: env.Path(opt.UnitFile), Content: unitText(nft, opt.PersistFile), Mode: 0o644, Why: "loads vigie's table at boot, before the network, and no other table"},
 	}
 	for _, fc := range files {
 		if remediations.Changed(fc) {
 			p.Files = append(p.Files, fc)
 		}
 	}
-	if len(p.Files) == 0 && f.Ruleset.Evaluate("input", "ipv4").Deny() && vigieTableMatches(f) {
+	if err := planEnable(ctx, f, opt, p); err != nil {
+		return nil, err
+	}
+	if len(p.Files) == 0 && len(p.Enable) == 0 && f.Ruleset.Evaluate("input", "ipv4").Deny() && vigieTableMatches(f) {
 		return p, nil // already in force
 	}
 	if len(p.Files) == 0 {
@@ -106,19 +110,40 @@ func BuildPlan(ctx context.Context, env *host.Env, f *fwcheck.Facts, opt Options
 		p.Files = append(p.Files, files[0])
 	}
 	p.Validate = func(ctx context.Context) error {
-		out, err := exec.CommandContext(ctx, opt.Check.NftPath, "-c", "-f", env.Path(opt.NftablesConf)).CombinedOutput()
+		out, err := exec.CommandContext(ctx, opt.Check.NftPath, "-c", "-f", env.Path(opt.PersistFile)).CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("nft -c -f %s: %v: %s", opt.NftablesConf, err, bytes.TrimSpace(out))
+			return fmt.Errorf("nft -c -f %s: %v: %s", opt.PersistFile, err, bytes.TrimSpace(out))
 		}
 		return nil
 	}
 	p.Activate = func(ctx context.Context) error { return Sync(ctx, env.Path(opt.PersistFile), opt) }
 	p.Verify = func(ctx context.Context) error { return verify(ctx, env, opt, spec) }
-	p.Commit = opt.EnableService
-	if opt.EnableService == nil {
-		p.Refusals = append(p.Refusals, "systemd is not running: enable nftables.service yourself so the ruleset comes back after a reboot")
-	}
 	return p, nil
+}
+
+// planEnable asks the engine to enable and start the boot unit unless it
+// is enabled already. Started, it is active as nftables.service's part, so
+// a restart of nftables.service loads vigie's table again; starting it
+// loads the same file the plan's Activate applies. A masked unit is the
+// operator's decision: the table is applied, the plan says it will not
+// come back at boot.
+func planEnable(ctx context.Context, f *fwcheck.Facts, opt Options, p *remediations.Plan) error {
+	switch {
+	case f.Persist.Units[BootUnit] == "masked":
+		p.Refusals = append(p.Refusals, BootUnit+" is masked: vigie does not unmask what an operator masked; the table is not loaded at boot until `systemctl unmask "+BootUnit+"`")
+		return nil
+	case opt.Units == nil:
+		p.Refusals = append(p.Refusals, "systemd is not running: enable "+BootUnit+" yourself so the table comes back after a reboot")
+		return nil
+	}
+	enabled, _, err := opt.Units.State(ctx, BootUnit)
+	if err != nil {
+		return fmt.Errorf("state of %s: %w", BootUnit, err)
+	}
+	if !enabled {
+		p.Enable = append(p.Enable, remediations.EnableUnit{Name: BootUnit, Start: true, Why: "loads " + opt.PersistFile + " at every boot"})
+	}
+	return nil
 }
 
 // routing says why the host forwards traffic: forwarding on in sysctl,

@@ -14,16 +14,20 @@ import (
 	fwcheck "github.com/vigie-agent/vigie/checks/firewall"
 	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/internal/netnstest"
+	"github.com/vigie-agent/vigie/internal/unitstest"
 	"github.com/vigie-agent/vigie/remediations"
 )
 
 // testHost is a server namespace joined to a client namespace by veth, with a
-// foreign table that vigie must leave alone.
+// foreign table that vigie must leave alone, and a tree under dir for the
+// files vigie writes and the units it enables.
 type testHost struct {
 	server, client *netnstest.NS
 	dir            string
+	conf           string // Debian's nftables.conf, which vigie leaves alone
 	opt            Options
 	env            *host.Env
+	units          *unitstest.Root
 }
 
 func newHost(t *testing.T) *testHost {
@@ -38,22 +42,30 @@ func newHost(t *testing.T) *testHost {
 	check.NetNS = h.server.Path
 	check.NetDir = "/proc/" + strconv.Itoa(pid)
 	check.CmdPrefix = h.server.Prefix()
+	h.units = &unitstest.Root{Dir: h.dir}
 	h.opt = Options{
-		Check:        check,
-		SSHPorts:     []int{2222},
-		PersistFile:  filepath.Join(h.dir, "etc/vigie/vigie.nft"),
-		NftablesConf: filepath.Join(h.dir, "etc/nftables.conf"),
+		Check:       check,
+		SSHPorts:    []int{2222},
+		PersistFile: filepath.Join(h.dir, "etc/vigie/vigie.nft"),
+		UnitFile:    filepath.Join(h.dir, UnitFile),
+		Units:       h.units,
 	}
+	h.conf = filepath.Join(h.dir, "etc/nftables.conf")
 	if err := os.MkdirAll(filepath.Join(h.dir, "etc"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// Debian's nftables.conf as shipped.
-	conf := "#!/usr/sbin/nft -f\n\nflush ruleset\n\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter;\n\t}\n}\n"
-	if err := os.WriteFile(h.opt.NftablesConf, []byte(conf), 0o755); err != nil {
+	if err := os.WriteFile(h.conf, []byte(debianConf), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	h.env = host.DefaultEnv()
 	return h
+}
+
+// debianConf is Debian's nftables.conf as shipped.
+const debianConf = "#!/usr/sbin/nft -f\n\nflush ruleset\n\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter;\n\t}\n}\n"
+
+func (h *testHost) engine() *remediations.Engine {
+	return &remediations.Engine{Dir: filepath.Join(h.dir, "state"), Units: h.units}
 }
 
 func (h *testHost) plan(t *testing.T) *remediations.Plan {
@@ -81,10 +93,17 @@ func TestFixDefaultDeny(t *testing.T) {
 		t.Fatalf("before the fix 8080 should answer: %v", err)
 	}
 	p := h.plan(t)
-	if len(p.Files) != 2 {
-		t.Fatalf("plan: %d files, refusals %v", len(p.Files), p.Refusals)
+	var paths []string
+	for _, fc := range p.Files {
+		paths = append(paths, fc.Path)
 	}
-	e := &remediations.Engine{Dir: filepath.Join(h.dir, "state")}
+	if !slices.Equal(paths, []string{h.opt.PersistFile, h.opt.UnitFile}) || len(p.Refusals) != 0 {
+		t.Fatalf("plan writes %q (refusals %v), want vigie.nft and the unit only", paths, p.Refusals)
+	}
+	if !slices.Equal(p.Enable, []remediations.EnableUnit{{Name: BootUnit, Start: true, Why: "loads " + h.opt.PersistFile + " at every boot"}}) {
+		t.Errorf("units to enable: %+v", p.Enable)
+	}
+	e := h.engine()
 	run, err := e.Apply(context.Background(), p)
 	if err != nil {
 		t.Fatal(err)
@@ -98,8 +117,20 @@ func TestFixDefaultDeny(t *testing.T) {
 	if tables := h.tables(t); !strings.Contains(tables, "table ip foreign") || !strings.Contains(tables, "table inet vigie") {
 		t.Errorf("tables after the fix:\n%s", tables)
 	}
-	// The persisted file loads, in a scratch namespace, to the same verdict.
-	rs, loadErr := loadFile(t, h.opt.NftablesConf)
+	// Enabled at boot (sysinit.target wants it) and started; nftables.conf
+	// and nftables.service left alone.
+	if _, err := os.Lstat(filepath.Join(h.dir, "etc/systemd/system/sysinit.target.wants", BootUnit)); err != nil || !slices.Equal(h.units.Enabled(), []string{BootUnit}) {
+		t.Errorf("%s not enabled at boot: %v (enabled: %v)", BootUnit, err, h.units.Enabled())
+	}
+	if b, _ := os.ReadFile(h.conf); string(b) != debianConf {
+		t.Errorf("nftables.conf changed:\n%s", b)
+	}
+	// The unit loads the persisted file, which loads, in a scratch
+	// namespace, to the same verdict.
+	if unit, _ := os.ReadFile(h.opt.UnitFile); !bytes.Contains(unit, []byte("\nExecStart=/usr/sbin/nft -f "+h.opt.PersistFile+"\n")) {
+		t.Errorf("unit:\n%s", unit)
+	}
+	rs, loadErr := loadFile(t, h.opt.PersistFile)
 	if loadErr != "" {
 		t.Fatalf("persisted configuration does not load: %s", loadErr)
 	}
@@ -112,9 +143,19 @@ func TestFixDefaultDeny(t *testing.T) {
 	if p2 := h.plan(t); !p2.Empty() {
 		t.Errorf("second fix plans %d change(s)", len(p2.Files))
 	}
-	// undo: table gone, 8080 answers again, foreign table still there.
+	// undo: unit disabled, stopped and gone with vigie.nft, table gone,
+	// 8080 answers again, foreign table still there.
+	h.units.Calls = nil
 	if _, err := e.Undo(context.Background(), run, func(ctx context.Context, _ string) error { return p.Activate(ctx) }); err != nil {
 		t.Fatal(err)
+	}
+	if got := strings.Join(h.units.Calls, ", "); got != "disable --now "+BootUnit || len(h.units.Enabled()) != 0 {
+		t.Errorf("undo: calls %q, enabled %v", got, h.units.Enabled())
+	}
+	for _, f := range []string{h.opt.UnitFile, h.opt.PersistFile} {
+		if _, err := os.Stat(f); !os.IsNotExist(err) {
+			t.Errorf("%s left after undo: %v", f, err)
+		}
 	}
 	if tables := h.tables(t); strings.Contains(tables, "vigie") || !strings.Contains(tables, "foreign") {
 		t.Errorf("tables after undo:\n%s", tables)
@@ -204,7 +245,7 @@ func TestFixLeavesRoutedTrafficAlone(t *testing.T) {
 	check.NetNS = router.Path
 	check.NetDir = "/proc/" + strconv.Itoa(router.Member(t))
 	check.CmdPrefix = router.Prefix()
-	opt := Options{Check: check, SSHPorts: []int{2222}, PersistFile: filepath.Join(dir, "vigie.nft"), NftablesConf: filepath.Join(dir, "nftables.conf")}
+	opt := Options{Check: check, SSHPorts: []int{2222}, PersistFile: filepath.Join(dir, "vigie.nft"), UnitFile: filepath.Join(dir, BootUnit)}
 	env := host.DefaultEnv()
 	apply := func(forward string) *remediations.Plan {
 		t.Helper()

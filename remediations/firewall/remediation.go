@@ -12,8 +12,11 @@ import (
 	"github.com/vigie-agent/vigie/remediations"
 )
 
-// PersistFile is vigie's ruleset for the boot.
-const PersistFile = "/etc/vigie/vigie.nft"
+// PersistFile is vigie's ruleset for the boot, loaded by UnitFile.
+const PersistFile = fwcheck.BootFile
+
+// BootUnit loads PersistFile at boot.
+const BootUnit = fwcheck.BootUnit
 
 // Remediation is the firewall area's remediations.Remediation: vigie's own
 // table, replaced in one netlink batch, persisted for the boot.
@@ -34,7 +37,7 @@ func (r *Remediation) Name() string { return "firewall" }
 // Plan implements remediations.Remediation.
 func (r *Remediation) Plan(ctx context.Context, env *host.Env, req remediations.Request) (*remediations.Plan, error) {
 	f := fwcheck.Gather(ctx, env, r.Check)
-	return BuildPlan(ctx, env, f, r.options(ctx, env, keepPorts(f, req), req.Force))
+	return BuildPlan(ctx, env, f, r.options(env, keepPorts(f, req), req.Force))
 }
 
 // keepPorts are the TCP ports the ruleset never closes: every area's
@@ -67,7 +70,7 @@ func keepPorts(f *fwcheck.Facts, req remediations.Request) []int {
 // Activate loads the persisted table again (or deletes vigie's table when
 // the file is gone).
 func (r *Remediation) Activate(ctx context.Context, env *host.Env) error {
-	opt := r.options(ctx, env, nil, false)
+	opt := r.options(env, nil, false)
 	return Sync(ctx, env.Path(opt.PersistFile), opt)
 }
 
@@ -90,26 +93,23 @@ func (r *Remediation) Applied(run, _ string) string {
 // no port.
 func (r *Remediation) KeepOpen(context.Context, *host.Env) []int { return nil }
 
-// options places vigie's ruleset file beside the distribution's
-// nftables.conf (Debian) or sysconfig file (RHEL family).
-func (r *Remediation) options(ctx context.Context, env *host.Env, ssh []int, force bool) Options {
-	conf := "/etc/nftables.conf"
-	if !env.FS().Exists(ctx, conf) && env.FS().Exists(ctx, "/etc/sysconfig/nftables.conf") {
-		conf = "/etc/sysconfig/nftables.conf"
-	}
+// options persist vigie's table through its own file and boot unit, on
+// every distribution alike: the distribution's nftables.conf is not
+// touched, nor nftables.service enabled, since that file may begin with
+// "flush ruleset" and wipe at boot the tables of netfilter-persistent,
+// Docker and the like.
+func (r *Remediation) options(env *host.Env, ssh []int, force bool) Options {
 	o := Options{
-		Check:        r.Check,
-		SSHPorts:     ssh,
-		Allowed:      r.Check.AllowedPorts,
-		PersistFile:  PersistFile,
-		NftablesConf: conf,
-		Force:        force,
-		Forward:      r.Forward,
+		Check:       r.Check,
+		SSHPorts:    ssh,
+		Allowed:     r.Check.AllowedPorts,
+		PersistFile: PersistFile,
+		UnitFile:    UnitFile,
+		Force:       force,
+		Forward:     r.Forward,
 	}
 	if units.Live(env) {
-		// Enabled, not started: nftables.service's file begins with
-		// "flush ruleset", which would drop the running host's other tables.
-		o.EnableService = func(ctx context.Context) error { return units.EnableAtBoot(ctx, "nftables.service") }
+		o.Units = units.Manager{}
 	}
 	return o
 }

@@ -2,7 +2,8 @@
 // its table must: vigie's table (inet vigie) is deleted and recreated with
 // its chains and rules in one netlink transaction, so there is never a
 // moment with half a ruleset; no other table is touched; the same ruleset
-// is written to a file nftables.service loads at boot.
+// is written to a file vigie's own boot unit, vigie-firewall.service,
+// loads at boot.
 package firewall
 
 import (
@@ -71,9 +72,14 @@ func (s Spec) sortedPorts() []Port {
 // Text is the ruleset as nft reads it, for the file loaded at boot. It
 // uses protocol numbers, not names: a minimal image without /etc/protocols
 // fails to parse "meta l4proto ipv6-icmp" and would load nothing.
+//
+// It loads the same however often and whether the table exists or not:
+// `nft -f` runs the file as one transaction, which adds table inet vigie
+// (so the delete cannot fail), deletes it with whatever it held, and
+// creates it again. No other table is named, and nothing is flushed.
 func (s Spec) Text() string {
 	var b strings.Builder
-	b.WriteString("# Written by vigie fix: vigie's own table, default deny. `vigie undo` or\n# removing this file and its include line reverts it.\n")
+	b.WriteString("# Written by vigie fix: vigie's own table, default deny, loaded at boot by\n# vigie-firewall.service. It replaces table inet vigie and touches no other.\n# `vigie undo` reverts it.\n")
 	b.WriteString("table inet vigie\ndelete table inet vigie\n")
 	b.WriteString("table inet vigie {\n\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n")
 	b.WriteString("\t\tiifname \"lo\" accept\n\t\tct state established,related accept\n\t\tct state invalid drop\n")

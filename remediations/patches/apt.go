@@ -123,9 +123,10 @@ func planApt(ctx context.Context, env *host.Env, f *patchcheck.Facts, opt Option
 	return nil
 }
 
-// enableUnits enables timers at boot as an action, undone on rollback. A
-// masked unit is an operator's decision: it is reported, not unmasked. It
-// returns false when some timer stays off.
+// enableUnits asks the engine to enable and start the timers, which it
+// reverses on rollback and undo. A masked unit is an operator's decision:
+// it is reported, not unmasked. It returns false when some timer stays
+// off.
 func enableUnits(p *remediations.Plan, opt Options, names []string, states map[string]string) bool {
 	var todo []string
 	ok := true
@@ -140,15 +141,13 @@ func enableUnits(p *remediations.Plan, opt Options, names []string, states map[s
 	if len(todo) == 0 {
 		return ok
 	}
-	if opt.EnableUnits == nil {
+	if !opt.Systemd {
 		p.Refusals = append(p.Refusals, "enable "+strings.Join(todo, ", ")+": no systemd to ask; enable by hand")
 		return false
 	}
-	p.Actions = append(p.Actions, remediations.Action{
-		What: "systemctl enable --now " + strings.Join(todo, " "),
-		Do:   func(ctx context.Context) error { return opt.EnableUnits(ctx, todo, true) },
-		Undo: func(ctx context.Context) error { return opt.EnableUnits(ctx, todo, false) },
-	})
+	for _, n := range todo {
+		p.Enable = append(p.Enable, remediations.EnableUnit{Name: n, Start: true, Why: "runs the automatic security updates"})
+	}
 	return ok
 }
 

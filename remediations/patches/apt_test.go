@@ -15,6 +15,7 @@ import (
 	patchcheck "github.com/vigie-agent/vigie/checks/patches"
 	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/internal/aptrepo"
+	"github.com/vigie-agent/vigie/internal/unitstest"
 	"github.com/vigie-agent/vigie/remediations"
 )
 
@@ -24,8 +25,8 @@ import (
 // are not enabled.
 type system struct {
 	*aptrepo.Root
-	env     *host.Env
-	enabled []string
+	env   *host.Env
+	units *unitstest.Root
 }
 
 func newSystem(t *testing.T, extra ...func(build string) (installed, security []string)) *system {
@@ -52,11 +53,16 @@ func newSystem(t *testing.T, extra ...func(build string) (installed, security []
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(p, []byte("[Timer]\n"), 0o644); err != nil {
+		if err := os.WriteFile(p, []byte("[Timer]\nOnCalendar=daily\n\n[Install]\nWantedBy=timers.target\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return &system{Root: r, env: &host.Env{Root: r.Dir, Proc: "/proc", Sys: "/sys", Cmd: host.ExecRunner{}}}
+	return &system{Root: r, env: &host.Env{Root: r.Dir, Proc: "/proc", Sys: "/sys", Cmd: host.ExecRunner{}}, units: &unitstest.Root{Dir: r.Dir}}
+}
+
+// engine applies plans to the system, enabling units in its root.
+func (s *system) engine(t *testing.T) *remediations.Engine {
+	return &remediations.Engine{Dir: t.TempDir(), Units: s.units}
 }
 
 func (s *system) options() Options {
@@ -64,7 +70,7 @@ func (s *system) options() Options {
 		Check:       patchcheck.DefaultOptions(),
 		Reboot:      "never",
 		LockTimeout: 30 * time.Second,
-		EnableUnits: enableInRoot(s.Dir, "/lib/systemd/system/", &s.enabled),
+		Systemd:     true,
 	}
 }
 
@@ -102,7 +108,14 @@ func TestSecurityOnly(t *testing.T) {
 	for _, a := range p.Actions {
 		whats = append(whats, a.What)
 	}
-	if len(p.Actions) != 3 || whats[2] != "systemctl enable --now apt-daily.timer apt-daily-upgrade.timer" || !strings.HasSuffix(whats[0], "--only-upgrade -o DPkg::Lock::Timeout=30 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold libfoo1=1.0-1+deb12u1") ||
+	var enable []string
+	for _, u := range p.Enable {
+		enable = append(enable, u.String())
+	}
+	if !slices.Equal(enable, []string{"systemctl enable --now apt-daily.timer", "systemctl enable --now apt-daily-upgrade.timer"}) {
+		t.Errorf("units to enable: %q", enable)
+	}
+	if len(p.Actions) != 2 || !strings.HasSuffix(whats[0], "--only-upgrade -o DPkg::Lock::Timeout=30 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold libfoo1=1.0-1+deb12u1") ||
 		!strings.HasSuffix(whats[1], " unattended-upgrades") {
 		t.Fatalf("actions: %q", whats)
 	}
@@ -111,8 +124,9 @@ func TestSecurityOnly(t *testing.T) {
 		t.Errorf("plan notes:\n%s", notes)
 	}
 
-	e := &remediations.Engine{Dir: t.TempDir()}
-	if _, err := e.Apply(context.Background(), p); err != nil {
+	e := s.engine(t)
+	run, err := e.Apply(context.Background(), p)
+	if err != nil {
 		t.Fatal(err)
 	}
 	v := s.Versions(t)
@@ -128,8 +142,8 @@ func TestSecurityOnly(t *testing.T) {
 	if f := after[patchcheck.IDPending]; f.Status != checks.Fail || !strings.Contains(f.Reason, "barutils 2.0-1 -> 2.1-1") {
 		t.Errorf("the ordinary update must still be pending: %s %s", f.Status, f.Reason)
 	}
-	if len(s.enabled) != 2 {
-		t.Errorf("timers enabled: %v", s.enabled)
+	if got := s.units.Enabled(); !slices.Equal(got, []string{"apt-daily-upgrade.timer", "apt-daily.timer"}) || !s.units.Active("apt-daily.timer") {
+		t.Errorf("timers enabled: %v", got)
 	}
 	out, err := host.ExecRunner{}.Run(context.Background(), "apt-config", "dump")
 	if err != nil {
@@ -147,6 +161,17 @@ func TestSecurityOnly(t *testing.T) {
 	if p := s.plan(t, opt); !p.Empty() {
 		t.Errorf("second plan not empty: %+v", p)
 	}
+	// Undo puts the configuration back and turns off the timers it turned
+	// on; the upgrade stays.
+	if _, err := e.Undo(context.Background(), run, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.units.Enabled(); len(got) != 0 || s.units.Active("apt-daily.timer") {
+		t.Errorf("timers still enabled after undo: %v", got)
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir, DefaultAptConf)); !os.IsNotExist(err) {
+		t.Errorf("%s left after undo: %v", DefaultAptConf, err)
+	}
 }
 
 // TestHeldPackage: a held package's security update is refused in the
@@ -160,7 +185,7 @@ func TestHeldPackage(t *testing.T) {
 	if len(p.Refusals) != 1 || !strings.Contains(p.Refusals[0], "pinned 1.0-1 -> 1.0-1+deb12u1") || !strings.Contains(p.Refusals[0], "held") {
 		t.Errorf("refusals: %q", p.Refusals)
 	}
-	if _, err := (&remediations.Engine{Dir: t.TempDir()}).Apply(context.Background(), p); err != nil {
+	if _, err := s.engine(t).Apply(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
 	if v := s.Versions(t); v["pinned"] != "1.0-1" || v["libfoo1"] != "1.0-1+deb12u1" {
@@ -199,7 +224,7 @@ func TestLock(t *testing.T) {
 		unlock := lockDpkg(t, s.Dir)
 		time.AfterFunc(2*time.Second, unlock)
 		start := time.Now()
-		if _, err := (&remediations.Engine{Dir: t.TempDir()}).Apply(context.Background(), s.plan(t, s.options())); err != nil {
+		if _, err := s.engine(t).Apply(context.Background(), s.plan(t, s.options())); err != nil {
 			t.Fatal(err)
 		}
 		if waited := time.Since(start); waited < 2*time.Second {
@@ -215,7 +240,7 @@ func TestLock(t *testing.T) {
 		opt := s.options()
 		opt.LockTimeout = time.Second
 		p := s.plan(t, opt)
-		_, err := (&remediations.Engine{Dir: t.TempDir()}).Apply(context.Background(), p)
+		_, err := s.engine(t).Apply(context.Background(), p)
 		if err == nil || !lockMsg.MatchString(err.Error()) || !strings.Contains(err.Error(), "rolled back") {
 			t.Fatalf("err = %v", err)
 		}
@@ -225,8 +250,8 @@ func TestLock(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(s.Dir, DefaultAptConf)); !os.IsNotExist(err) {
 			t.Errorf("%s left after the rollback: %v", DefaultAptConf, err)
 		}
-		if len(s.enabled) != 0 {
-			t.Errorf("timers enabled by a failed run: %v", s.enabled)
+		if got := s.units.Enabled(); len(got) != 0 {
+			t.Errorf("timers enabled by a failed run: %v", got)
 		}
 	})
 }
@@ -238,7 +263,7 @@ func TestBrokenPackage(t *testing.T) {
 		deb := aptrepo.DebFiles(t, build, "brokenfix", "1.0-1+deb12u1", map[string]string{"DEBIAN/postinst": "#!/bin/sh\necho 'brokenfix: cannot configure' >&2\nexit 1\n"})
 		return []string{aptrepo.Deb(t, build, "brokenfix", "1.0-1")}, []string{deb}
 	})
-	_, err := (&remediations.Engine{Dir: t.TempDir()}).Apply(context.Background(), s.plan(t, s.options()))
+	_, err := s.engine(t).Apply(context.Background(), s.plan(t, s.options()))
 	if err == nil || !strings.Contains(err.Error(), "E: Sub-process") || !strings.Contains(err.Error(), "rolled back") {
 		t.Fatalf("err = %v", err)
 	}
@@ -262,40 +287,14 @@ func TestMaskedTimer(t *testing.T) {
 	if len(p.Refusals) != 1 || !strings.Contains(p.Refusals[0], "apt-daily.timer is masked") {
 		t.Fatalf("refusals: %q", p.Refusals)
 	}
-	if _, err := (&remediations.Engine{Dir: t.TempDir()}).Apply(context.Background(), p); err != nil {
+	if _, err := s.engine(t).Apply(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
 	after := s.findings(t)
 	if after[patchcheck.IDSecurityPending].Status != checks.Pass || after[patchcheck.IDAutoUpdates].Status != checks.Fail {
 		t.Errorf("after the fix: %s / %s", after[patchcheck.IDSecurityPending].Status, after[patchcheck.IDAutoUpdates].Reason)
 	}
-	if !slices.Equal(s.enabled, []string{"apt-daily-upgrade.timer"}) {
-		t.Errorf("enabled: %v", s.enabled)
-	}
-}
-
-// enableInRoot does what systemctl enable does for a timer, in a private
-// root: a link in timers.target.wants to the unit under unitDir, recorded
-// in enabled.
-func enableInRoot(root, unitDir string, enabled *[]string) func(context.Context, []string, bool) error {
-	return func(_ context.Context, names []string, enable bool) error {
-		dir := filepath.Join(root, "etc/systemd/system/timers.target.wants")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-		for _, n := range names {
-			if !enable {
-				if err := os.Remove(filepath.Join(dir, n)); err != nil {
-					return err
-				}
-				*enabled = slices.DeleteFunc(*enabled, func(e string) bool { return e == n })
-				continue
-			}
-			if err := os.Symlink(unitDir+n, filepath.Join(dir, n)); err != nil {
-				return err
-			}
-			*enabled = append(*enabled, n)
-		}
-		return nil
+	if got := s.units.Enabled(); !slices.Equal(got, []string{"apt-daily-upgrade.timer"}) {
+		t.Errorf("enabled: %v", got)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	patchcheck "github.com/vigie-agent/vigie/checks/patches"
 	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/internal/testenv"
+	"github.com/vigie-agent/vigie/internal/unitstest"
 	"github.com/vigie-agent/vigie/remediations"
 )
 
@@ -188,7 +189,7 @@ type dnfSystem struct {
 	dir, repo string
 	cmd       dnfRoot
 	env       *host.Env
-	enabled   []string
+	units     *unitstest.Root
 	rpmFlags  []string // --force-debian on Debian's rpm
 }
 
@@ -196,6 +197,7 @@ func newDnfSystem(t *testing.T, rpms map[string]string, rpmFlags []string) *dnfS
 	t.Helper()
 	dir := t.TempDir()
 	s := &dnfSystem{dir: filepath.Join(dir, "root"), repo: filepath.Join(dir, "repo"), rpmFlags: rpmFlags}
+	s.units = &unitstest.Root{Dir: s.dir}
 	s.cmd = dnfRoot{dir: s.dir}
 	s.env = &host.Env{Root: s.dir, Proc: "/proc", Sys: "/sys", Cmd: s.cmd}
 
@@ -219,7 +221,7 @@ func newDnfSystem(t *testing.T, rpms map[string]string, rpmFlags []string) *dnfS
 	dnfWriteFile(t, filepath.Join(s.dir, "etc/os-release"), rockyOSRelease)
 	dnfWriteFile(t, filepath.Join(s.dir, "etc/dnf/dnf.conf"), rockyDnfConf)
 	s.setBaseurl(t, "file://"+s.repo)
-	dnfWriteFile(t, filepath.Join(s.dir, "usr/lib/systemd/system/dnf-automatic.timer"), "[Timer]\nOnCalendar=*-*-* 6:00\n")
+	dnfWriteFile(t, filepath.Join(s.dir, "usr/lib/systemd/system/dnf-automatic.timer"), "[Timer]\nOnCalendar=*-*-* 6:00\n\n[Install]\nWantedBy=timers.target\n")
 	if err := os.MkdirAll(filepath.Join(s.dir, "var/lib/rpm"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +252,7 @@ func (s *dnfSystem) options() Options {
 		Check:       patchcheck.DefaultOptions(),
 		Reboot:      "never",
 		LockTimeout: 30 * time.Second,
-		EnableUnits: enableInRoot(s.dir, "/usr/lib/systemd/system/", &s.enabled),
+		Systemd:     true,
 
 		Run: s.cmd.RunEnv,
 	}
@@ -366,9 +368,11 @@ func TestRealDnf(t *testing.T) {
 			whats = append(whats, a.What)
 		}
 		if want := []string{"dnf -y -q upgrade --security", "dnf -y install dnf-automatic",
-			"set apply_updates, upgrade_type in [commands] of /etc/dnf/automatic.conf (dnf-automatic applies security updates, and only those)",
-			"systemctl enable --now dnf-automatic.timer"}; !slices.Equal(whats, want) {
+			"set apply_updates, upgrade_type in [commands] of /etc/dnf/automatic.conf (dnf-automatic applies security updates, and only those)"}; !slices.Equal(whats, want) {
 			t.Fatalf("actions: %q, want %q", whats, want)
+		}
+		if len(p.Enable) != 1 || p.Enable[0].String() != "systemctl enable --now dnf-automatic.timer" {
+			t.Fatalf("units to enable: %+v", p.Enable)
 		}
 		// The package's own automatic.conf is edited once installed.
 		if len(p.Files) != 0 {
@@ -379,7 +383,7 @@ func TestRealDnf(t *testing.T) {
 			t.Errorf("plan notes:\n%s", notes)
 		}
 
-		if _, err := (&remediations.Engine{Dir: t.TempDir()}).Apply(context.Background(), p); err != nil {
+		if _, err := (&remediations.Engine{Dir: t.TempDir(), Units: s.units}).Apply(context.Background(), p); err != nil {
 			t.Fatal(err)
 		}
 		if v := s.version(t, "libfoo"); v != "1.0-2" {
@@ -410,8 +414,8 @@ func TestRealDnf(t *testing.T) {
 		if _, err := os.Lstat(s.timerLink()); err != nil {
 			t.Errorf("timer not enabled: %v", err)
 		}
-		if !slices.Equal(s.enabled, []string{"dnf-automatic.timer"}) {
-			t.Errorf("timers enabled: %v", s.enabled)
+		if got := s.units.Enabled(); !slices.Equal(got, []string{"dnf-automatic.timer"}) {
+			t.Errorf("timers enabled: %v", got)
 		}
 
 		after := s.findings(t)
@@ -441,13 +445,13 @@ func TestRealDnf(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(p.Actions) != 4 || len(p.Files) != 0 {
-			t.Fatalf("plan: %d actions, %d files", len(p.Actions), len(p.Files))
+		if len(p.Actions) != 3 || len(p.Enable) != 1 || len(p.Files) != 0 {
+			t.Fatalf("plan: %d actions, %d units, %d files", len(p.Actions), len(p.Enable), len(p.Files))
 		}
 		// The repository goes away after the facts were read: dnf's
 		// cache is keyed by the baseurl, so it must fetch, and fails.
 		s.setBaseurl(t, "file://"+filepath.Join(filepath.Dir(s.dir), "missing-repo"))
-		_, err = (&remediations.Engine{Dir: t.TempDir()}).Apply(context.Background(), p)
+		_, err = (&remediations.Engine{Dir: t.TempDir(), Units: s.units}).Apply(context.Background(), p)
 		if err == nil {
 			t.Fatal("Apply succeeded with the repository gone")
 		}
@@ -472,12 +476,12 @@ func TestRealDnf(t *testing.T) {
 	t.Run("rollback after the install", func(t *testing.T) {
 		s := newDnfSystem(t, rpms, rpmFlags)
 		opt := s.options()
-		opt.EnableUnits = func(context.Context, []string, bool) error { return errors.New("systemd said no") }
+		s.units.Refuse = errors.New("systemd said no")
 		p, err := BuildPlan(context.Background(), s.env, patchcheck.Gather(context.Background(), s.env, opt.Check), opt)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = (&remediations.Engine{Dir: t.TempDir()}).Apply(context.Background(), p)
+		_, err = (&remediations.Engine{Dir: t.TempDir(), Units: s.units}).Apply(context.Background(), p)
 		if err == nil || !strings.Contains(err.Error(), "systemd said no") {
 			t.Fatalf("err = %v", err)
 		}

@@ -34,9 +34,10 @@ type Options struct {
 	// AptConf is the file vigie writes for unattended-upgrades. It sorts
 	// last in apt.conf.d so its security-only origins win.
 	AptConf string
-	// EnableUnits enables (or, on rollback, disables) units at boot: the
-	// apt or dnf-automatic timers. Nil when there is no systemd to ask.
-	EnableUnits func(ctx context.Context, names []string, enable bool) error
+	// Systemd says a service manager runs to enable the apt or
+	// dnf-automatic timers; the engine enables them (enable --now) and
+	// disables again those it enabled on rollback and undo.
+	Systemd bool
 	// Run runs a command with extra environment; remediations.Run by
 	// default.
 	Run func(ctx context.Context, env []string, name string, args ...string) ([]byte, error)

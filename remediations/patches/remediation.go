@@ -30,10 +30,7 @@ func (r *Remediation) Plan(ctx context.Context, env *host.Env, _ remediations.Re
 	po := r.Config.Options()
 	f := patchcheck.Gather(ctx, env, po)
 	w, _ := ParseWindow(r.Config.RebootWindow) // validated with the configuration
-	o := Options{Check: po, Reboot: r.Config.Reboot, Window: w, LockTimeout: r.Config.LockTimeout}
-	if units.Live(env) {
-		o.EnableUnits = units.Enable
-	}
+	o := Options{Check: po, Reboot: r.Config.Reboot, Window: w, LockTimeout: r.Config.LockTimeout, Systemd: units.Live(env)}
 	return BuildPlan(ctx, env, f, o)
 }
 
