@@ -37,7 +37,7 @@ func TestFixKeepsSSHSocketOpen(t *testing.T) {
 	if len(p.Files) != 2 {
 		t.Fatalf("plan: %d files, refusals %v", len(p.Files), p.Refusals)
 	}
-	if _, err := (&remediations.Engine{Dir: filepath.Join(h.dir, "state")}).Apply(context.Background(), p); err != nil {
+	if _, err := (&remediations.Engine{Dir: filepath.Join(h.dir, "state"), Units: h.units}).Apply(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.client.Dial("10.199.0.1:2222", 2*time.Second); err != nil {

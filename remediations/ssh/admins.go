@@ -231,22 +231,37 @@ func judge(s sshcheck.Settings, a accounts.Account, groups []string, keyFiles []
 	if methods == "" || methods == "any" {
 		lists = []string{"publickey", "password", "keyboard-interactive"}
 	}
+	// missing says why one method is not available, "" when it is.
+	missing := func(m string) string {
+		switch {
+		case m == "publickey" && len(keys) > 0, m == "password" && pwOK, m == "keyboard-interactive" && kbdOK:
+			return ""
+		case m == "publickey":
+			return "no key sshd accepts"
+		case !password:
+			return m + " (the account has no usable password)"
+		case root && prl != "yes":
+			return m + " (PermitRootLogin " + prl + ")"
+		case m == "password":
+			return "password (PasswordAuthentication no)"
+		case m == "keyboard-interactive" && s.Get("usepam") != "yes":
+			return "keyboard-interactive (UsePAM no)"
+		case m == "keyboard-interactive":
+			return "keyboard-interactive (KbdInteractiveAuthentication no)"
+		}
+		return m + " (not a method vigie can vouch for)" // gssapi-with-mic, hostbased
+	}
+	var unmet []string
 	for _, list := range lists {
-		done := true
+		var lacks []string
 		for _, m := range strings.Split(list, ",") {
 			m, _, _ = strings.Cut(m, ":")
-			switch m {
-			case "publickey":
-				done = done && len(keys) > 0
-			case "password":
-				done = done && pwOK
-			case "keyboard-interactive":
-				done = done && kbdOK
-			default: // gssapi-with-mic, hostbased: nothing vigie can vouch for
-				done = false
+			if why := missing(m); why != "" {
+				lacks = append(lacks, why)
 			}
 		}
-		if !done {
+		if len(lacks) > 0 {
+			unmet = append(unmet, list+" lacks "+strings.Join(lacks, " and "))
 			continue
 		}
 		w.Lists = append(w.Lists, list)
@@ -256,7 +271,11 @@ func judge(s sshcheck.Settings, a accounts.Account, groups []string, keyFiles []
 		}
 	}
 	if !w.ed25519() && methods != "" && methods != "any" && !slices.Contains(lists, "publickey") {
-		w.Blocked = append(w.Blocked, "AuthenticationMethods "+methods+": a key alone does not let in")
+		why := "AuthenticationMethods " + methods + ": a key alone does not let in"
+		if !w.any() {
+			why += ", and " + strings.Join(unmet, "; ")
+		}
+		w.Blocked = append(w.Blocked, why)
 	}
 	return w
 }

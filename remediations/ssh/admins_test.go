@@ -134,7 +134,7 @@ func TestFixJudgesEveryAdmin(t *testing.T) {
 			s.sudoers(t, opt, "%sudo ALL=(ALL:ALL) ALL\n")
 			return "Match Group sudo\n\tAuthenticationMethods publickey,password\n", a, admin{}
 		},
-		refusal: []string{"logs in today by password and ssh-ed25519 key and would have no way in", "AuthenticationMethods publickey,password: a key alone does not let in"},
+		refusal: []string{"logs in today by password and ssh-ed25519 key and would have no way in", "AuthenticationMethods publickey,password: a key alone does not let in, and publickey,password lacks password (PasswordAuthentication no)"},
 	}, {
 		name: "DenyUsers: the only key is of an account sshd refuses",
 		setup: func(t *testing.T, s *server, opt *Options) (string, admin, admin) {
