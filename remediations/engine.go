@@ -237,6 +237,10 @@ func (e *Engine) step(name string) error {
 // actions that cannot be undone are named in the error so nobody believes
 // them reverted.
 func (e *Engine) rollback(ctx context.Context, p *Plan, m *Manifest, cause error) error {
+	// The run may be failing because its context ended (Ctrl-C, SIGTERM,
+	// a deadline): the way back must not end with it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RevertTimeout)
+	defer cancel()
 	var errs []error
 	var kept []string
 	if err := e.disableUnits(ctx, m); err != nil {
@@ -369,6 +373,10 @@ func (e *Engine) Runs() ([]*Manifest, error) {
 	return out, nil
 }
 
+// RevertTimeout bounds a rollback or an undo, which run to their end even
+// when the context of the run they revert was cancelled.
+const RevertTimeout = 5 * time.Minute
+
 // Recover reverts every run left in the applying state by a crash, and
 // reactivates through activate (by area). It returns what it reverted.
 // The units such a run enabled are disabled before its files come back
@@ -408,7 +416,12 @@ func (e *Engine) Recover(ctx context.Context, activate func(ctx context.Context,
 // Undo reverts an applied run (the newest when run is ""): it disables
 // the units the run enabled, then restores its files. A failure to disable
 // leaves the run applied, files untouched, so undo can be asked again.
+//
+// It runs to its end even when ctx is cancelled (an operator's Ctrl-C
+// during the confirm window is what asks for it), within RevertTimeout.
 func (e *Engine) Undo(ctx context.Context, run string, activate func(ctx context.Context, area string) error) (*Manifest, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RevertTimeout)
+	defer cancel()
 	runs, err := e.Runs()
 	if err != nil {
 		return nil, err

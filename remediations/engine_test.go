@@ -331,3 +331,51 @@ func TestActions(t *testing.T) {
 		})
 	}
 }
+
+// TestRevertOutlivesCancel: Ctrl-C (a cancelled context) during a run or
+// during the confirm window must not break the way back: the rollback and
+// the undo reactivate the old configuration with a live context.
+func TestRevertOutlivesCancel(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "sshd_config")
+	if err := os.WriteFile(target, []byte("old\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{Dir: filepath.Join(dir, "state")}
+
+	// Cancelled between activate and verify: rolled back, reactivated.
+	ctx, cancel := context.WithCancel(context.Background())
+	var activations []error
+	p := &Plan{Area: "ssh", Files: []FileChange{{Path: target, Content: []byte("new\n")}},
+		Activate: func(ctx context.Context) error { activations = append(activations, ctx.Err()); return nil },
+		Verify:   func(ctx context.Context) error { cancel(); return ctx.Err() }}
+	if _, err := e.Apply(ctx, p); err == nil {
+		t.Fatal("a cancelled run was kept")
+	}
+	if b, _ := os.ReadFile(target); string(b) != "old\n" {
+		t.Errorf("after the rollback: %q", b)
+	}
+	if len(activations) != 2 || activations[1] != nil {
+		t.Errorf("reactivation after the rollback saw context errors %v, want a live context", activations)
+	}
+
+	// Applied, then the operator's Ctrl-C during the window asks for the
+	// undo with the cancelled context.
+	ctx, cancel = context.WithCancel(context.Background())
+	p.Verify = nil
+	run, err := e.Apply(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	var undoCtxErr error = errors.New("not called")
+	if _, err := e.Undo(ctx, run, func(ctx context.Context, _ string) error { undoCtxErr = ctx.Err(); return ctx.Err() }); err != nil {
+		t.Fatalf("undo with a cancelled context: %v", err)
+	}
+	if undoCtxErr != nil {
+		t.Errorf("undo reactivated with a dead context: %v", undoCtxErr)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "old\n" {
+		t.Errorf("after the undo: %q", b)
+	}
+}

@@ -187,12 +187,20 @@ func newFixCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 				opt.Confirm = agent.TTYConfirm(os.Stdin, stdout)
 			}
 			// Over SSH, a change can cut the operator off: keep it only
-			// once the operator, still connected, confirms it.
-			if _, overSSH := os.LookupEnv("SSH_CONNECTION"); overSSH && interactive && !opt.DryRun {
+			// once the operator, still connected, confirms it. sudo and su
+			// drop SSH_CONNECTION; the session's sshd above is seen too.
+			if interactive && !opt.DryRun && host.OverSSH(g.procPath) {
 				opt.Window = r.Config.Fix.ConfirmWindow
 				opt.Answer = agent.StdinAnswer(os.Stdin)
 			}
-			code, err := agent.Fix(cmd.Context(), r, stdout, opt)
+			// A session that drops sends SIGHUP (sudo passes it on): the
+			// change waiting for its confirmation is then undone, not
+			// kept. Writes to the gone terminal or pipe must fail, not
+			// kill vigie half way with SIGPIPE.
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGHUP)
+			defer stop()
+			signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+			code, err := agent.Fix(ctx, r, stdout, opt)
 			if err != nil || code != 0 {
 				return &exitError{code, err}
 			}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vigie-agent/vigie/agent/config"
 	"github.com/vigie-agent/vigie/checks"
@@ -89,6 +90,56 @@ func TestOneLock(t *testing.T) {
 		t.Errorf("after the fix: %q", b)
 	}
 	if !strings.Contains(out.String(), "demo: applied and verified") {
+		t.Errorf("output:\n%s", out.String())
+	}
+}
+
+// cutOffRemediation is fileRemediation for a change that can cut the
+// operator off, as sshd's and the firewall's can.
+type cutOffRemediation struct{ fileRemediation }
+
+func (r *cutOffRemediation) CanCutOff() bool { return true }
+
+// TestHangupDuringWindowUndoes: the session drops (SIGHUP, which cancels
+// the fix's context) while the change waits for its confirmation: the
+// change is undone with a context of its own, and the file is back.
+func TestHangupDuringWindowUndoes(t *testing.T) {
+	cfg := config.Defaults()
+	cfg.StateDir = t.TempDir()
+	target := filepath.Join(t.TempDir(), "sshd_config")
+	if err := os.WriteFile(target, []byte("old\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := checks.NewCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rem := &cutOffRemediation{fileRemediation{path: target}}
+	r := &Run{Config: cfg, Env: host.DefaultEnv(), Catalogue: cat, Remediations: []remediations.Remediation{rem}}
+	ctx, hangup := context.WithCancel(context.Background())
+	answers := func() <-chan bool {
+		// Nobody answers; the session goes away once the change is
+		// waiting.
+		go func() {
+			for {
+				if _, err := os.Stat(filepath.Join(cfg.StateDir, "pending-confirm")); err == nil {
+					hangup()
+					return
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+		return nil
+	}
+	var out bytes.Buffer
+	code, err := Fix(ctx, r, &out, FixOptions{Yes: true, Window: time.Minute, Answer: answers})
+	if code != 1 || err != nil {
+		t.Fatalf("exit %d, %v\n%s", code, err, out.String())
+	}
+	if b, _ := os.ReadFile(target); string(b) != "old\n" {
+		t.Errorf("after the hangup: %q\n%s", b, out.String())
+	}
+	if !strings.Contains(out.String(), "demo: not confirmed within 1m0s: undone.") {
 		t.Errorf("output:\n%s", out.String())
 	}
 }
