@@ -29,6 +29,7 @@ func (r *fileRemediation) Plan(context.Context, *host.Env, remediations.Request)
 }
 func (r *fileRemediation) Activate(context.Context, *host.Env) error { return nil }
 func (r *fileRemediation) CanCutOff() bool                           { return false }
+func (r *fileRemediation) NeedsNewConnection() bool                  { return false }
 func (r *fileRemediation) Destructive() bool                         { return false }
 func (r *fileRemediation) Undoable(string) error                     { return nil }
 func (r *fileRemediation) Applied(run, _ string) string              { return run }
@@ -132,7 +133,7 @@ func TestHangupDuringWindowUndoes(t *testing.T) {
 		return nil
 	}
 	var out bytes.Buffer
-	code, err := Fix(ctx, r, &out, FixOptions{Yes: true, Window: time.Minute, Answer: answers})
+	code, err := Fix(ctx, r, &out, FixOptions{Yes: true, Window: time.Minute, Answer: answers, Revert: []string{"/bin/true"}})
 	if code != 1 || err != nil {
 		t.Fatalf("exit %d, %v\n%s", code, err, out.String())
 	}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,7 +18,6 @@ import (
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/host/units"
-	"github.com/vigie-agent/vigie/internal/atomicfile"
 	"github.com/vigie-agent/vigie/internal/printable"
 	"github.com/vigie-agent/vigie/remediations"
 )
@@ -39,6 +39,10 @@ type FixOptions struct {
 	Window time.Duration
 	// Answer reads the operator's answer to the confirmation prompt.
 	Answer func() <-chan bool
+	// Revert is the command line that undoes a run unless it was
+	// confirmed (`vigie undo --unconfirmed`, the run id appended), armed
+	// outside this process before a change that waits for confirmation.
+	Revert []string
 }
 
 // Engine returns the remediation engine over the configured state
@@ -124,44 +128,91 @@ func Fix(ctx context.Context, r *Run, out io.Writer, opt FixOptions) (int, error
 			fmt.Fprintf(out, "Not applied (dry run). `vigie fix --yes --only %s%s` applies it.\n", area, flag)
 			continue
 		}
+		// Only a change that can cut the operator off waits for an
+		// answer; the others are not undone for want of one. Its revert
+		// is armed outside this process first, so a session that dies
+		// with this process (SIGHUP, kill -9) still gets it back.
+		window := opt.Window > 0 && rem.CanCutOff()
+		if window {
+			p.Run = remediations.NewRunID()
+			if err := armRevert(ctx, e, env, opt.Revert, p.Run, opt.Window); err != nil {
+				fmt.Fprintf(out, "%s: not applied: the revert that protects an unconfirmed change could not be armed: %s\n", area, printable.Line(err.Error(), report.LogLineMax))
+				status = 1
+				continue
+			}
+		}
 		run, err := e.Apply(ctx, p)
 		if err != nil {
 			fmt.Fprintf(out, "%s: FAILED: %s\n", area, printable.Line(err.Error(), report.LogLineMax))
+			if window {
+				_ = disarm(ctx, e, env, p.Run)
+			}
 			status = 1
 			continue
 		}
 		fmt.Fprintf(out, "%s: applied and verified (%s).\n", area, rem.Applied(run, filepath.Join(e.Dir, run)))
 		showArea(ctx, r, out, area)
-		// Only a change that can cut the operator off waits for an
-		// answer; the others are not undone for want of one.
-		if opt.Window > 0 && rem.CanCutOff() && !confirmed(ctx, cfg, out, run, opt) {
-			if _, err := e.Undo(ctx, run, act); err != nil {
-				fmt.Fprintf(out, "%s: not confirmed, and the undo FAILED: %s\n", area, printable.Line(err.Error(), report.LogLineMax))
-			} else {
-				fmt.Fprintf(out, "%s: not confirmed within %s: undone.\n", area, opt.Window)
-			}
-			status = 1
+		if !window {
+			continue
 		}
+		if confirmed(ctx, cfg, out, run, opt, rem.NeedsNewConnection()) {
+			if err := markConfirmed(e, run); err != nil {
+				fmt.Fprintf(out, "%s: confirmed, but recording it failed, so the armed revert may still undo it: %s\n", area, printable.Line(err.Error(), report.LogLineMax))
+				status = 1
+			}
+			if err := disarm(context.WithoutCancel(ctx), e, env, run); err != nil {
+				fmt.Fprintf(out, "%s: confirmed, but the armed revert could not be stopped (it will find the run confirmed and keep it): %s\n", area, printable.Line(err.Error(), report.LogLineMax))
+			}
+			continue
+		}
+		if _, err := e.Undo(ctx, run, act); err != nil {
+			fmt.Fprintf(out, "%s: not confirmed, and the undo FAILED (the armed revert tries again): %s\n", area, printable.Line(err.Error(), report.LogLineMax))
+		} else {
+			_ = disarm(context.WithoutCancel(ctx), e, env, run)
+			fmt.Fprintf(out, "%s: not confirmed within %s: undone.\n", area, opt.Window)
+		}
+		status = 1
 	}
 	return status, nil
 }
 
+// sessionStart says when the SSH session of this process began; tests
+// replace it.
+var sessionStart = func() (time.Time, bool) { return host.SSHSessionStart("/proc") }
+
 // confirmed waits for the operator to keep run: an answer to the prompt,
-// or the file `vigie fix --confirm` writes from another session.
-func confirmed(ctx context.Context, cfg config.Config, out io.Writer, run string, opt FixOptions) bool {
+// or `vigie fix --confirm` from another session. When only a new
+// connection proves the change (newConnection), the answer here is not
+// taken: this session lives on through conntrack whatever the change did.
+func confirmed(ctx context.Context, cfg config.Config, out io.Writer, run string, opt FixOptions, newConnection bool) bool {
+	e := engine(cfg)
 	flag := filepath.Join(cfg.StateDir, "confirm-"+run)
 	pending := filepath.Join(cfg.StateDir, "pending-confirm")
+	deadline := time.Now().Add(opt.Window)
+	_ = setDeadline(e, run, deadline)
 	// Atomic: a confirming session must never read a half-written run id.
-	_ = atomicfile.Write(pending, []byte(run+"\n"), 0o600)
+	var after time.Time
+	if newConnection {
+		after = time.Now()
+	}
+	_ = writePending(cfg, run, after)
 	defer os.Remove(pending)
 	defer os.Remove(flag)
-	fmt.Fprintf(out, "Keep this change? Answer y, or run `vigie fix --confirm` from another session, within %s; anything else undoes it. ", opt.Window)
-	var answers <-chan bool
-	if opt.Answer != nil {
-		answers = opt.Answer()
+	kept := func() bool {
+		_, err := os.Stat(flag)
+		return err == nil || isConfirmed(e, run)
 	}
-	deadline := time.NewTimer(opt.Window)
-	defer deadline.Stop()
+	var answers <-chan bool
+	if newConnection {
+		fmt.Fprintf(out, "Keep this change? Open a NEW SSH session and run `sudo vigie fix --confirm` within %s: this session proves nothing, it survives on the connection tracking whatever the new ruleset says. Without it the change is undone. ", opt.Window)
+	} else {
+		fmt.Fprintf(out, "Keep this change? Answer y, or run `vigie fix --confirm` from another session, within %s; anything else undoes it. ", opt.Window)
+		if opt.Answer != nil {
+			answers = opt.Answer()
+		}
+	}
+	timer := time.NewTimer(opt.Window)
+	defer timer.Stop()
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -169,32 +220,56 @@ func confirmed(ctx context.Context, cfg config.Config, out io.Writer, run string
 		case ok := <-answers:
 			return ok
 		case <-tick.C:
-			if _, err := os.Stat(flag); err == nil {
+			if kept() {
 				fmt.Fprintln(out, "confirmed from another session.")
 				return true
 			}
-		case <-deadline.C:
+		case <-timer.C:
 			fmt.Fprintln(out)
-			return false
+			return kept()
 		case <-ctx.Done():
-			return false
+			return kept()
 		}
 	}
 }
 
-// ConfirmPending confirms the change a `vigie fix` in another session is
-// waiting on.
+// ConfirmPending confirms the change a `vigie fix` is waiting on, from
+// another session. When the change must be proven over a connection opened
+// after it, a session older than the change is refused. The confirmation
+// is recorded with the run and its armed revert stopped, so it holds even
+// when the waiting vigie died with its session.
 func ConfirmPending(cfg config.Config, out io.Writer) error {
 	b, err := os.ReadFile(filepath.Join(cfg.StateDir, "pending-confirm"))
 	if err != nil {
 		return fmt.Errorf("no change is waiting for confirmation (%w)", err)
 	}
-	run := strings.TrimSpace(string(b))
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	run := strings.TrimSpace(lines[0])
 	if run == "" || strings.ContainsAny(run, "/\x00") {
 		return fmt.Errorf("no change is waiting for confirmation (%q)", run)
 	}
+	for _, l := range lines[1:] {
+		v, ok := strings.CutPrefix(strings.TrimSpace(l), "new-session-after ")
+		if !ok {
+			continue
+		}
+		ns, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("pending-confirm: %q", l)
+		}
+		if start, over := sessionStart(); over && start.Before(time.Unix(0, ns)) {
+			return fmt.Errorf("this SSH session was opened before the change, so it proves nothing about new connections: open a new SSH session and run `vigie fix --confirm` from there")
+		}
+	}
+	e := engine(cfg)
 	if err := os.WriteFile(filepath.Join(cfg.StateDir, "confirm-"+run), nil, 0o600); err != nil {
 		return err
+	}
+	if _, err := os.Stat(filepath.Join(e.Dir, run)); err == nil {
+		if err := markConfirmed(e, run); err != nil {
+			return err
+		}
+		_ = disarm(context.Background(), e, host.DefaultEnv(), run)
 	}
 	fmt.Fprintf(out, "Run %s confirmed.\n", printable.Line(run, report.IDMax))
 	return nil

@@ -22,11 +22,11 @@ func TestConfirmWindow(t *testing.T) {
 	var out bytes.Buffer
 
 	yes := func() <-chan bool { ch := make(chan bool, 1); ch <- true; return ch }
-	if !confirmed(context.Background(), cfg, &out, "run-1", FixOptions{Window: time.Minute, Answer: yes}) {
+	if !confirmed(context.Background(), cfg, &out, "run-1", FixOptions{Window: time.Minute, Answer: yes}, false) {
 		t.Error("a yes at the prompt was not taken")
 	}
 	start := time.Now()
-	if confirmed(context.Background(), cfg, &out, "run-2", FixOptions{Window: 300 * time.Millisecond}) {
+	if confirmed(context.Background(), cfg, &out, "run-2", FixOptions{Window: 300 * time.Millisecond}, false) {
 		t.Error("silence kept the change")
 	}
 	if time.Since(start) > 5*time.Second {
@@ -35,7 +35,7 @@ func TestConfirmWindow(t *testing.T) {
 	// A second session confirms while the first waits.
 	done := make(chan bool, 1)
 	go func() {
-		done <- confirmed(context.Background(), cfg, &out, "run-3", FixOptions{Window: 10 * time.Second})
+		done <- confirmed(context.Background(), cfg, &out, "run-3", FixOptions{Window: 10 * time.Second}, false)
 	}()
 	deadline := time.Now().Add(5 * time.Second)
 	for {

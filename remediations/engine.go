@@ -49,7 +49,10 @@ type Action struct {
 // Plan is what a remediation will do, built from the area's facts before
 // anything changes.
 type Plan struct {
-	Area    string
+	Area string
+	// Run is the run's id when the caller chose it first (NewRunID), to
+	// arm what reverts it before it starts; "" lets Apply choose.
+	Run     string
 	Files   []FileChange
 	Actions []Action
 	// Enable lists the units to enable once the actions have run, before
@@ -146,7 +149,10 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) (string, error) {
 	if len(p.Enable) > 0 && e.Units == nil {
 		return "", fmt.Errorf("the plan enables %s, but no service manager is there to ask", p.Enable[0].Name)
 	}
-	run := newRunID()
+	run := p.Run
+	if run == "" {
+		run = NewRunID()
+	}
 	m := &Manifest{Run: run, Area: p.Area, State: StateApplying, Started: time.Now().UTC()}
 	dir := filepath.Join(e.Dir, run)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -463,8 +469,8 @@ func Changed(fc FileChange) bool {
 	return err != nil || !bytes.Equal(old, fc.Content)
 }
 
-// newRunID sorts by time and is unique: 20061102T150405Z-4 random bytes.
-func newRunID() string {
+// NewRunID sorts by time and is unique: 20061102T150405Z-4 random bytes.
+func NewRunID() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return time.Now().UTC().Format("20060102T150405.000000Z") + "-" + hex.EncodeToString(b[:])

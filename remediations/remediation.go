@@ -22,6 +22,11 @@ type Remediation interface {
 	// CanCutOff says whether a change can cut the operator's way in (sshd,
 	// the firewall): such a change is kept only once confirmed.
 	CanCutOff() bool
+	// NeedsNewConnection says whether only a connection opened after the
+	// change proves it keeps the way in: the firewall's, since conntrack
+	// keeps the session that made it open whatever the new ruleset says.
+	// Its confirmation must then come from a new session.
+	NeedsNewConnection() bool
 	// Destructive says whether the area's changes need --allow-destructive.
 	Destructive() bool
 	// Undoable says why `vigie undo` must not put back the files of an

@@ -192,6 +192,15 @@ func newFixCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 			if interactive && !opt.DryRun && host.OverSSH(g.procPath) {
 				opt.Window = r.Config.Fix.ConfirmWindow
 				opt.Answer = agent.StdinAnswer(os.Stdin)
+				self, err := os.Executable()
+				if err != nil {
+					return &exitError{exitUsage, fmt.Errorf("cannot arm the revert of a change: %w", err)}
+				}
+				opt.Revert = []string{self}
+				if cmd.Flags().Changed("config") {
+					opt.Revert = append(opt.Revert, "--config", g.config)
+				}
+				opt.Revert = append(opt.Revert, "undo", "--unconfirmed")
 			}
 			// A session that drops sends SIGHUP (sudo passes it on): the
 			// change waiting for its confirmation is then undone, not
@@ -297,7 +306,8 @@ func newReportCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 }
 
 func newUndoCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
-	return &cobra.Command{
+	var unconfirmed bool
+	cmd := &cobra.Command{
 		Use:   "undo [RUN-ID]",
 		Short: "Restore the files of a fix run (the last applied one by default) and reload",
 		Args:  cobra.MaximumNArgs(1),
@@ -316,12 +326,25 @@ func newUndoCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 			if len(args) == 1 {
 				run = args[0]
 			}
-			if err := agent.Undo(cmd.Context(), r, stdout, run); err != nil {
+			if unconfirmed {
+				if run == "" {
+					return &exitError{exitUsage, errors.New("undo --unconfirmed needs the run id")}
+				}
+				// The armed revert: it must outlive the session that armed
+				// it, and a hangup is not a reason to stop.
+				signal.Ignore(syscall.SIGHUP)
+				err = agent.UndoUnconfirmed(cmd.Context(), r, stdout, run)
+			} else {
+				err = agent.Undo(cmd.Context(), r, stdout, run)
+			}
+			if err != nil {
 				return &exitError{exitFailing, err}
 			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&unconfirmed, "unconfirmed", false, "undo the run only if it was not confirmed, once its confirm window is over (what `vigie fix` arms before a change that waits for confirmation)")
+	return cmd
 }
 
 func listChecks(w io.Writer, cat *checks.Catalogue, profileName string) error {

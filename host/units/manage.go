@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
 
@@ -190,4 +193,32 @@ func startUnit(ctx context.Context, conn *sddbus.Conn, unit string, start bool) 
 	case <-ctx.Done():
 		return fmt.Errorf("%s %s: %w", verb, unit, ctx.Err())
 	}
+}
+
+// ArmTimer starts a transient timer that runs argv once, after d, as a
+// service of its own: outside the caller's process, session and cgroup,
+// so it fires even when the caller is killed with -9, its terminal hangs
+// up or its SSH session ends. unit names both (unit.timer, unit.service).
+//
+// The service may run for up to limit: what it runs may have to wait.
+func ArmTimer(ctx context.Context, unit, description string, d, limit time.Duration, argv []string) error {
+	secs := func(d time.Duration) string { return strconv.FormatInt(int64(d.Round(time.Second)/time.Second), 10) + "s" }
+	args := []string{"--unit=" + unit, "--description=" + description, "--on-active=" + secs(d),
+		"--timer-property=AccuracySec=1s", "--property=Type=oneshot", "--property=TimeoutStartSec=" + secs(limit),
+		"--collect", "--quiet", "--"}
+	out, err := exec.CommandContext(ctx, "systemd-run", append(args, argv...)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("systemd-run %s: %w: %s", unit, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// Disarm stops a timer ArmTimer started, before it fires.
+func Disarm(ctx context.Context, unit string) error {
+	conn, err := Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return startUnit(ctx, conn, unit+".timer", false)
 }

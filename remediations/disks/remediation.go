@@ -44,6 +44,9 @@ func (r *Remediation) Activate(ctx context.Context, _ *host.Env) error {
 // CanCutOff implements remediations.Remediation.
 func (r *Remediation) CanCutOff() bool { return false }
 
+// NeedsNewConnection implements remediations.Remediation: no way in depends on the disks.
+func (r *Remediation) NeedsNewConnection() bool { return false }
+
 // Destructive implements remediations.Remediation.
 func (r *Remediation) Destructive() bool { return true }
 

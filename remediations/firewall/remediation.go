@@ -78,6 +78,10 @@ func (r *Remediation) Activate(ctx context.Context, env *host.Env) error {
 // reaches sshd.
 func (r *Remediation) CanCutOff() bool { return true }
 
+// NeedsNewConnection implements remediations.Remediation: the session that made the change survives
+// through conntrack whatever the new ruleset says of new connections.
+func (r *Remediation) NeedsNewConnection() bool { return true }
+
 // Destructive implements remediations.Remediation.
 func (r *Remediation) Destructive() bool { return false }
 

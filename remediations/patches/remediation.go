@@ -41,6 +41,9 @@ func (r *Remediation) Activate(context.Context, *host.Env) error { return nil }
 // CanCutOff implements remediations.Remediation.
 func (r *Remediation) CanCutOff() bool { return false }
 
+// NeedsNewConnection implements remediations.Remediation: patches cut no one off.
+func (r *Remediation) NeedsNewConnection() bool { return false }
+
 // Destructive implements remediations.Remediation.
 func (r *Remediation) Destructive() bool { return false }
 

@@ -79,6 +79,11 @@ func (r *Remediation) Activate(ctx context.Context, env *host.Env) error {
 // CanCutOff implements remediations.Remediation: sshd is the way in.
 func (r *Remediation) CanCutOff() bool { return true }
 
+// NeedsNewConnection implements remediations.Remediation: an sshd reloaded with the new configuration answers the
+// live probe on a new connection already, and a session that confirms is
+// a session sshd let in before.
+func (r *Remediation) NeedsNewConnection() bool { return false }
+
 // Destructive implements remediations.Remediation.
 func (r *Remediation) Destructive() bool { return false }
 

@@ -1,0 +1,204 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vigie-agent/vigie/agent/config"
+	"github.com/vigie-agent/vigie/agent/report"
+	"github.com/vigie-agent/vigie/host"
+	"github.com/vigie-agent/vigie/host/units"
+	"github.com/vigie-agent/vigie/internal/atomicfile"
+	"github.com/vigie-agent/vigie/internal/printable"
+	"github.com/vigie-agent/vigie/remediations"
+)
+
+// A change that can cut the operator off is kept only once confirmed. The
+// vigie process that waits for the confirmation can die with its session
+// (SIGHUP, kill -9, a closed laptop), so before the change is made a
+// revert is armed outside it: a transient systemd timer (a detached
+// process where systemd does not run) that runs `vigie undo --unconfirmed
+// RUN` once the window is over. That command takes the one lock, so while
+// the waiting vigie lives it runs only after it, and it then does nothing
+// to a run that was confirmed or already undone. Files of the run's
+// backup directory say where it stands:
+const (
+	confirmedFile = "confirmed" // written when the operator keeps the change
+	deadlineFile  = "deadline"  // when the window ends, once the change is in force
+	revertPIDFile = "revert.pid"
+)
+
+// revertUnit names the transient timer and service that revert run.
+func revertUnit(run string) string { return "vigie-revert-" + run }
+
+// armRevert arms the revert of run, to fire after window. Nothing is
+// changed when it cannot be armed.
+func armRevert(ctx context.Context, e *remediations.Engine, env *host.Env, argv []string, run string, window time.Duration) error {
+	if len(argv) == 0 {
+		return errors.New("no command to revert the change with")
+	}
+	cmd := append(append([]string{}, argv...), run)
+	if units.Live(env) {
+		return units.ArmTimer(ctx, revertUnit(run), "vigie: undo run "+run+" unless it is confirmed", window,
+			window+remediations.RevertTimeout+time.Minute, cmd)
+	}
+	// No systemd: a process of its own session, which no terminal hangup
+	// reaches, sleeps out the window.
+	dir := filepath.Join(e.Dir, run)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	sh := exec.Command("/bin/sh", append([]string{"-c", `sleep "$0" && exec "$@"`, strconv.Itoa(int(window.Seconds()) + 1)}, cmd...)...)
+	sh.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := sh.Start(); err != nil {
+		return fmt.Errorf("start the revert of run %s: %w", run, err)
+	}
+	pid := sh.Process.Pid
+	_ = sh.Process.Release()
+	return atomicfile.Write(filepath.Join(dir, revertPIDFile), []byte(strconv.Itoa(pid)+"\n"), 0o600)
+}
+
+// disarm stops the armed revert of run: the change was confirmed or
+// undone already.
+func disarm(ctx context.Context, e *remediations.Engine, env *host.Env, run string) error {
+	if units.Live(env) {
+		return units.Disarm(ctx, revertUnit(run))
+	}
+	b, err := os.ReadFile(filepath.Join(e.Dir, run, revertPIDFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		return fmt.Errorf("%s holds no pid", revertPIDFile)
+	}
+	// The sleeping shell leads its own session and process group.
+	if err := syscall.Kill(-pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return err
+	}
+	return nil
+}
+
+// markConfirmed records that the operator keeps run: an armed revert that
+// fires anyway leaves it alone.
+func markConfirmed(e *remediations.Engine, run string) error {
+	return atomicfile.Write(filepath.Join(e.Dir, run, confirmedFile), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600)
+}
+
+// setDeadline records when the window of run ends.
+func setDeadline(e *remediations.Engine, run string, at time.Time) error {
+	return atomicfile.Write(filepath.Join(e.Dir, run, deadlineFile), []byte(at.UTC().Format(time.RFC3339Nano)+"\n"), 0o600)
+}
+
+func isConfirmed(e *remediations.Engine, run string) bool {
+	_, err := os.Stat(filepath.Join(e.Dir, run, confirmedFile))
+	return err == nil
+}
+
+// lockWait is how often UndoUnconfirmed tries the lock while a fix holds it.
+const lockWait = time.Second
+
+// UndoUnconfirmed is what an armed revert runs once its window is over:
+// it waits for the lock (the vigie that waits for the confirmation holds
+// it to the end of its window), then undoes run unless it was confirmed
+// or is no longer applied. A run the vigie process left half applied is
+// reverted as an interrupted one. Its window is respected: before the
+// deadline the change waits for a confirmation from another session.
+func UndoUnconfirmed(ctx context.Context, r *Run, out io.Writer, run string) error {
+	e := engine(r.Config)
+	if run == "" || strings.ContainsAny(run, "/\x00") {
+		return fmt.Errorf("undo --unconfirmed: no run %q", run)
+	}
+	for {
+		lock, err := remediations.TryLock(r.Config.StateDir)
+		if errors.Is(err, remediations.ErrBusy) {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("undo --unconfirmed %s: %w", run, ctx.Err())
+			case <-time.After(lockWait):
+				continue
+			}
+		}
+		if err != nil {
+			return err
+		}
+		wait, err := undoUnconfirmed(ctx, r, e, out, run)
+		lock.Unlock()
+		if err != nil || wait <= 0 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("undo --unconfirmed %s: %w", run, ctx.Err())
+		case <-time.After(wait):
+		}
+	}
+}
+
+// undoUnconfirmed does one attempt under the lock; wait is positive when
+// the window is not over yet.
+func undoUnconfirmed(ctx context.Context, r *Run, e *remediations.Engine, out io.Writer, run string) (time.Duration, error) {
+	id := printable.Line(run, report.IDMax)
+	if isConfirmed(e, run) {
+		fmt.Fprintf(out, "Run %s was confirmed: kept.\n", id)
+		return 0, nil
+	}
+	runs, err := e.Runs()
+	if err != nil {
+		return 0, err
+	}
+	var m *remediations.Manifest
+	for _, x := range runs {
+		if x.Run == run {
+			m = x
+		}
+	}
+	switch {
+	case m == nil:
+		fmt.Fprintf(out, "Run %s never started: nothing to undo.\n", id)
+		return 0, nil
+	case m.State == remediations.StateApplying:
+		done, err := e.Recover(ctx, activate(r.Remediations, r.Env))
+		for _, d := range done {
+			fmt.Fprintf(out, "Reverted run %s, interrupted before it finished.\n", printable.Line(d, report.IDMax))
+		}
+		return 0, err
+	case m.State != remediations.StateApplied:
+		fmt.Fprintf(out, "Run %s is %s: nothing to undo.\n", id, m.State)
+		return 0, nil
+	}
+	if b, err := os.ReadFile(filepath.Join(e.Dir, run, deadlineFile)); err == nil {
+		if at, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(string(b))); err == nil && time.Until(at) > 0 {
+			return time.Until(at), nil
+		}
+	}
+	if _, err := e.Undo(ctx, run, activate(r.Remediations, r.Env)); err != nil {
+		return 0, fmt.Errorf("undo unconfirmed run %s: %w", run, err)
+	}
+	fmt.Fprintf(out, "Run %s (%s) was not confirmed in time: undone.\n", id, printable.Line(m.Area, report.IDMax))
+	return 0, nil
+}
+
+// pendingFile is what `vigie fix --confirm` reads: the run waiting, and
+// whether its confirmation must come over a connection opened after the
+// change (then "new-session-after UNIXNANO").
+func writePending(cfg config.Config, run string, newSessionAfter time.Time) error {
+	s := run + "\n"
+	if !newSessionAfter.IsZero() {
+		s += "new-session-after " + strconv.FormatInt(newSessionAfter.UnixNano(), 10) + "\n"
+	}
+	return atomicfile.Write(filepath.Join(cfg.StateDir, "pending-confirm"), []byte(s), 0o600)
+}
