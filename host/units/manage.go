@@ -202,7 +202,9 @@ func startUnit(ctx context.Context, conn *sddbus.Conn, unit string, start bool) 
 //
 // The service may run for up to limit: what it runs may have to wait.
 func ArmTimer(ctx context.Context, unit, description string, d, limit time.Duration, argv []string) error {
-	secs := func(d time.Duration) string { return strconv.FormatInt(int64(d.Round(time.Second)/time.Second), 10) + "s" }
+	secs := func(d time.Duration) string {
+		return strconv.FormatInt(int64(d.Round(time.Second)/time.Second), 10) + "s"
+	}
 	args := []string{"--unit=" + unit, "--description=" + description, "--on-active=" + secs(d),
 		"--timer-property=AccuracySec=1s", "--property=Type=oneshot", "--property=TimeoutStartSec=" + secs(limit),
 		"--collect", "--quiet", "--"}
