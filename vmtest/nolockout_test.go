@@ -192,6 +192,8 @@ func noLockout(t *testing.T, suite string) {
 			t.Errorf("after vigie undo the unit file %s is still there", path)
 		}
 	}
+	checkConfirmWindow(t, g)
+	undoAll(t, g)
 	strictHost(t, g, o)
 	t.Logf("timings: boot (cloud-init done) %s, setup checked %s, first fix %s, second fix and checks %s, reboot and checks %s, undo and stricter host %s, total %s",
 		booted.Round(time.Second), (setupDone - booted).Round(time.Second), (fix2Done - setupDone).Round(time.Second), (fix3Done - fix2Done).Round(time.Second),
@@ -276,6 +278,20 @@ func strictHost(t *testing.T, g *guest, o *outside) {
 		t.Errorf("stricter host, after the fix: the harness cannot log in: %v\n%s", err, out)
 	}
 	o.expect("stricter host, after the fix", ways)
+
+	// And across a reboot: the files hold what was checked.
+	g.reboot()
+	rebooted := sshdT()
+	t.Logf("stricter host, sshd -T -C after the reboot:\n%s", show(rebooted))
+	for _, u := range []string{"root", "alice"} {
+		if w := weakened(before2[u], rebooted[u]); len(w) > 0 {
+			t.Errorf("after the reboot sshd is weaker for %s than before the fix: %s", u, strings.Join(w, "; "))
+		}
+	}
+	if out, err := guestSSH(g.port, g.key, 2*time.Minute, "true", nil); err != nil {
+		t.Errorf("stricter host, after the reboot: the harness cannot log in: %v\n%s", err, out)
+	}
+	o.expect("stricter host, after the reboot", ways)
 }
 
 // socketState is what systemd and the kernel say of sshd's socket

@@ -1,0 +1,134 @@
+//go:build vmtest
+
+package vmtest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// windowConfig is the configuration the confirm-window scenario runs
+// vigie with: a short window, so the test waits less.
+const (
+	windowConfig = "/etc/vigie/window.yaml"
+	windowSecs   = 20
+)
+
+// ptySession is `ssh -tt` to the guest: the operator's interactive session,
+// which the test can cut as a dropped connection would.
+type ptySession struct {
+	cmd *exec.Cmd
+	mu  sync.Mutex
+	out bytes.Buffer
+}
+
+func (s *ptySession) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.out.Write(p)
+}
+
+func (s *ptySession) text() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.out.String()
+}
+
+// startPTY runs command in the guest on a terminal of its own.
+func startPTY(t *testing.T, g *guest, command string) *ptySession {
+	t.Helper()
+	args := append([]string{"-tt", "-F", "/dev/null", "-i", g.key.Private, "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR",
+		"-p", strconv.Itoa(g.port)}, noHostCheck...)
+	s := &ptySession{}
+	s.cmd = exec.CommandContext(context.Background(), "ssh", append(args, guestUser+"@127.0.0.1", command)...)
+	s.cmd.Stdout, s.cmd.Stderr = s, s
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.cmd.Process.Kill(); _ = s.cmd.Wait() })
+	return s
+}
+
+// waitFor waits until the session printed want.
+func (s *ptySession) waitFor(t *testing.T, want string, within time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(within); !strings.Contains(s.text(), want); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the session did not print %q within %s:\n%s", want, within, tailLines(s.text(), 20))
+		}
+	}
+}
+
+// checkConfirmWindow: `sudo vigie fix --only ssh` from the operator's SSH
+// session (sudo drops SSH_CONNECTION) waits for a confirmation. The
+// operator's session is cut right after the prompt and vigie is killed with
+// -9, so nothing of vigie's own process is left to undo the change: the
+// revert armed before the change, a transient systemd timer, undoes it at
+// the end of the window. A second fix is confirmed from another session
+// with `vigie fix --confirm`: it is kept, and its timer is gone. The
+// host is left with that confirmed run applied.
+func checkConfirmWindow(t *testing.T, g *guest) {
+	t.Helper()
+	start := time.Now()
+	g.sh(fmt.Sprintf("printf 'fix:\\n  confirm_window: %ds\\n' | sudo tee %s >/dev/null", windowSecs, windowConfig), nil)
+	sshdPasswords := func() string {
+		return sshdOptions(g.sh("sudo sshd -T", nil))["passwordauthentication"]
+	}
+	if got := sshdPasswords(); got != "yes" {
+		t.Fatalf("before the confirm-window fix, sshd -T says passwordauthentication %q: the fix would change nothing", got)
+	}
+	fix := "sudo " + vigieBin + " --config " + windowConfig + " fix --yes --only ssh"
+
+	// 1. Unconfirmed, the session cut and vigie killed: the timer undoes it.
+	s := startPTY(t, g, fix)
+	s.waitFor(t, "Keep this change?", 3*time.Minute)
+	if got := sshdPasswords(); got != "no" {
+		t.Fatalf("while waiting for the confirmation sshd -T says passwordauthentication %q, want the change in force", got)
+	}
+	timers := g.sh("sudo systemctl list-timers --all --no-legend 'vigie-revert-*'", nil)
+	if !strings.Contains(timers, "vigie-revert-") {
+		t.Fatalf("no revert timer armed while the change waits for its confirmation:\n%s\n%s", timers, s.text())
+	}
+	g.sh("sudo pkill -KILL -x vigie || true", nil)
+	_ = s.cmd.Process.Kill() // the operator's connection drops
+	killed := time.Now()
+	t.Logf("confirm window: prompt after %s; vigie killed with -9 and the session cut; timers:\n%s", killed.Sub(start).Round(time.Second), strings.TrimSpace(timers))
+	for deadline := killed.Add(windowSecs*time.Second + 2*time.Minute); sshdPasswords() != "yes"; time.Sleep(3 * time.Second) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the unconfirmed change is still in force %s after vigie was killed:\n%s", time.Since(killed).Round(time.Second),
+				g.sh("sudo journalctl -u 'vigie-revert-*' --no-pager | tail -n 20", nil))
+		}
+	}
+	reverted := time.Since(killed)
+	t.Logf("confirm window: the armed revert undid the change %s after vigie was killed (window %ds):\n%s", reverted.Round(time.Second), windowSecs,
+		strings.TrimSpace(g.sh("sudo journalctl -u 'vigie-revert-*' -o cat --no-pager | tail -n 5", nil)))
+	if reverted < (windowSecs-5)*time.Second {
+		t.Errorf("the change was undone %s after the prompt, before its %ds window was over", reverted.Round(time.Second), windowSecs)
+	}
+	if _, err := guestSSH(g.port, g.key, time.Minute, "true", nil); err != nil {
+		t.Fatalf("after the armed revert the harness cannot log in: %v", err)
+	}
+
+	// 2. Confirmed from another session: kept, the timer disarmed.
+	s = startPTY(t, g, fix)
+	s.waitFor(t, "Keep this change?", 3*time.Minute)
+	if out := g.sh("sudo "+vigieBin+" --config "+windowConfig+" fix --confirm; echo exit=$?", nil); !strings.Contains(out, "confirmed") || !strings.Contains(out, "exit=0") {
+		t.Fatalf("vigie fix --confirm from another session:\n%s", out)
+	}
+	s.waitFor(t, "confirmed from another session", time.Minute)
+	time.Sleep((windowSecs + 10) * time.Second)
+	if got := sshdPasswords(); got != "no" {
+		t.Errorf("a confirmed change was undone: sshd -T says passwordauthentication %q", got)
+	}
+	if timers := g.sh("sudo systemctl list-timers --all --no-legend 'vigie-revert-*'", nil); strings.Contains(timers, "vigie-revert-") {
+		t.Errorf("a revert timer is left after the confirmation:\n%s", timers)
+	}
+	t.Logf("timings: confirm window scenario %s", time.Since(start).Round(time.Second))
+}
