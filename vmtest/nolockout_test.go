@@ -55,9 +55,13 @@ func TestNoLockoutDebian13(t *testing.T) { noLockout(t, trixie) }
 //     forwarding still works, netfilter-persistent's rules stay, vigie's
 //     table has no forward chain and is persisted by its own unit.
 //  4. After a reboot, the same.
-//  5. Every run undone, a stricter sshd (no root login, three ciphers,
+//  5. Every run undone, the confirm window (checkConfirmWindow): an
+//     unconfirmed fix from a cut session whose vigie was killed with -9 is
+//     undone by the revert armed before it; a confirmed one stays.
+//  6. Every run undone, a stricter sshd (no root login, three ciphers,
 //     publickey plus keyboard-interactive for sudo members): `vigie fix`
-//     weakens none of it and refuses what would lock alice out.
+//     weakens none of it and refuses what would lock alice out, and the
+//     same holds after a second reboot.
 func noLockout(t *testing.T, suite string) {
 	start := time.Now()
 	keys := newLoginKeys(t)
@@ -178,7 +182,8 @@ func noLockout(t *testing.T, suite string) {
 	hardened("after the reboot")
 	rebootDone := time.Since(start)
 
-	// 5. Undo everything, then a stricter host than Debian's.
+	// 5 and 6. Undo everything; the confirm window; then a stricter host
+	// than Debian's.
 	unit := strings.TrimSpace(try("sudo systemctl show -p FragmentPath --value vigie-firewall.service"))
 	undoAll(t, g)
 	if out := try("sudo systemctl is-enabled vigie-firewall.service"); strings.HasPrefix(out, "enabled") {
