@@ -90,7 +90,7 @@ func TestOneLock(t *testing.T) {
 	if b, _ := os.ReadFile(target); string(b) != "new\n" {
 		t.Errorf("after the fix: %q", b)
 	}
-	if !strings.Contains(out.String(), "demo: applied and verified") {
+	if !strings.Contains(out.String(), "demo: applied and verified") || !strings.Contains(out.String(), "Summary: changed, verified and kept: demo.") {
 		t.Errorf("output:\n%s", out.String())
 	}
 }
@@ -140,7 +140,7 @@ func TestHangupDuringWindowUndoes(t *testing.T) {
 	if b, _ := os.ReadFile(target); string(b) != "old\n" {
 		t.Errorf("after the hangup: %q\n%s", b, out.String())
 	}
-	if !strings.Contains(out.String(), "demo: not confirmed within 1m0s: undone.") {
+	if !strings.Contains(out.String(), "demo: not confirmed within 1m0s: undone.") || !strings.Contains(out.String(), "Summary: not confirmed and undone: demo.") {
 		t.Errorf("output:\n%s", out.String())
 	}
 }

@@ -105,6 +105,7 @@ func Fix(ctx context.Context, r *Run, out io.Writer, opt FixOptions) (int, error
 		req.KeepOpen = append(req.KeepOpen, rem.KeepOpen(ctx, env)...)
 	}
 	status := 0
+	var sum summary
 	for _, rem := range r.Remediations {
 		area := rem.Name()
 		if len(areas) > 0 && !areas[area] {
@@ -137,6 +138,7 @@ func Fix(ctx context.Context, r *Run, out io.Writer, opt FixOptions) (int, error
 			p.Run = remediations.NewRunID()
 			if err := armRevert(ctx, e, env, opt.Revert, p.Run, opt.Window); err != nil {
 				fmt.Fprintf(out, "%s: not applied: the revert that protects an unconfirmed change could not be armed: %s\n", area, printable.Line(err.Error(), report.LogLineMax))
+				sum.add("not applied", area)
 				status = 1
 				continue
 			}
@@ -147,12 +149,14 @@ func Fix(ctx context.Context, r *Run, out io.Writer, opt FixOptions) (int, error
 			if window {
 				_ = disarm(ctx, e, env, p.Run)
 			}
+			sum.add("failed, every change of its run rolled back", area)
 			status = 1
 			continue
 		}
 		fmt.Fprintf(out, "%s: applied and verified (%s).\n", area, rem.Applied(run, filepath.Join(e.Dir, run)))
 		showArea(ctx, r, out, area)
 		if !window {
+			sum.add("changed, verified and kept", area)
 			continue
 		}
 		if confirmed(ctx, cfg, out, run, opt, rem.NeedsNewConnection()) {
@@ -163,17 +167,50 @@ func Fix(ctx context.Context, r *Run, out io.Writer, opt FixOptions) (int, error
 			if err := disarm(context.WithoutCancel(ctx), e, env, run); err != nil {
 				fmt.Fprintf(out, "%s: confirmed, but the armed revert could not be stopped (it will find the run confirmed and keep it): %s\n", area, printable.Line(err.Error(), report.LogLineMax))
 			}
+			sum.add("changed, verified, confirmed and kept", area)
 			continue
 		}
 		if _, err := e.Undo(ctx, run, act); err != nil {
 			fmt.Fprintf(out, "%s: not confirmed, and the undo FAILED (the armed revert tries again): %s\n", area, printable.Line(err.Error(), report.LogLineMax))
+			sum.add("not confirmed, UNDO FAILED", area)
 		} else {
+			sum.add("not confirmed and undone", area)
 			_ = disarm(context.WithoutCancel(ctx), e, env, run)
 			fmt.Fprintf(out, "%s: not confirmed within %s: undone.\n", area, opt.Window)
 		}
 		status = 1
 	}
+	sum.print(out)
 	return status, nil
+}
+
+// summary says, at the end of a fix, what became of each area: a run's
+// rollback reverts that run only, and an operator reading a long output
+// must not take one area's "rolled back" for the whole fix.
+type summary struct {
+	order []string
+	areas map[string][]string
+}
+
+func (s *summary) add(outcome, area string) {
+	if s.areas == nil {
+		s.areas = map[string][]string{}
+	}
+	if _, ok := s.areas[outcome]; !ok {
+		s.order = append(s.order, outcome)
+	}
+	s.areas[outcome] = append(s.areas[outcome], area)
+}
+
+func (s *summary) print(out io.Writer) {
+	if len(s.order) == 0 {
+		return
+	}
+	parts := make([]string, len(s.order))
+	for i, o := range s.order {
+		parts[i] = o + ": " + strings.Join(s.areas[o], ", ")
+	}
+	fmt.Fprintf(out, "Summary: %s.\n", strings.Join(parts, "; "))
 }
 
 // sessionStart says when the SSH session of this process began; tests

@@ -49,8 +49,20 @@ dpkg -r vigie >/dev/null
 [ -e "$conf" ] || fail "deb remove deleted the conffile (only purge may)"
 [ -e /var/lib/vigie/state ] || fail "deb remove deleted /var/lib/vigie"
 
-step "deb: purge"
-dpkg -P vigie >/dev/null
+step "deb: purge, keeping the backups of an applied fix"
+mkdir -p /var/lib/vigie/backups/20260101T000000.000000Z-00000000
+printf '{\n  "run": "20260101T000000.000000Z-00000000",\n  "area": "ssh",\n  "state": "applied"\n}\n' \
+	>/var/lib/vigie/backups/20260101T000000.000000Z-00000000/manifest.json
+dpkg -P vigie >/dev/null 2>&1
+[ -e /var/lib/vigie/backups/20260101T000000.000000Z-00000000/manifest.json ] || fail "deb purge deleted the backups of an applied fix"
+[ ! -e /var/lib/vigie/state ] || fail "deb purge left /var/lib/vigie/state beside the backups"
+rm -rf /var/lib/vigie
+
+step "deb: purge with VIGIE_PURGE_BACKUPS=yes"
+dpkg -i "$new_deb" >/dev/null
+mkdir -p /var/lib/vigie/backups/20260101T000000.000000Z-00000000
+printf '{\n  "state": "applied"\n}\n' >/var/lib/vigie/backups/20260101T000000.000000Z-00000000/manifest.json
+VIGIE_PURGE_BACKUPS=yes dpkg -P vigie >/dev/null
 [ ! -e "$wants" ] && [ ! -L "$wants" ] || fail "deb purge left vigie.service enabled"
 for p in /etc/vigie /var/lib/vigie /usr/bin/vigie /usr/share/doc/vigie /usr/share/vigie; do
 	[ ! -e "$p" ] || fail "deb purge left $p"

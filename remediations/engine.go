@@ -149,6 +149,13 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) (string, error) {
 	if len(p.Enable) > 0 && e.Units == nil {
 		return "", fmt.Errorf("the plan enables %s, but no service manager is there to ask", p.Enable[0].Name)
 	}
+	// A link is refused, not replaced: the atomic write would put a plain
+	// file where the link was and cut it from the file it points to.
+	for _, fc := range p.Files {
+		if target, err := os.Readlink(fc.Path); err == nil {
+			return "", fmt.Errorf("%s is a symbolic link to %s: vigie does not replace a link with a file; change the file it points to, or replace the link with that file, and run the fix again", fc.Path, target)
+		}
+	}
 	run := p.Run
 	if run == "" {
 		run = NewRunID()
@@ -281,7 +288,7 @@ func (e *Engine) rollback(ctx context.Context, p *Plan, m *Manifest, cause error
 	if len(kept) > 0 {
 		return fmt.Errorf("%w (everything else rolled back; kept, as it cannot be undone: %s)", cause, strings.Join(kept, "; "))
 	}
-	return fmt.Errorf("%w (every change rolled back)", cause)
+	return fmt.Errorf("%w (every change of this run rolled back)", cause)
 }
 
 // restore puts every file of a manifest back: old content, mode and owner,

@@ -280,7 +280,7 @@ func TestActions(t *testing.T) {
 		wantState string
 	}{
 		{name: "all succeed", wantLog: "do a (new), do b, do c", wantState: StateApplied},
-		{name: "second fails", failDo: 2, wantLog: "do a (new), do b, undo a", wantErr: "b: boom (every change rolled back)", wantState: StateRolledBack},
+		{name: "second fails", failDo: 2, wantLog: "do a (new), do b, undo a", wantErr: "b: boom (every change of this run rolled back)", wantState: StateRolledBack},
 		{name: "verification fails", verify: boom, wantLog: "do a (new), do b, do c, undo c, undo a",
 			wantErr: "kept, as it cannot be undone: b", wantState: StateRolledBack},
 	}
@@ -377,5 +377,40 @@ func TestRevertOutlivesCancel(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(target); string(b) != "old\n" {
 		t.Errorf("after the undo: %q", b)
+	}
+}
+
+// TestRefusesSymlink: a configuration file that is a link is neither
+// replaced by a file nor written through: the run is refused before any
+// change, and the link and its target are as they were.
+func TestRefusesSymlink(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real.conf")
+	link := filepath.Join(dir, "sshd_config")
+	other := filepath.Join(dir, "other.conf")
+	for p, c := range map[string]string{real: "real\n", other: "other\n"} {
+		if err := os.WriteFile(p, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{Dir: filepath.Join(dir, "state")}
+	_, err := e.Apply(context.Background(), &Plan{Area: "ssh", Files: []FileChange{
+		{Path: other, Content: []byte("new\n")}, {Path: link, Content: []byte("new\n")}}})
+	if err == nil || !strings.Contains(err.Error(), "is a symbolic link to "+real) {
+		t.Fatalf("err = %v", err)
+	}
+	if got, err := os.Readlink(link); err != nil || got != real {
+		t.Errorf("the link is now %q, %v", got, err)
+	}
+	for p, want := range map[string]string{real: "real\n", other: "other\n"} {
+		if b, _ := os.ReadFile(p); string(b) != want {
+			t.Errorf("%s: %q", p, b)
+		}
+	}
+	if runs, _ := e.Runs(); len(runs) != 0 {
+		t.Errorf("a refused run left a journal: %+v", runs)
 	}
 }

@@ -47,11 +47,11 @@ func TestUnitsReversed(t *testing.T) {
 		wantApply, wantUndo string
 	}{
 		{name: "applied, then undone", wantApply: "enable --now new.service", wantUndo: "disable --now new.service"},
-		{name: "verification fails", verify: boom, wantErr: "every change rolled back",
+		{name: "verification fails", verify: boom, wantErr: "every change of this run rolled back",
 			wantApply: "enable --now new.service, disable --now new.service"},
-		{name: "fails right after the enable", failAt: "enable new.service", wantErr: "every change rolled back",
+		{name: "fails right after the enable", failAt: "enable new.service", wantErr: "every change of this run rolled back",
 			wantApply: "enable --now new.service, disable --now new.service"},
-		{name: "enable refused", refuse: boom, wantErr: "systemctl enable --now new.service: boom (every change rolled back)",
+		{name: "enable refused", refuse: boom, wantErr: "systemctl enable --now new.service: boom (every change of this run rolled back)",
 			wantApply: "enable --now new.service, disable --now new.service"},
 	}
 	for _, tt := range tests {

@@ -282,7 +282,7 @@ func TestRollback(t *testing.T) {
 	}
 	h.ran = nil
 	_, err = (&remediations.Engine{Dir: filepath.Join(h.dir, "state")}).Apply(context.Background(), p)
-	if err == nil || !strings.Contains(err.Error(), "every change rolled back") {
+	if err == nil || !strings.Contains(err.Error(), "every change of this run rolled back") {
 		t.Fatalf("err = %v", err)
 	}
 	dev := h.dev + "/vdb"
