@@ -3,6 +3,7 @@ package remediations
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -31,19 +32,51 @@ func (e *CommandError) Unwrap() error { return e.Err }
 // Run executes a command (never through a shell) with a C locale and the
 // extra environment, and returns its combined output. Its standard input
 // is empty, so nothing can wait on a prompt.
+//
+// A package manager killed mid-transaction leaves dpkg's or rpm's
+// database half written ("dpkg was interrupted"), so a cancelled context
+// does not kill the command: Run waits for it to finish, and its error
+// says the context ended. Where systemd runs, the command runs in a scope
+// of its own, out of vigie.service's control group, so that stopping the
+// service (or the package's own restart of it during an upgrade) does not
+// kill it either.
 func Run(ctx context.Context, env []string, name string, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
+	argv := append([]string{name}, args...)
+	if scoped, ok := inScope(argv); ok {
+		argv = scoped
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(append(os.Environ(), "LC_ALL=C", "LANG=C"), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return nil, &CommandError{Argv: append([]string{name}, args...), Err: err}
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		err = <-done // never killed half way: wait for the transaction's end
+		err = errors.Join(fmt.Errorf("%w (%s was left to finish its transaction, not killed)", ctx.Err(), name), err)
+	}
 	if err != nil {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
-		}
 		return out.Bytes(), &CommandError{Argv: append([]string{name}, args...), Err: err, Message: ErrorLines(out.Bytes())}
 	}
 	return out.Bytes(), nil
+}
+
+// inScope wraps argv in systemd-run --scope where systemd runs.
+func inScope(argv []string) ([]string, bool) {
+	if _, err := os.Stat("/run/systemd/system"); err != nil {
+		return nil, false
+	}
+	run, err := exec.LookPath("systemd-run")
+	if err != nil {
+		return nil, false
+	}
+	return append([]string{run, "--scope", "--quiet", "--collect", "--description=vigie: " + argv[0], "--"}, argv...), true
 }
 
 // ErrorLines picks what a package manager says went wrong: its error
