@@ -417,6 +417,19 @@ func Undo(ctx context.Context, r *Run, out io.Writer, run string) error {
 		return fmt.Errorf("undo: %w", err)
 	}
 	defer lock.Unlock()
+	// A run a crash left half applied is what an operator reaching for
+	// undo wants gone first; it is reverted, and when it is the run asked
+	// for, or none was named, that is all.
+	done, err := e.Recover(ctx, activate(r.Remediations, r.Env))
+	for _, id := range done {
+		fmt.Fprintf(out, "Reverted run %s, interrupted before it finished.\n", printable.Line(id, report.IDMax))
+	}
+	if err != nil {
+		return err
+	}
+	if len(done) > 0 && (run == "" || slices.Contains(done, run)) {
+		return nil
+	}
 	runs, err := e.Runs()
 	if err != nil {
 		return err
@@ -443,12 +456,26 @@ func Undo(ctx context.Context, r *Run, out io.Writer, run string) error {
 		}
 		fmt.Fprintf(out, "Disabled again, as the run had enabled them: %s.\n", printable.Line(strings.Join(names, ", "), report.LogLineMax))
 	}
-	if len(m.Actions) > 0 {
-		// Upgrades stay installed; an encrypted scratch stays mounted until
-		// the next boot, which follows the restored crypttab and fstab.
-		fmt.Fprintf(out, "Not reverted by undo, as they were run: %s.\n", printable.Line(strings.Join(m.Actions, "; "), report.LogLineMax))
+	if kept := keptActions(m); len(kept) > 0 {
+		// Upgrades stay installed.
+		fmt.Fprintf(out, "Not reverted by undo, as they cannot be: %s.\n", printable.Line(strings.Join(kept, "; "), report.LogLineMax))
 	}
 	return nil
+}
+
+// keptActions lists the actions of a run that were done and have no
+// revert; a journal of an older vigie lists the actions only.
+func keptActions(m *remediations.Manifest) []string {
+	if len(m.Journal) == 0 {
+		return m.Actions
+	}
+	var out []string
+	for _, a := range m.Journal {
+		if a.Done && len(a.Revert) == 0 {
+			out = append(out, a.What)
+		}
+	}
+	return out
 }
 
 // TTYConfirm asks on the terminal.

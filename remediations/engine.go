@@ -44,6 +44,21 @@ type Action struct {
 	// Undo reverts a completed Do on rollback. Nil means the step cannot
 	// be reverted (an installed package upgrade); the plan says so.
 	Undo func(ctx context.Context) error
+	// Revert is the same undo as command lines, run in order. It is
+	// journaled before Do runs, because Undo dies with the process that
+	// made it: the revert of an interrupted run and `vigie undo` run
+	// these instead (a filesystem erased by a run killed half way is made
+	// again with its UUID, so the restored fstab finds it). Where Undo is
+	// nil, a rollback runs them too.
+	Revert [][]string
+}
+
+// JournalAction is an action as the journal keeps it: written before the
+// action runs, marked done once it has.
+type JournalAction struct {
+	What   string     `json:"what"`
+	Revert [][]string `json:"revert,omitempty"`
+	Done   bool       `json:"done"`
 }
 
 // Plan is what a remediation will do, built from the area's facts before
@@ -108,7 +123,9 @@ type Manifest struct {
 	// before, each written here before systemd was asked. Journals of
 	// older versions have none.
 	Enabled []EnabledUnit `json:"enabled,omitempty"`
-	Error   string        `json:"error,omitempty"`
+	// Journal lists every action started, with how to revert it.
+	Journal []JournalAction `json:"journal,omitempty"`
+	Error   string          `json:"error,omitempty"`
 
 	done int // actions completed in this process, for rollback
 }
@@ -134,6 +151,9 @@ type Engine struct {
 	// use it to inject failures and to stop a run half way, as a crash
 	// would.
 	AfterStep func(step string) error
+	// Run runs one command line of a journaled revert; nil runs it with
+	// Run (this package's).
+	Run func(ctx context.Context, argv []string) error
 }
 
 // ErrVerify wraps a verification failure.
@@ -198,10 +218,15 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) (string, error) {
 		}
 	}
 	for i, a := range p.Actions {
+		m.Journal = append(m.Journal, JournalAction{What: a.What, Revert: a.Revert})
+		if err := e.save(m); err != nil {
+			return run, e.rollback(ctx, p, m, err)
+		}
 		if err := a.Do(ctx); err != nil {
 			return run, e.rollback(ctx, p, m, fmt.Errorf("%s: %w", a.What, err))
 		}
 		m.done = i + 1
+		m.Journal[i].Done = true
 		m.Actions = append(m.Actions, a.What)
 		if err := e.save(m); err != nil {
 			return run, e.rollback(ctx, p, m, err)
@@ -262,12 +287,17 @@ func (e *Engine) rollback(ctx context.Context, p *Plan, m *Manifest, cause error
 	if p != nil {
 		for i := m.done - 1; i >= 0; i-- {
 			a := p.Actions[i]
-			if a.Undo == nil {
+			switch {
+			case a.Undo != nil:
+				if err := a.Undo(ctx); err != nil {
+					errs = append(errs, fmt.Errorf("undo %s: %w", a.What, err))
+				}
+			case len(a.Revert) > 0:
+				if err := e.runRevert(ctx, a.Revert); err != nil {
+					errs = append(errs, fmt.Errorf("undo %s: %w", a.What, err))
+				}
+			default:
 				kept = append(kept, a.What)
-				continue
-			}
-			if err := a.Undo(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("undo %s: %w", a.What, err))
 			}
 		}
 	}
@@ -386,6 +416,52 @@ func (e *Engine) Runs() ([]*Manifest, error) {
 	return out, nil
 }
 
+// runRevert runs the command lines of one action's revert, in order.
+func (e *Engine) runRevert(ctx context.Context, cmds [][]string) error {
+	run := e.Run
+	if run == nil {
+		run = func(ctx context.Context, argv []string) error {
+			_, err := Run(ctx, nil, argv[0], argv[1:]...)
+			return err
+		}
+	}
+	for _, argv := range cmds {
+		if len(argv) == 0 {
+			continue
+		}
+		if err := run(ctx, argv); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// revertJournal reverts the journaled actions of a run another process
+// left, newest first. An action the journal marks started but not done
+// may or may not have happened, so a failure of its revert is not an
+// error; an action done that has no revert is kept, and the run's error
+// says so.
+func (e *Engine) revertJournal(ctx context.Context, m *Manifest) error {
+	var errs []error
+	var kept []string
+	for i := len(m.Journal) - 1; i >= 0; i-- {
+		a := m.Journal[i]
+		if len(a.Revert) == 0 {
+			if a.Done {
+				kept = append(kept, a.What)
+			}
+			continue
+		}
+		if err := e.runRevert(ctx, a.Revert); err != nil && a.Done {
+			errs = append(errs, fmt.Errorf("undo %s: %w", a.What, err))
+		}
+	}
+	if len(kept) > 0 {
+		m.Error = "kept, as it cannot be undone: " + strings.Join(kept, "; ")
+	}
+	return errors.Join(errs...)
+}
+
 // RevertTimeout bounds a rollback or an undo, which run to their end even
 // when the context of the run they revert was cancelled.
 const RevertTimeout = 5 * time.Minute
@@ -408,6 +484,9 @@ func (e *Engine) Recover(ctx context.Context, activate func(ctx context.Context,
 		}
 		err := e.disableUnits(ctx, m)
 		if err == nil {
+			err = e.revertJournal(ctx, m)
+		}
+		if err == nil {
 			err = e.restore(m)
 		}
 		if err == nil && activate != nil {
@@ -417,7 +496,7 @@ func (e *Engine) Recover(ctx context.Context, activate func(ctx context.Context,
 			errs = append(errs, fmt.Errorf("revert interrupted run %s: %w", m.Run, err))
 			continue
 		}
-		m.State, m.Error = StateRolledBack, "interrupted; reverted by a later run"
+		m.State, m.Error = StateRolledBack, strings.TrimSuffix("interrupted; reverted by a later run; "+m.Error, "; ")
 		if err := e.save(m); err != nil {
 			errs = append(errs, err)
 		}
@@ -456,6 +535,10 @@ func (e *Engine) Undo(ctx context.Context, run string, activate func(ctx context
 		return m, fmt.Errorf("run %s is %s, not applied: nothing to undo", m.Run, m.State)
 	}
 	if err := e.disableUnits(ctx, m); err != nil {
+		return m, err
+	}
+	if err := e.revertJournal(ctx, m); err != nil {
+		_ = e.save(m)
 		return m, err
 	}
 	if err := e.restore(m); err != nil {

@@ -414,3 +414,108 @@ func TestRefusesSymlink(t *testing.T) {
 		t.Errorf("a refused run left a journal: %+v", runs)
 	}
 }
+
+// journalEnv names the step TestJournalCrashHelper kills itself at.
+const journalEnv = "VIGIE_JOURNAL_CRASH_AT"
+
+// TestJournalCrashHelper is the child of TestRecoverRunsJournaledReverts: it
+// applies a plan of three actions and kills itself with SIGKILL at a step,
+// as a crash would, leaving what a crash leaves.
+func TestJournalCrashHelper(t *testing.T) {
+	at := os.Getenv(journalEnv)
+	if at == "" {
+		return
+	}
+	dir := os.Getenv("DIR")
+	mark := func(name string) func(context.Context) error {
+		return func(context.Context) error {
+			if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+				return err
+			}
+			if at == "inside "+name {
+				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			}
+			return nil
+		}
+	}
+	rm := func(name string) [][]string { return [][]string{{"rm", filepath.Join(dir, name)}} }
+	e := &Engine{Dir: filepath.Join(dir, "state"), AfterStep: func(step string) error {
+		if step == at {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		}
+		return nil
+	}}
+	_, _ = e.Apply(context.Background(), &Plan{Area: "disks",
+		Files: []FileChange{{Path: filepath.Join(dir, "fstab"), Content: []byte("new\n")}},
+		Actions: []Action{
+			{What: "make a", Do: mark("a"), Revert: rm("a")},
+			{What: "upgrade", Do: func(context.Context) error { return nil }},
+			{What: "make b", Do: mark("b"), Revert: rm("b")},
+		}})
+	t.Fatal("not killed")
+}
+
+// TestRecoverRunsJournaledReverts: a run killed after its actions, or in
+// the middle of one, is reverted by the next process from the journal
+// alone: the reverts of the actions it started run newest first (a revert
+// of an action that may not have happened is allowed to fail), the files
+// come back, and an action without a revert is named as kept.
+func TestRecoverRunsJournaledReverts(t *testing.T) {
+	for _, tt := range []struct {
+		at      string
+		present []string // files the crash leaves
+	}{
+		{"action make b", []string{"a", "b"}},
+		{"inside b", []string{"a", "b"}},
+		{"action make a", []string{"a"}},
+	} {
+		t.Run(tt.at, func(t *testing.T) {
+			dir := t.TempDir()
+			fstab := filepath.Join(dir, "fstab")
+			if err := os.WriteFile(fstab, []byte("old\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(os.Args[0], "-test.run=^TestJournalCrashHelper$")
+			cmd.Env = append(os.Environ(), journalEnv+"="+tt.at, "DIR="+dir)
+			var ee *exec.ExitError
+			if err := cmd.Run(); !errors.As(err, &ee) || ee.ExitCode() != -1 {
+				t.Fatalf("child was not killed: %v", err)
+			}
+			for _, n := range tt.present {
+				if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
+					t.Fatalf("the crash did not leave %s: %v", n, err)
+				}
+			}
+			var ran []string
+			e := &Engine{Dir: filepath.Join(dir, "state")}
+			e.Run = func(ctx context.Context, argv []string) error {
+				ran = append(ran, filepath.Base(argv[len(argv)-1]))
+				_, err := Run(ctx, nil, argv[0], argv[1:]...)
+				return err
+			}
+			done, err := e.Recover(context.Background(), nil)
+			if err != nil || len(done) != 1 {
+				t.Fatalf("recover: %v %v", done, err)
+			}
+			for _, n := range []string{"a", "b"} {
+				if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
+					t.Errorf("%s is still there after the recovery (reverts run: %v)", n, ran)
+				}
+			}
+			if b, _ := os.ReadFile(fstab); string(b) != "old\n" {
+				t.Errorf("fstab after the recovery: %q", b)
+			}
+			want := []string{"a"}
+			if len(tt.present) == 2 {
+				want = []string{"b", "a"}
+			}
+			if !slices.Equal(ran, want) {
+				t.Errorf("reverts run %v, want %v (newest first)", ran, want)
+			}
+			runs, _ := e.Runs()
+			if runs[0].State != StateRolledBack || (len(tt.present) == 2) != strings.Contains(runs[0].Error, "kept, as it cannot be undone: upgrade") {
+				t.Errorf("journal after the recovery: %s %q", runs[0].State, runs[0].Error)
+			}
+		})
+	}
+}

@@ -390,7 +390,8 @@ func plan(ctx context.Context, env *host.Env, p *remediations.Plan, targets []ta
 	}
 	reload := remediations.Action{What: "systemctl daemon-reload", Do: opt.Systemd.Reload,
 		// Activate reloads again once the files are back.
-		Undo: func(context.Context) error { return nil }}
+		Undo:   func(context.Context) error { return nil },
+		Revert: [][]string{{"systemctl", "daemon-reload"}}}
 	var before, after []remediations.Action
 	for _, t := range targets {
 		mapper := "/dev/mapper/" + t.name
@@ -429,8 +430,9 @@ func plan(ctx context.Context, env *host.Env, p *remediations.Plan, targets []ta
 		}
 		before = append(before, t.takeOut(opt)...)
 		after = append(after, remediations.Action{What: "systemctl start " + cryptUnit + " (opens " + mapper + " with a random key and makes the " + t.kindWord() + ")",
-			Do:   func(ctx context.Context) error { return opt.Systemd.Start(ctx, cryptUnit) },
-			Undo: func(ctx context.Context) error { return opt.Systemd.Stop(ctx, cryptUnit) }})
+			Do:     func(ctx context.Context) error { return opt.Systemd.Start(ctx, cryptUnit) },
+			Undo:   func(ctx context.Context) error { return opt.Systemd.Stop(ctx, cryptUnit) },
+			Revert: [][]string{{"systemctl", "stop", cryptUnit}}})
 		after = append(after, t.putBack(opt, mapper))
 		p.Notes = append(p.Notes, fmt.Sprintf("%s %s on %s (%s) is re-created on dm-crypt %s with a new random key at every boot: its content is erased now and at each boot.", t.item.Kind, t.item.Label, t.dev, t.stable, Cipher))
 		if t.item.Kind == "filesystem" {
@@ -459,20 +461,17 @@ func (t target) takeOut(opt Options) []remediations.Action {
 	uuid, label := t.blk["UUID"], t.blk["LABEL"]
 	var stop, remake remediations.Action
 	if t.item.Kind == "swap" {
-		stop = remediations.Action{What: "swapoff " + t.item.Label,
-			Do:   func(ctx context.Context) error { _, err := opt.run(ctx, "swapoff", t.item.Label); return err },
-			Undo: func(ctx context.Context) error { _, err := opt.run(ctx, "swapon", t.dev); return err }}
-		remake.Undo = func(ctx context.Context) error {
-			args := []string{t.dev}
-			if label != "" {
-				args = append([]string{"-L", label}, args...)
-			}
-			if uuid != "" {
-				args = append([]string{"-U", uuid}, args...)
-			}
-			_, err := opt.run(ctx, "mkswap", args...)
-			return err
+		args := []string{t.dev}
+		if label != "" {
+			args = append([]string{"-L", label}, args...)
 		}
+		if uuid != "" {
+			args = append([]string{"-U", uuid}, args...)
+		}
+		stop = remediations.Action{What: "swapoff " + t.item.Label,
+			Do:     func(ctx context.Context) error { _, err := opt.run(ctx, "swapoff", t.item.Label); return err },
+			Revert: [][]string{{"swapon", t.dev}}}
+		remake.Revert = [][]string{append([]string{"mkswap"}, args...)}
 	} else {
 		pts := slices.Clone(t.item.Points)
 		slices.Reverse(pts) // nested mounts first
@@ -480,21 +479,16 @@ func (t target) takeOut(opt Options) []remediations.Action {
 			Do: func(ctx context.Context) error {
 				_, err := opt.run(ctx, "umount", pts...)
 				return err
-			},
-			Undo: func(ctx context.Context) error {
-				for _, pt := range t.item.Points {
-					if _, err := opt.run(ctx, "mount", "-t", t.item.FSType, t.dev, pt); err != nil {
-						return err
-					}
-				}
-				return nil
 			}}
-		remake.Undo = func(ctx context.Context) error {
-			args := mkfsUUID[t.item.FSType](t.dev, uuid, label)
-			_, err := opt.run(ctx, args[0], args[1:]...)
-			return err
+		for _, pt := range t.item.Points {
+			stop.Revert = append(stop.Revert, []string{"mount", "-t", t.item.FSType, t.dev, pt})
 		}
+		remake.Revert = [][]string{mkfsUUID[t.item.FSType](t.dev, uuid, label)}
 	}
+	// The same commands undo a failed run in this process and, from the
+	// journal, one a crash interrupted: the filesystem or swap is made
+	// again with its UUID and label, so the restored fstab finds it.
+	stop.Undo, remake.Undo = opt.runAll(stop.Revert), opt.runAll(remake.Revert)
 	remake.What = "wipefs --all " + t.dev
 	remake.Do = func(ctx context.Context) error {
 		_, err := opt.run(ctx, "wipefs", "--all", "--quiet", t.dev)
@@ -503,14 +497,27 @@ func (t target) takeOut(opt Options) []remediations.Action {
 	return []remediations.Action{stop, remake}
 }
 
+// runAll runs command lines in order through the options' runner.
+func (o *Options) runAll(cmds [][]string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		for _, argv := range cmds {
+			if _, err := o.run(ctx, argv[0], argv[1:]...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 // putBack uses the encrypted device: swapon, or the mount units fstab now
 // describes.
 func (t target) putBack(opt Options, mapper string) remediations.Action {
 	if t.item.Kind == "swap" {
 		u := unit.UnitNamePathEscape(mapper) + ".swap"
 		return remediations.Action{What: "systemctl start " + u,
-			Do:   func(ctx context.Context) error { return opt.Systemd.Start(ctx, u) },
-			Undo: func(ctx context.Context) error { return opt.Systemd.Stop(ctx, u) }}
+			Do:     func(ctx context.Context) error { return opt.Systemd.Start(ctx, u) },
+			Undo:   func(ctx context.Context) error { return opt.Systemd.Stop(ctx, u) },
+			Revert: [][]string{{"systemctl", "stop", u}}}
 	}
 	var units []string
 	for _, pt := range t.item.Points {
@@ -531,7 +538,14 @@ func (t target) putBack(opt Options, mapper string) remediations.Action {
 				errs = append(errs, opt.Systemd.Stop(ctx, units[i]))
 			}
 			return errors.Join(errs...)
-		}}
+		},
+		Revert: [][]string{append([]string{"systemctl", "stop"}, reversed(units)...)}}
+}
+
+func reversed(s []string) []string {
+	out := slices.Clone(s)
+	slices.Reverse(out)
+	return out
 }
 
 func readTab(ctx context.Context, env *host.Env, path string) ([]TabLine, error) {

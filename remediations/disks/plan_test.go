@@ -304,6 +304,30 @@ func TestRollback(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(h.etc, "crypttab")); !os.IsNotExist(err) {
 		t.Errorf("crypttab created by a rolled-back run: %v", err)
 	}
+	// The journal holds the same reverts as command lines, for a later
+	// process to run when a crash, not a failure, ends the run: a
+	// filesystem erased by wipefs comes back with its UUID.
+	runs, err := (&remediations.Engine{Dir: filepath.Join(h.dir, "state")}).Runs()
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("runs: %v %v", runs, err)
+	}
+	reverts := map[string]string{}
+	for _, a := range runs[0].Journal {
+		var cmds []string
+		for _, argv := range a.Revert {
+			cmds = append(cmds, strings.Join(argv, " "))
+		}
+		reverts[a.What] = strings.Join(cmds, "; ")
+	}
+	for what, want := range map[string]string{
+		"umount " + scratch:       "mount -t ext4 " + dev + " " + scratch,
+		"wipefs --all " + dev:     "mkfs.ext4 -q -F -U 0b5c4a1e-8f0e-4d55-9f0a-6a4f3c2b1a00 " + dev,
+		"systemctl daemon-reload": "systemctl daemon-reload",
+	} {
+		if reverts[what] != want {
+			t.Errorf("journaled revert of %q: %q, want %q", what, reverts[what], want)
+		}
+	}
 }
 
 func TestTab(t *testing.T) {
