@@ -41,6 +41,7 @@ type Item struct {
 	Kind      string   // filesystem or swap
 	Label     string   // mount points, or the swap path
 	Points    []string // mount points of a filesystem
+	Roots     []string // the directories of the filesystem they show ("/" for its root)
 	FSType    string   // filesystem type, or the swap type (partition, file)
 	Device    string
 	Encrypted bool
@@ -118,7 +119,7 @@ func Gather(ctx context.Context, env *host.Env, opt Options) *Facts {
 		return di
 	}
 	for _, m := range mounts {
-		it := Item{Kind: "filesystem", Label: strings.Join(m.Points, ", "), Points: m.Points, FSType: m.FSType, Device: m.Device}
+		it := Item{Kind: "filesystem", Label: strings.Join(m.Points, ", "), Points: m.Points, Roots: m.Roots, FSType: m.FSType, Device: m.Device}
 		f.Items = append(f.Items, f.fill(it, diskOf, m.Points, scratch))
 	}
 	for _, s := range swaps {

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -44,6 +45,7 @@ type scenario struct {
 	name    string
 	items   []string                 // every item and its verdict
 	chains  map[string]string        // item label -> substring of its chain
+	roots   map[string][]string      // item label -> the filesystem directories its mounts show
 	status  map[string]checks.Status // check id -> verdict
 	scratch []string
 }
@@ -111,6 +113,7 @@ var scenarios = []scenario{
 		name:   "btrfs",
 		items:  []string{"filesystem /: clear", "filesystem /btr, /btr-sub: encrypted"},
 		chains: map[string]string{"/btr, /btr-sub": "(dm-crypt LUKS2 btr_crypt) > "},
+		roots:  map[string][]string{"/btr, /btr-sub": {"/", "/sub"}, "/": {"/"}},
 		status: map[string]checks.Status{IDLocal: checks.Fail},
 	},
 }
@@ -182,6 +185,13 @@ func TestFixtureScenarios(t *testing.T) {
 				}
 				if !found {
 					t.Errorf("no item %s", label)
+				}
+			}
+			for label, want := range sc.roots {
+				for _, it := range f.Items {
+					if it.Label == label && !slices.Equal(it.Roots, want) {
+						t.Errorf("%s: roots %q, want %q", label, it.Roots, want)
+					}
 				}
 			}
 			for _, fi := range Evaluate(f) {

@@ -3,6 +3,7 @@ package disks
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +14,11 @@ import (
 // Mount is a mounted filesystem backed by a block device.
 type Mount struct {
 	Points []string // every mount point of the device (bind mounts, subvolumes)
+	// Roots are the directories of the filesystem its mounts show, as
+	// mountinfo says: "/" for its root, another path for a bind mount of a
+	// subdirectory or a btrfs subvolume. Only a mount of "/" shows all it
+	// holds.
+	Roots  []string
 	Source string
 	FSType string
 	Device string // block device name, "" when it could not be resolved
@@ -95,10 +101,14 @@ func readMounts(procDir string, t *Topology, resolve func(string) string) ([]Mou
 			order = append(order, key)
 		}
 		m.Points = append(m.Points, Unescape(mi.MountPoint))
+		if root := Unescape(mi.Root); !slices.Contains(m.Roots, root) {
+			m.Roots = append(m.Roots, root)
+		}
 	}
 	out := make([]Mount, 0, len(order))
 	for _, k := range order {
 		sort.Strings(byDev[k].Points)
+		sort.Strings(byDev[k].Roots)
 		out = append(out, *byDev[k])
 	}
 	return out, nil

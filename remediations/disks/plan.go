@@ -206,14 +206,31 @@ func scratchTarget(ctx context.Context, f *diskcheck.Facts, it diskcheck.Item, o
 	if why != "" {
 		return t, why
 	}
-	for _, pt := range it.Points {
-		if n, err := contentOf(pt); err != nil {
-			return t, fmt.Sprintf("filesystem %s: cannot tell whether it is empty: %v", it.Label, err)
-		} else if n != "" {
-			return t, fmt.Sprintf("filesystem %s on scratch disk %s holds data (%s): vigie re-creates only an empty scratch filesystem; move the data off, then run the fix again", it.Label, t.dev, n)
-		}
+	if why := t.holds(); why != "" {
+		return t, why
 	}
 	return t, ""
+}
+
+// holds says why the filesystem is not empty, or "" when it is. Only a
+// mount of the filesystem's root shows everything it holds: a bind mount
+// of a subdirectory or a btrfs subvolume mount shows a part, and every
+// other subvolume, a snapshot included, is a directory of the root. So
+// the root must be mounted, and every mount point is listed.
+func (t target) holds() string {
+	it := t.item
+	if len(it.Roots) > 0 && !slices.Contains(it.Roots, "/") {
+		return fmt.Sprintf("filesystem %s on scratch disk %s is mounted only from inside it (%s: a subvolume or a subdirectory): vigie cannot see all it holds, so it does not erase it; mount its root (for btrfs, subvolid=5) or empty it by hand",
+			it.Label, t.dev, strings.Join(it.Roots, ", "))
+	}
+	for _, pt := range it.Points {
+		if n, err := contentOf(pt); err != nil {
+			return fmt.Sprintf("filesystem %s: cannot tell whether it is empty: %v", it.Label, err)
+		} else if n != "" {
+			return fmt.Sprintf("filesystem %s on scratch disk %s holds data (%s): vigie re-creates only an empty scratch filesystem; move the data off, then run the fix again", it.Label, t.dev, n)
+		}
+	}
+	return ""
 }
 
 // contentOf says what a mount point holds besides an empty lost+found. It
@@ -477,6 +494,11 @@ func (t target) takeOut(opt Options) []remediations.Action {
 		slices.Reverse(pts) // nested mounts first
 		stop = remediations.Action{What: "umount " + strings.Join(pts, " "),
 			Do: func(ctx context.Context) error {
+				// Checked again right before: a file written since the
+				// plan was shown keeps the filesystem from being erased.
+				if why := t.holds(); why != "" {
+					return errors.New(why)
+				}
 				_, err := opt.run(ctx, "umount", pts...)
 				return err
 			}}

@@ -124,6 +124,13 @@ func item(kind, label, dev, fstype, class string, points ...string) diskcheck.It
 		Disks: []*diskcheck.DiskInfo{{Device: &diskcheck.Device{Name: dev}, Class: class}}}
 }
 
+// withRoots gives an item the directories of the filesystem its mounts
+// show, as mountinfo says.
+func withRoots(it diskcheck.Item, roots ...string) diskcheck.Item {
+	it.Roots = roots
+	return it
+}
+
 func TestPlan(t *testing.T) {
 	h := newHost(t)
 	scratch := filepath.Join(h.dir, "scratch")
@@ -156,6 +163,10 @@ func TestPlan(t *testing.T) {
 		{name: "empty scratch, not allowed", items: []diskcheck.Item{item("filesystem", scratch, "vdb", "ext4", diskcheck.Scratch, scratch)},
 			refusals: []string{"erases it (scratch content does not outlive the instance, swap not the boot); `vigie fix --only disks --allow-destructive`"}},
 		{name: "scratch with data", allow: true, items: []diskcheck.Item{item("filesystem", full, "vdb", "ext4", diskcheck.Scratch, full)},
+			refusals: []string{"holds data (1 entries: results.csv)"}},
+		{name: "scratch mounted from a subdirectory only", allow: true, items: []diskcheck.Item{withRoots(item("filesystem", scratch, "vdb", "ext4", diskcheck.Scratch, scratch), "/sub")},
+			refusals: []string{"is mounted only from inside it (/sub: a subvolume or a subdirectory): vigie cannot see all it holds"}},
+		{name: "empty bind mount beside the root that holds data", allow: true, items: []diskcheck.Item{withRoots(item("filesystem", scratch+", "+full, "vdb", "ext4", diskcheck.Scratch, scratch, full), "/", "/sub")},
 			refusals: []string{"holds data (1 entries: results.csv)"}},
 		{name: "scratch without a stable name", allow: true, items: []diskcheck.Item{item("filesystem", scratch, "vdc", "ext4", diskcheck.Scratch, scratch)},
 			refusals: []string{"has no stable name"}},
@@ -253,6 +264,33 @@ func TestPlanWithoutCryptsetupGenerator(t *testing.T) {
 	h.write(t, cryptsetupGenerators[1][1:], "")
 	if !hasCryptsetupGenerator(context.Background(), h.env()) {
 		t.Errorf("generator under /lib not found")
+	}
+}
+
+// TestFileWrittenAfterThePlan: a user writes to the empty scratch between
+// the plan and its application; the check made again right before the
+// umount refuses, so nothing is unmounted or erased.
+func TestFileWrittenAfterThePlan(t *testing.T) {
+	h := newHost(t)
+	scratch := filepath.Join(h.dir, "scratch")
+	if err := os.MkdirAll(scratch, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.write(t, "etc/fstab", "UUID=0b5c4a1e-8f0e-4d55-9f0a-6a4f3c2b1a00 "+scratch+" ext4 defaults 0 2\n")
+	p, err := BuildPlan(context.Background(), h.env(), facts(item("filesystem", scratch, "vdb", "ext4", diskcheck.Scratch, scratch)), h.options(true))
+	if err != nil || len(p.Refusals) > 0 {
+		t.Fatalf("plan: %v %q", err, p.Refusals)
+	}
+	h.write(t, "scratch/late.bin", "written after the plan was shown\n")
+	h.ran = nil
+	_, err = (&remediations.Engine{Dir: filepath.Join(h.dir, "state")}).Apply(context.Background(), p)
+	if err == nil || !strings.Contains(err.Error(), "holds data (1 entries: late.bin)") {
+		t.Fatalf("err = %v", err)
+	}
+	for _, c := range h.ran {
+		if strings.HasPrefix(c, "umount") || strings.HasPrefix(c, "wipefs") {
+			t.Errorf("ran %q on a scratch that holds data", c)
+		}
 	}
 }
 
