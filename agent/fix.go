@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/vigie-agent/vigie/agent/config"
@@ -50,7 +51,29 @@ type FixOptions struct {
 // where systemd runs; undo and recovery ask only for runs that enabled
 // some.
 func engine(cfg config.Config) *remediations.Engine {
-	return &remediations.Engine{Dir: filepath.Join(cfg.StateDir, "backups"), Units: units.Manager{}}
+	e := &remediations.Engine{Dir: filepath.Join(cfg.StateDir, "backups"), Units: units.Manager{}}
+	if at := os.Getenv(FaultEnv); at != "" {
+		e.AfterStep = killAt(at)
+	}
+	return e
+}
+
+// FaultEnv names the variable the fault-injection tests set: vigie kills
+// itself with SIGKILL once a step of a run whose name starts with its value
+// ("write ", "activate", "enable vigie-firewall.service") is done, as a
+// crash, an OOM kill or a power cut would stop it there. Only a process
+// started with it set is affected, and it changes nothing a crash could
+// not.
+const FaultEnv = "VIGIE_FAULT_KILL_AT"
+
+func killAt(at string) func(step string) error {
+	return func(step string) error {
+		if strings.HasPrefix(step, at) {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // the signal is on its way
+		}
+		return nil
+	}
 }
 
 // activate reloads what an area's files configure, after an undo or the

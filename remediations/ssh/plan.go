@@ -105,6 +105,11 @@ func BuildPlan(ctx context.Context, env *host.Env, f *sshcheck.Facts, opt Option
 		if err != nil {
 			return fmt.Errorf("sshd -t refuses the new configuration: %w %s", err, out)
 		}
+		if f.Socket == nil {
+			if err := canListen(ctx, env, opt); err != nil {
+				return err
+			}
+		}
 		if allowLockin {
 			return j.recheck(ctx, env, f, opt)
 		}

@@ -320,3 +320,35 @@ func TestFixKeepsStricterSettings(t *testing.T) {
 		t.Errorf("after the operator narrowed the MACs and fixed again, sshd -T says macs %s", got)
 	}
 }
+
+// TestValidateCatchesUnstartableSshd: sshd -t accepts a ListenAddress that
+// is no address of this host, and sshd reloaded on it dies; the fix's
+// validation refuses it before any reload, and lets through a
+// configuration with at least one address it can listen on.
+func TestValidateCatchesUnstartableSshd(t *testing.T) {
+	s := startDefault(t)
+	opt := s.options()
+	for _, tt := range []struct {
+		name, listen string
+		ok           bool
+	}{
+		{"no address of this host", "ListenAddress 192.0.2.55:2222\n", false},
+		{"one address of this host", "ListenAddress 192.0.2.55:2222\nListenAddress 127.0.0.1:2222\n", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := filepath.Join(s.dir, "etc/ssh/latent_config")
+			if err := os.WriteFile(cfg, []byte("HostKey "+filepath.Join(s.dir, "etc/ssh/ssh_host_ecdsa_key")+"\n"+tt.listen), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command("/usr/sbin/sshd", "-t", "-f", cfg).CombinedOutput(); err != nil {
+				t.Fatalf("sshd -t refuses the test's configuration, which tests nothing: %v %s", err, out)
+			}
+			o := opt
+			o.Check.ConfigPath = cfg
+			err := canListen(context.Background(), host.DefaultEnv(), o)
+			if tt.ok != (err == nil) || !tt.ok && !strings.Contains(err.Error(), "sshd could not start on it: it can listen on none of its addresses (192.0.2.55:2222: ") {
+				t.Errorf("canListen: %v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	sshcheck "github.com/vigie-agent/vigie/checks/ssh"
+	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/host/hostfs"
 
 	"github.com/vigie-agent/vigie/host/units"
@@ -183,4 +185,39 @@ func banner(ctx context.Context, addr string, within time.Duration) error {
 		}
 	}
 	return errors.New("no SSH banner in the first 256 bytes")
+}
+
+// canListen catches a configuration sshd -t accepts but sshd cannot start
+// on: sshd -t does not bind, and a reload makes sshd re-execute on the new
+// files, so a ListenAddress that is no address of this host (a typo, an
+// address moved to another interface) kills the running server. sshd
+// gives up only when it can bind none of its addresses; so does this
+// check. The port is left to the kernel (0): sshd itself holds the real
+// ones.
+func canListen(ctx context.Context, env *host.Env, opt Options) error {
+	out, err := env.Cmd.Run(ctx, opt.Check.SshdPath, "-T", "-f", opt.Check.ConfigPath)
+	if err != nil {
+		return fmt.Errorf("sshd -T of the new configuration: %w", err)
+	}
+	s, err := sshcheck.ParseSshdT(out)
+	if err != nil {
+		return err
+	}
+	var why []string
+	for _, a := range s["listenaddress"] {
+		h, _, err := net.SplitHostPort(a)
+		if err != nil {
+			h = strings.Trim(a, "[]")
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort(h, "0"))
+		if err == nil {
+			l.Close()
+			return nil
+		}
+		why = append(why, a+": "+err.Error())
+	}
+	if len(why) == 0 {
+		return nil
+	}
+	return fmt.Errorf("sshd -t accepts the configuration, but sshd could not start on it: it can listen on none of its addresses (%s)", strings.Join(why, "; "))
 }
