@@ -128,6 +128,11 @@ type Manifest struct {
 	Error   string          `json:"error,omitempty"`
 
 	done int // actions completed in this process, for rollback
+	// activated says the plan's Activate ran (or began) in this process:
+	// only then does a rollback need to reactivate. A run stopped before
+	// (sshd -t refused it) leaves the running service as it was, which a
+	// reload on the restored files could only risk.
+	activated bool
 }
 
 // BackupEntry records how to put one file back.
@@ -245,6 +250,9 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) (string, error) {
 		if s.fn == nil {
 			continue
 		}
+		if s.name == "activate" {
+			m.activated = true
+		}
 		if err := s.fn(ctx); err != nil {
 			if s.name == "verify" {
 				err = fmt.Errorf("%w: %v", ErrVerify, err)
@@ -304,7 +312,7 @@ func (e *Engine) rollback(ctx context.Context, p *Plan, m *Manifest, cause error
 	if err := e.restore(m); err != nil {
 		errs = append(errs, err)
 	}
-	if len(errs) == 0 && p != nil && p.Activate != nil {
+	if len(errs) == 0 && p != nil && p.Activate != nil && (m.activated || m.done > 0 || len(m.Enabled) > 0) {
 		errs = append(errs, p.Activate(ctx))
 	}
 	rerr := errors.Join(errs...)
