@@ -4,6 +4,7 @@ package vmtest
 
 import (
 	"encoding/json"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -131,4 +132,12 @@ func TestDebian13(t *testing.T) {
 			t.Errorf("after the fix the server offers %s: %v", k, hardened.KexAlgorithms)
 		}
 	}
+
+	// The same guest, both runs undone, for the fault matrix.
+	for _, area := range []string{"firewall", "ssh"} {
+		if out := sh("sudo vigie undo; echo exit=$?"); !strings.Contains(out, "("+area+") undone") || !strings.Contains(out, "exit=0") {
+			t.Fatalf("vigie undo of the %s run before the fault matrix:\n%s", area, out)
+		}
+	}
+	faultMatrix(t, g, "/usr/bin/vigie", os.Getenv(faultsAll) != "")
 }

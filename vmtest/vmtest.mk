@@ -5,12 +5,18 @@
 
 GO ?= go
 # Upper bound for the whole run; every wait inside has its own deadline.
-VMTEST_TIMEOUT ?= 40m
+VMTEST_TIMEOUT ?= 60m
 # Extra `go test` flags, e.g. VMTEST_FLAGS='-run TestFirstBootPackage'.
 VMTEST_FLAGS ?=
 
-.PHONY: vmtest
+.PHONY: vmtest vmtest-faults
 
 vmtest: package
 	VIGIE_DEB='$(abspath $(PKG_DEB))' VIGIE_BINARY='$(abspath $(BIN))' \
 		$(GO) test -tags vmtest -count=1 -v -timeout $(VMTEST_TIMEOUT) $(VMTEST_FLAGS) ./vmtest/
+
+# The whole fault-injection matrix on both suites (CI runs its
+# representative part on Debian 13 within `make vmtest`).
+vmtest-faults: package
+	VIGIE_VMTEST_FAULTS=1 VIGIE_DEB='$(abspath $(PKG_DEB))' VIGIE_BINARY='$(abspath $(BIN))' \
+		$(GO) test -tags vmtest -count=1 -v -timeout $(VMTEST_TIMEOUT) -run 'TestFaults|TestDebian13' ./vmtest/

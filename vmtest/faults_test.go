@@ -1,0 +1,167 @@
+//go:build vmtest
+
+package vmtest
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// faultsAll is the variable `make vmtest-faults` sets: the whole matrix,
+// on both suites. Without it CI runs a representative part on Debian 13.
+const faultsAll = "VIGIE_VMTEST_FAULTS"
+
+// fault is one way a fix is interrupted: vigie kills itself with SIGKILL
+// (VIGIE_FAULT_KILL_AT) once the named step of the area's run is done, as
+// a crash or an OOM kill would stop it there; reboot reboots the guest
+// before anything else runs.
+type fault struct {
+	area, at string
+	reboot   bool
+	ci       bool // in the representative part CI runs
+}
+
+var faults = []fault{
+	{area: "ssh", at: "backup"},
+	{area: "ssh", at: "write /etc/ssh/sshd_config.d/00-vigie.conf", ci: true},
+	{area: "ssh", at: "validate"},
+	{area: "ssh", at: "activate", ci: true},
+	{area: "ssh", at: "verify", ci: true},
+	{area: "firewall", at: "backup"},
+	{area: "firewall", at: "write /etc/vigie/vigie.nft", ci: true},
+	{area: "firewall", at: "write /etc/systemd/system/vigie-firewall.service"},
+	{area: "firewall", at: "validate"},
+	{area: "firewall", at: "enable vigie-firewall.service", ci: true},
+	{area: "firewall", at: "activate", ci: true},
+	{area: "firewall", at: "verify"},
+	{area: "firewall", at: "activate", reboot: true, ci: true},
+	{area: "ssh", at: "activate", reboot: true},
+}
+
+// TestFaultsDebian12 runs the whole matrix on a Debian 12 guest of its
+// own, under `make vmtest-faults`; on Debian 13 the matrix shares
+// TestDebian13's boot (its representative part in CI, all of it under
+// `make vmtest-faults`).
+func TestFaultsDebian12(t *testing.T) {
+	if os.Getenv(faultsAll) == "" {
+		t.Skip("the whole fault matrix runs under `make vmtest-faults`; CI runs its representative part in TestDebian13's guest")
+	}
+	g := bootGuest(t, "faults-debian12", "packaging/cloud-init/binary.yaml", binaryPlaceholder, artifact(t, "VIGIE_BINARY", "bin/vigie"),
+		vmConfig{Suite: bookworm, AllowReboot: true})
+	faultMatrix(t, g, "/usr/local/bin/vigie", true)
+}
+
+// faultMatrix interrupts `vigie fix` in the guest at each fault in turn
+// (all of them, or the representative part CI runs). The guest starts
+// with nothing fixed. After every fault, and again after `vigie undo`
+// (which reverts a run a crash left half applied), the harness's ED25519
+// key logs in from outside, and after the undo the host is byte for byte
+// as it was: sshd -T, the whole nftables ruleset, the unit states, and
+// every file and link under /etc/ssh, /etc/vigie and /etc/systemd/system.
+// Then the faults that are not a crash: two fixes at once (one refuses,
+// naming the other; the other applies), and an operator's sshd
+// configuration that sshd -t accepts but sshd cannot start on (the fix
+// refuses it before any reload; sshd keeps running).
+func faultMatrix(t *testing.T, g *guest, vigie string, all bool) {
+	t.Helper()
+	start := time.Now()
+	state := func() string {
+		return g.sh(`sudo sh -c 'sshd -T | sha256sum; nft list ruleset | sha256sum; `+
+			`systemctl is-enabled vigie-firewall.service nftables.service ssh.service 2>&1; systemctl is-active ssh.service; `+
+			`find /etc/ssh /etc/vigie /etc/systemd/system -xdev -type l -printf "%p -> %l\n" 2>/dev/null | sort; `+
+			`find /etc/ssh /etc/vigie /etc/systemd/system -xdev -type f -exec sha256sum {} + 2>/dev/null | sort'`, nil)
+	}
+	login := func(when string) {
+		t.Helper()
+		if out, err := guestSSH(g.port, g.key, 2*time.Minute, "true", nil); err != nil {
+			t.Fatalf("%s: the ED25519 key no longer logs in from outside: %v\n%s\n%s", when, err, out, g.v.consoleTail(20))
+		}
+	}
+	before := state()
+	injected, checked := 0, 0
+	for _, f := range faults {
+		if !all && !f.ci {
+			continue
+		}
+		name := f.area + " killed after " + f.at
+		if f.reboot {
+			name += ", then a reboot"
+		}
+		out, _ := guestSSH(g.port, g.key, 5*time.Minute, fmt.Sprintf("sudo env VIGIE_FAULT_KILL_AT=%q %s fix --yes --only %s; echo exit=$?", f.at, vigie, f.area), nil)
+		if !strings.Contains(out, "exit=137") {
+			t.Errorf("%s: vigie was not killed there (no such step?):\n%s", name, tailLines(out, 15))
+			continue
+		}
+		injected++
+		if f.reboot {
+			g.reboot()
+		}
+		login(name)
+		checked++
+		out = g.sh("sudo "+vigie+" undo; echo exit=$?", nil)
+		if !strings.Contains(out, "interrupted before it finished") || !strings.Contains(out, "exit=0") {
+			t.Errorf("%s: vigie undo did not revert the interrupted run:\n%s", name, out)
+		}
+		login(name + ", then vigie undo")
+		if got := state(); got != before {
+			t.Errorf("%s, then vigie undo: the host is not as it was:\n%s", name, diffLines(before, got))
+		}
+		checked++
+	}
+
+	// Two fixes at once: one lock.
+	out := g.sh("sudo sh -c '"+vigie+" fix --yes --only ssh >/tmp/fix-a 2>&1 & "+vigie+" fix --yes --only ssh >/tmp/fix-b 2>&1; wait; cat /tmp/fix-a; echo ----; cat /tmp/fix-b'", nil)
+	if !strings.Contains(out, "another vigie fix, undo or service cycle is changing this host") || strings.Count(out, "ssh: applied and verified") != 1 {
+		t.Errorf("two fixes at once: want one refused by the lock and one applied:\n%s", out)
+	}
+	injected++
+	login("two fixes at once")
+	g.sh("sudo "+vigie+" undo", nil)
+	if got := state(); got != before {
+		t.Errorf("two fixes at once, then vigie undo: the host is not as it was:\n%s", diffLines(before, got))
+	}
+	checked += 2
+
+	// sshd -t accepts it, sshd cannot start on it: no reload happens.
+	g.sh("printf 'ListenAddress 192.0.2.55\\n' | sudo tee /etc/ssh/sshd_config.d/60-latent.conf >/dev/null && sudo sshd -t", nil)
+	latent := state()
+	out = g.sh("sudo "+vigie+" fix --yes --only ssh; echo exit=$?", nil)
+	if !strings.Contains(out, "sshd could not start on it") || !strings.Contains(out, "exit=1") {
+		t.Errorf("a configuration sshd cannot start on: the fix did not refuse it:\n%s", tailLines(out, 15))
+	}
+	injected++
+	login("an sshd configuration that does not start")
+	if got := state(); got != latent {
+		t.Errorf("after the refused fix the host is not as it was:\n%s", diffLines(latent, got))
+	}
+	checked += 2
+	g.sh("sudo rm /etc/ssh/sshd_config.d/60-latent.conf", nil)
+	t.Logf("faults: %d injected, %d states checked, 0 lockouts and 0 half-applied states unless reported above; %s", injected, checked, time.Since(start).Round(time.Second))
+}
+
+// diffLines shows the lines of b that are not in a, and the reverse.
+func diffLines(a, b string) string {
+	in := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, l := range strings.Split(s, "\n") {
+			m[l] = true
+		}
+		return m
+	}
+	ma, mb := in(a), in(b)
+	var out []string
+	for _, l := range strings.Split(a, "\n") {
+		if !mb[l] {
+			out = append(out, "- "+l)
+		}
+	}
+	for _, l := range strings.Split(b, "\n") {
+		if !ma[l] {
+			out = append(out, "+ "+l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
