@@ -87,6 +87,15 @@ func (s *server) sudoers(t *testing.T, opt *Options, rules string) {
 	opt.Access = access.Options{Sudoers: p}
 }
 
+// passwordOnlyOperator sets up root with an ED25519 key and an operator
+// who is no administrator by any rule and logs in with a password only
+// (its key file is one the account cannot read).
+func passwordOnlyOperator(t *testing.T, s *server, opt *Options) (string, admin, admin) {
+	s.rootKey(t)
+	s.sudoers(t, opt, "root ALL=(ALL:ALL) ALL\n")
+	return "", admin{}, s.newAdmin(t, false, true)
+}
+
 // TestFixJudgesEveryAdmin runs real sshd servers with real accounts and
 // asks the fix's plan who can still log in. Each case says what the plan
 // must refuse (and name) or note, and, once applied, which ways in the
@@ -152,24 +161,14 @@ func TestFixJudgesEveryAdmin(t *testing.T) {
 		},
 		refusal: []string{"no account that can administer the host"},
 	}, {
-		name: "the operator has only a password",
-		setup: func(t *testing.T, s *server, opt *Options) (string, admin, admin) {
-			s.rootKey(t)
-			s.sudoers(t, opt, "root ALL=(ALL:ALL) ALL\n")
-			other := s.newAdmin(t, false, true)
-			return "", admin{}, other
-		},
+		name:     "the operator has only a password",
+		setup:    passwordOnlyOperator,
 		operator: "other",
 		refusal:  []string{"(runs this fix), who runs this fix, logs in today by password and would have no way in"},
 		logins:   []login{{"other", "password", true}},
 	}, {
-		name: "the operator has only a password, with --force",
-		setup: func(t *testing.T, s *server, opt *Options) (string, admin, admin) {
-			s.rootKey(t)
-			s.sudoers(t, opt, "root ALL=(ALL:ALL) ALL\n")
-			other := s.newAdmin(t, false, true)
-			return "", admin{}, other
-		},
+		name:     "the operator has only a password, with --force",
+		setup:    passwordOnlyOperator,
 		operator: "other",
 		force:    true,
 		notes:    []string{"loses password login and with it every way in through SSH (--force)"},
