@@ -47,6 +47,9 @@ type adminView struct {
 	Operator bool // runs this fix
 	Before   way
 	After    way
+	// password is the account's password field as judged, which the
+	// recheck of the written configuration judges again.
+	password access.Password
 }
 
 func (v adminView) who() string {
@@ -114,6 +117,7 @@ func judgeAdmins(ctx context.Context, env *host.Env, f *sshcheck.Facts, af *acce
 			defer func() { <-sem }()
 			groups := groupNames(a.Account, f.Groups)
 			pw := af.PasswordOf(a.Account)
+			j.Views[i].password = pw
 			for _, c := range []struct {
 				config string
 				into   *way
@@ -483,7 +487,6 @@ func wildcard(s, p string) bool {
 // take effect: every administrator the scratch copy kept in must be kept
 // in by the configuration as written, or the run is reverted.
 func (j judgement) recheck(ctx context.Context, env *host.Env, f *sshcheck.Facts, opt Options) error {
-	af := access.Gather(ctx, env, opt.Access)
 	var bad []string
 	for _, v := range j.Views {
 		if !v.After.any() {
@@ -493,7 +496,7 @@ func (j judgement) recheck(ctx context.Context, env *host.Env, f *sshcheck.Facts
 		if err != nil {
 			return fmt.Errorf("sshd -T for %s: %w", v.Admin.Account.Name, err)
 		}
-		now := judge(s, v.Admin.Account, groupNames(v.Admin.Account, f.Groups), f.KeyFiles, af.PasswordOf(v.Admin.Account))
+		now := judge(s, v.Admin.Account, groupNames(v.Admin.Account, f.Groups), f.KeyFiles, v.password)
 		if !now.any() || v.After.ed25519() && !now.ed25519() {
 			bad = append(bad, v.Admin.Account.Name+": "+strings.Join(now.Blocked, "; "))
 		}
