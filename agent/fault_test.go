@@ -140,7 +140,7 @@ func TestHangupDuringWindowUndoes(t *testing.T) {
 	if b, _ := os.ReadFile(target); string(b) != "old\n" {
 		t.Errorf("after the hangup: %q\n%s", b, out.String())
 	}
-	if !strings.Contains(out.String(), "demo: not confirmed within 1m0s: undone.") || !strings.Contains(out.String(), "Summary: not confirmed and undone: demo.") {
+	if !strings.Contains(out.String(), "demo: interrupted before it was confirmed: undone.") || !strings.Contains(out.String(), "Summary: not confirmed and undone: demo.") {
 		t.Errorf("output:\n%s", out.String())
 	}
 }

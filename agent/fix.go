@@ -119,6 +119,9 @@ func Fix(ctx context.Context, r *Run, out io.Writer, opt FixOptions) (int, error
 		for _, id := range done {
 			fmt.Fprintf(out, "Reverted run %s, interrupted before it finished.\n", printable.Line(id, report.IDMax))
 		}
+		if unitsLive(env) {
+			sweepBoot(e)
+		}
 		if err != nil {
 			return 1, err
 		}
@@ -199,7 +202,11 @@ func Fix(ctx context.Context, r *Run, out io.Writer, opt FixOptions) (int, error
 		} else {
 			sum.add("not confirmed and undone", area)
 			_ = disarm(context.WithoutCancel(ctx), e, env, run)
-			fmt.Fprintf(out, "%s: not confirmed within %s: undone.\n", area, opt.Window)
+			if ctx.Err() != nil {
+				fmt.Fprintf(out, "%s: interrupted before it was confirmed: undone.\n", area)
+			} else {
+				fmt.Fprintf(out, "%s: not confirmed within %s: undone.\n", area, opt.Window)
+			}
 		}
 		status = 1
 	}
@@ -265,11 +272,11 @@ func confirmed(ctx context.Context, cfg config.Config, out io.Writer, run string
 	var answers <-chan bool
 	if newConnection {
 		fmt.Fprintf(out, "Keep this change? Open a NEW SSH session and run `sudo vigie fix --confirm` within %s: this session proves nothing, it survives on the connection tracking whatever the new ruleset says. Without it the change is undone. ", opt.Window)
-	} else {
+	} else if opt.Answer != nil {
 		fmt.Fprintf(out, "Keep this change? Answer y, or run `vigie fix --confirm` from another session, within %s; anything else undoes it. ", opt.Window)
-		if opt.Answer != nil {
-			answers = opt.Answer()
-		}
+		answers = opt.Answer()
+	} else {
+		fmt.Fprintf(out, "Keep this change? Run `vigie fix --confirm` from another session within %s; without it the change is undone.\n", opt.Window)
 	}
 	timer := time.NewTimer(opt.Window)
 	defer timer.Stop()
@@ -446,6 +453,9 @@ func Undo(ctx context.Context, r *Run, out io.Writer, run string) error {
 	done, err := e.Recover(ctx, activate(r.Remediations, r.Env))
 	for _, id := range done {
 		fmt.Fprintf(out, "Reverted run %s, interrupted before it finished.\n", printable.Line(id, report.IDMax))
+	}
+	if unitsLive(r.Env) {
+		defer sweepBoot(e)
 	}
 	if err != nil {
 		return err

@@ -41,6 +41,75 @@ const (
 // revertUnit names the transient timer and service that revert run.
 func revertUnit(run string) string { return "vigie-revert-" + run }
 
+// A transient timer lives in /run: a reboot inside the window (the
+// operator, locked out by a firewall change, restarts the instance from
+// the provider's console) would take it away and keep the change. So a
+// boot job of the same command is left in the unit directory for as long
+// as the window is open, and removed with the timer.
+const bootJobPrefix = "vigie-window-"
+
+// bootUnitDir is where the boot jobs go, and unitsLive whether systemd
+// runs the host; tests point them elsewhere.
+var (
+	bootUnitDir = units.SystemDir
+	unitsLive   = units.Live
+)
+
+func bootJob(run string) string { return bootJobPrefix + run + ".service" }
+
+// armBoot leaves the boot job of run's revert. It runs once the units
+// that put the change in force at boot have started, so the undo finds
+// them to reactivate.
+func armBoot(argv []string, run string) error {
+	return units.InstallBootJob(bootUnitDir, units.BootJob{
+		Name:        bootJob(run),
+		Description: "vigie: undo run " + run + " after a reboot, unless it was confirmed",
+		After:       []string{"ssh.service", "ssh.socket", "sshd.service", "nftables.service", "netfilter-persistent.service", "vigie-firewall.service", "network.target"},
+		Argv:        argv,
+		Comment: "Left by `vigie fix` while run " + run + " waits for its confirmation, so that a reboot inside\n" +
+			"the confirm window does not keep an unconfirmed change. vigie removes it once the run is\n" +
+			"confirmed or undone.",
+	})
+}
+
+// dropBoot removes the boot job of run.
+func dropBoot(run string) error { return units.RemoveBootJob(bootUnitDir, bootJob(run)) }
+
+// sweepBoot removes the boot jobs whose run no longer waits: confirmed,
+// undone, rolled back, or never started and past its window. It runs
+// under the lock, where no fix is arming one.
+func sweepBoot(e *remediations.Engine) {
+	names, err := units.BootJobs(bootUnitDir, bootJobPrefix)
+	if err != nil || len(names) == 0 {
+		return
+	}
+	runs, err := e.Runs()
+	if err != nil {
+		return
+	}
+	state := map[string]string{}
+	for _, m := range runs {
+		state[m.Run] = m.State
+	}
+	for _, n := range names {
+		run := strings.TrimSuffix(strings.TrimPrefix(n, bootJobPrefix), ".service")
+		switch st, ok := state[run]; {
+		case ok && (st == remediations.StateApplied || st == remediations.StateApplying) && !isConfirmed(e, run):
+			continue // still waiting: its revert needs it
+		case !ok && windowOpen(e, run):
+			continue
+		}
+		_ = dropBoot(run)
+	}
+}
+
+// windowOpen reports whether a run without a journal may still be in its
+// window: its backup directory is younger than the longest window.
+func windowOpen(e *remediations.Engine, run string) bool {
+	fi, err := os.Stat(filepath.Join(e.Dir, run))
+	return err == nil && time.Since(fi.ModTime()) < time.Hour
+}
+
 // armRevert arms the revert of run, to fire after window. Nothing is
 // changed when it cannot be armed.
 func armRevert(ctx context.Context, e *remediations.Engine, env *host.Env, argv []string, run string, window time.Duration) error {
@@ -48,9 +117,17 @@ func armRevert(ctx context.Context, e *remediations.Engine, env *host.Env, argv 
 		return errors.New("no command to revert the change with")
 	}
 	cmd := append(append([]string{}, argv...), run)
-	if units.Live(env) {
-		return units.ArmTimer(ctx, revertUnit(run), "vigie: undo run "+run+" unless it is confirmed", window,
-			window+remediations.RevertTimeout+time.Minute, cmd)
+	if unitsLive(env) {
+		if err := armBoot(cmd, run); err != nil {
+			_ = dropBoot(run)
+			return err
+		}
+		if err := units.ArmTimer(ctx, revertUnit(run), "vigie: undo run "+run+" unless it is confirmed", window,
+			window+remediations.RevertTimeout+time.Minute, cmd); err != nil {
+			_ = dropBoot(run)
+			return err
+		}
+		return nil
 	}
 	// No systemd: a process of its own session, which no terminal hangup
 	// reaches, sleeps out the window.
@@ -71,8 +148,8 @@ func armRevert(ctx context.Context, e *remediations.Engine, env *host.Env, argv 
 // disarm stops the armed revert of run: the change was confirmed or
 // undone already.
 func disarm(ctx context.Context, e *remediations.Engine, env *host.Env, run string) error {
-	if units.Live(env) {
-		return units.Disarm(ctx, revertUnit(run))
+	if unitsLive(env) {
+		return errors.Join(dropBoot(run), units.Disarm(ctx, revertUnit(run)))
 	}
 	b, err := os.ReadFile(filepath.Join(e.Dir, run, revertPIDFile))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -136,6 +213,13 @@ func UndoUnconfirmed(ctx context.Context, r *Run, out io.Writer, run string) err
 			return err
 		}
 		wait, err := undoUnconfirmed(ctx, r, e, out, run)
+		if err == nil && wait <= 0 && unitsLive(r.Env) {
+			// Done with: confirmed, undone, or nothing to undo. A failed
+			// undo keeps its boot job, to be tried again at the next boot.
+			if err := dropBoot(run); err != nil {
+				fmt.Fprintf(out, "The boot job %s could not be removed: %s\n", bootJob(run), printable.Line(err.Error(), report.LogLineMax))
+			}
+		}
 		lock.Unlock()
 		if err != nil || wait <= 0 {
 			return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -252,5 +253,116 @@ func TestArmedRevertOutlivesItsSession(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	if _, err := os.Stat(marker + ".2"); err == nil {
 		t.Error("a disarmed revert fired")
+	}
+}
+
+// bootJobs points the boot jobs at a directory of the test's and has the
+// host count as run by systemd, for the boot jobs only.
+func bootJobs(t *testing.T) string {
+	t.Helper()
+	dir, live := bootUnitDir, unitsLive
+	t.Cleanup(func() { bootUnitDir, unitsLive = dir, live })
+	bootUnitDir = t.TempDir()
+	unitsLive = func(*host.Env) bool { return true }
+	return bootUnitDir
+}
+
+func hasBootJob(dir, run string) bool {
+	_, err := os.Stat(filepath.Join(dir, bootJob(run)))
+	_, lerr := os.Lstat(filepath.Join(dir, "multi-user.target.wants", bootJob(run)))
+	return err == nil && lerr == nil
+}
+
+// TestBootJobFollowsTheWindow: the boot job that undoes an unconfirmed
+// run after a reboot stays while the run waits, and goes once the run is
+// confirmed, undone, or was never started.
+func TestBootJobFollowsTheWindow(t *testing.T) {
+	ctx := context.Background()
+	t.Run("waiting, then confirmed", func(t *testing.T) {
+		dir := bootJobs(t)
+		r, _ := windowRun(t)
+		run := applyRun(t, r)
+		if err := armBoot([]string{"/usr/bin/vigie", "undo", "--unconfirmed"}, run); err != nil {
+			t.Fatal(err)
+		}
+		e := engine(r.Config)
+		sweepBoot(e)
+		if !hasBootJob(dir, run) {
+			t.Fatal("the sweep removed the boot job of a run still waiting for its confirmation")
+		}
+		if err := markConfirmed(e, run); err != nil {
+			t.Fatal(err)
+		}
+		sweepBoot(e)
+		if hasBootJob(dir, run) {
+			t.Error("the boot job of a confirmed run is left")
+		}
+	})
+	t.Run("the armed revert undoes it: gone", func(t *testing.T) {
+		dir := bootJobs(t)
+		r, target := windowRun(t)
+		run := applyRun(t, r)
+		if err := armBoot([]string{"/usr/bin/vigie", "undo", "--unconfirmed"}, run); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		if err := UndoUnconfirmed(ctx, r, &out, run); err != nil {
+			t.Fatal(err)
+		}
+		if content(t, target) != "old\n" || hasBootJob(dir, run) {
+			t.Errorf("after the revert: file %q, boot job left %v; %s", content(t, target), hasBootJob(dir, run), out.String())
+		}
+	})
+	t.Run("vigie undo: gone", func(t *testing.T) {
+		dir := bootJobs(t)
+		r, _ := windowRun(t)
+		run := applyRun(t, r)
+		if err := armBoot([]string{"/usr/bin/vigie", "undo", "--unconfirmed"}, run); err != nil {
+			t.Fatal(err)
+		}
+		if err := Undo(ctx, r, io.Discard, run); err != nil {
+			t.Fatal(err)
+		}
+		if hasBootJob(dir, run) {
+			t.Error("the boot job of an undone run is left")
+		}
+	})
+	t.Run("never started", func(t *testing.T) {
+		dir := bootJobs(t)
+		r, _ := windowRun(t)
+		e := engine(r.Config)
+		young, old := "20261201T000000Z-young", "20261201T000000Z-old"
+		for _, run := range []string{young, old} {
+			if err := os.MkdirAll(filepath.Join(e.Dir, run), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := armBoot([]string{"/usr/bin/vigie", "undo", "--unconfirmed"}, run); err != nil {
+				t.Fatal(err)
+			}
+		}
+		long := time.Now().Add(-2 * time.Hour)
+		if err := os.Chtimes(filepath.Join(e.Dir, old), long, long); err != nil {
+			t.Fatal(err)
+		}
+		sweepBoot(e)
+		if !hasBootJob(dir, young) || hasBootJob(dir, old) {
+			t.Errorf("a run that may still be arming keeps its job (%v), one long gone loses it (%v)", hasBootJob(dir, young), !hasBootJob(dir, old))
+		}
+	})
+}
+
+// TestWindowWithoutTerminal: --confirm-window where no terminal answers
+// (an orchestration tool's pipe): the prompt names the only way to keep
+// the change, and without it the change is undone at the window's end.
+func TestWindowWithoutTerminal(t *testing.T) {
+	r, target := windowRun(t)
+	var out bytes.Buffer
+	code, err := Fix(context.Background(), r, &out, FixOptions{Yes: true, Window: 300 * time.Millisecond, Revert: []string{"/bin/true"}})
+	if code != 1 || err != nil {
+		t.Fatalf("exit %d, %v\n%s", code, err, out.String())
+	}
+	if !strings.Contains(out.String(), "Keep this change? Run `vigie fix --confirm` from another session within 300ms") ||
+		!strings.Contains(out.String(), "demo: not confirmed within 300ms: undone.") || content(t, target) != "old\n" {
+		t.Errorf("file %q, output:\n%s", content(t, target), out.String())
 	}
 }

@@ -70,6 +70,18 @@ func (g *guest) sh(cmd string, stdin []byte) string {
 	return out
 }
 
+// hardReset resets the guest as a power cut or the provider console's
+// hard reboot would (no service is stopped first), once the disks are
+// synced, and waits until SSH answers again.
+func (g *guest) hardReset() {
+	g.t.Helper()
+	start := time.Now()
+	_, _ = guestSSH(g.port, g.key, 20*time.Second, "sudo sh -c 'sync; echo 1 > /proc/sys/kernel/sysrq; echo b > /proc/sysrq-trigger'", nil)
+	time.Sleep(5 * time.Second)
+	g.v.waitSSH(g.t, g.key, sshUpWithin)
+	g.t.Logf("timings: hard reset, ssh up again %s", time.Since(start).Round(time.Second))
+}
+
 // reboot restarts the guest and waits until SSH answers again.
 func (g *guest) reboot() {
 	g.t.Helper()

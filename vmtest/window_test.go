@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -24,9 +25,10 @@ const (
 // ptySession is `ssh -tt` to the guest: the operator's interactive session,
 // which the test can cut as a dropped connection would.
 type ptySession struct {
-	cmd *exec.Cmd
-	mu  sync.Mutex
-	out bytes.Buffer
+	cmd   *exec.Cmd
+	stdin io.WriteCloser // what the operator types
+	mu    sync.Mutex
+	out   bytes.Buffer
 }
 
 func (s *ptySession) Write(p []byte) (int, error) {
@@ -49,6 +51,10 @@ func startPTY(t *testing.T, g *guest, command string) *ptySession {
 	s := &ptySession{}
 	s.cmd = exec.CommandContext(context.Background(), "ssh", append(args, guestUser+"@127.0.0.1", command)...)
 	s.cmd.Stdout, s.cmd.Stderr = s, s
+	var err error
+	if s.stdin, err = s.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -116,9 +122,23 @@ func checkConfirmWindow(t *testing.T, g *guest) {
 		t.Fatalf("after the armed revert the harness cannot log in: %v", err)
 	}
 
-	// 2. Confirmed from another session: kept, the timer disarmed.
+	// 2. A service cycle that remediates ssh, while the fix waits: it
+	// leaves the host to the fix. Then confirmed from another session:
+	// kept, the timer and the boot job gone.
 	s = startPTY(t, g, fix)
 	s.waitFor(t, "Keep this change?", 3*time.Minute)
+	if jobs := g.sh("ls /etc/systemd/system/ /etc/systemd/system/multi-user.target.wants/ | grep -c '^vigie-window-' || true", nil); strings.TrimSpace(jobs) != "2" {
+		t.Errorf("while the change waits, want its boot job and its link in /etc/systemd/system, found %s", jobs)
+	}
+	g.sh(fmt.Sprintf("printf 'fix:\\n  confirm_window: %ds\\nrun:\\n  remediate: [ssh]\\n' | sudo tee %s >/dev/null", windowSecs, cycleConfig), nil)
+	cycle := g.sh("sudo sh -c '"+vigieBin+" --config "+cycleConfig+" run >/tmp/vigie-cycle.log 2>&1 & pid=$!; "+
+		"for i in $(seq 240); do grep -q \"^report \" /tmp/vigie-cycle.log && break; sleep 1; done; kill -TERM $pid; wait $pid; cat /tmp/vigie-cycle.log'", nil)
+	if !strings.Contains(cycle, "remediation skipped this cycle: ") || !strings.Contains(cycle, "another vigie fix, undo or service cycle is changing this host") || !strings.Contains(cycle, "report ") {
+		t.Errorf("a service cycle during the fix's window: want its remediation skipped, naming the fix, and its report:\n%s", tailLines(cycle, 20))
+	}
+	if got := sshdPasswords(); got != "no" || strings.Contains(s.text(), "undone") {
+		t.Errorf("after the service cycle the waiting change is not as it was: passwordauthentication %q\n%s", got, tailLines(s.text(), 10))
+	}
 	if out := g.sh("sudo "+vigieBin+" --config "+windowConfig+" fix --confirm; echo exit=$?", nil); !strings.Contains(out, "confirmed") || !strings.Contains(out, "exit=0") {
 		t.Fatalf("vigie fix --confirm from another session:\n%s", out)
 	}
@@ -127,8 +147,75 @@ func checkConfirmWindow(t *testing.T, g *guest) {
 	if got := sshdPasswords(); got != "no" {
 		t.Errorf("a confirmed change was undone: sshd -T says passwordauthentication %q", got)
 	}
-	if timers := g.sh("sudo systemctl list-timers --all --no-legend 'vigie-revert-*'", nil); strings.Contains(timers, "vigie-revert-") {
-		t.Errorf("a revert timer is left after the confirmation:\n%s", timers)
+	noRevertLeft(t, g, "after the confirmation")
+	if out := g.sh("sudo "+vigieBin+" --config "+windowConfig+" undo; echo exit=$?", nil); !strings.Contains(out, "exit=0") || sshdPasswords() != "yes" {
+		t.Fatalf("vigie undo of the confirmed run:\n%s", out)
 	}
+
+	// 3. Ctrl-C at the prompt: undone at once, by vigie itself.
+	s = startPTY(t, g, fix)
+	s.waitFor(t, "Keep this change?", 3*time.Minute)
+	if _, err := s.stdin.Write([]byte{3}); err != nil {
+		t.Fatal(err)
+	}
+	pressed := time.Now()
+	s.waitFor(t, "interrupted before it was confirmed: undone.", time.Minute)
+	if got := sshdPasswords(); got != "yes" {
+		t.Errorf("Ctrl-C during the window: sshd -T says passwordauthentication %q, want the change undone", got)
+	}
+	t.Logf("confirm window: Ctrl-C, undone %s later", time.Since(pressed).Round(time.Second))
+	noRevertLeft(t, g, "after Ctrl-C")
+
+	// 4. The session drops (SIGHUP through sudo), vigie alive: it undoes
+	// the change itself, well before the end of the window.
+	s = startPTY(t, g, fix)
+	s.waitFor(t, "Keep this change?", 3*time.Minute)
+	_ = s.cmd.Process.Kill()
+	cut := time.Now()
+	for sshdPasswords() != "yes" {
+		if time.Since(cut) > (windowSecs-5)*time.Second {
+			t.Fatalf("the session dropped %s ago and the change is still in force: SIGHUP did not undo it", time.Since(cut).Round(time.Second))
+		}
+		time.Sleep(time.Second)
+	}
+	t.Logf("confirm window: session cut (SIGHUP), undone within %s", time.Since(cut).Round(time.Second))
+	time.Sleep(3 * time.Second) // the undone run's timer is stopped after the undo
+	noRevertLeft(t, g, "after the session dropped")
+
+	// 5. A hard reset inside the window, as from the provider's console:
+	// the transient timer is gone with /run; the boot job undoes the
+	// change once the host is up again.
+	s = startPTY(t, g, fix)
+	s.waitFor(t, "Keep this change?", 3*time.Minute)
+	reset := time.Now()
+	g.hardReset()
+	for deadline := time.Now().Add(3 * time.Minute); sshdPasswords() != "yes"; time.Sleep(3 * time.Second) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after a reset inside the window the unconfirmed change is still in force:\n%s",
+				g.sh("sudo journalctl -b -u 'vigie-window-*' --no-pager | tail -n 20; ls -l /etc/systemd/system/", nil))
+		}
+	}
+	t.Logf("confirm window: reset inside the window, undone at boot %s after the reset:\n%s", time.Since(reset).Round(time.Second),
+		strings.TrimSpace(g.sh("sudo journalctl -b -u 'vigie-window-*' -o cat --no-pager | tail -n 5", nil)))
+	if _, err := guestSSH(g.port, g.key, time.Minute, "true", nil); err != nil {
+		t.Fatalf("after the reset and the undo at boot the harness cannot log in: %v", err)
+	}
+	noRevertLeft(t, g, "after the undo at boot")
 	t.Logf("timings: confirm window scenario %s", time.Since(start).Round(time.Second))
+}
+
+// cycleConfig is the configuration of the service cycle that runs during
+// a fix's window: it remediates ssh.
+const cycleConfig = "/etc/vigie/cycle.yaml"
+
+// noRevertLeft: once a run is confirmed or undone, neither its transient
+// timer nor its boot job is left.
+func noRevertLeft(t *testing.T, g *guest, when string) {
+	t.Helper()
+	if timers := g.sh("sudo systemctl list-timers --all --no-legend 'vigie-revert-*'", nil); strings.Contains(timers, "vigie-revert-") {
+		t.Errorf("%s: a revert timer is left:\n%s", when, timers)
+	}
+	if jobs := g.sh("sudo find /etc/systemd/system -name 'vigie-window-*'", nil); strings.TrimSpace(jobs) != "" {
+		t.Errorf("%s: a boot job is left:\n%s", when, jobs)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -163,6 +164,7 @@ func newCheckCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 func newFixCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 	var opt agent.FixOptions
 	var confirm bool
+	var window time.Duration
 	cmd := &cobra.Command{
 		Use:   "fix",
 		Short: "Plan, show and apply the remediations, transactionally",
@@ -175,6 +177,9 @@ func newFixCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 			r, err := g.load(cmd, nil)
 			if err != nil {
 				return err
+			}
+			if window < 0 {
+				return &exitError{exitUsage, fmt.Errorf("--confirm-window: must not be negative, got %s", window)}
 			}
 			if confirm {
 				if err := agent.ConfirmPending(r.Config, stdout); err != nil {
@@ -189,9 +194,16 @@ func newFixCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 			// Over SSH, a change can cut the operator off: keep it only
 			// once the operator, still connected, confirms it. sudo and su
 			// drop SSH_CONNECTION; the session's sshd above is seen too.
-			if interactive && !opt.DryRun && host.OverSSH(g.procPath) {
+			// --confirm-window asks for it where vigie sees no SSH session
+			// (a console, an orchestration tool's pipe).
+			if !opt.DryRun && (window > 0 || interactive && host.OverSSH(g.procPath)) {
 				opt.Window = r.Config.Fix.ConfirmWindow
-				opt.Answer = agent.StdinAnswer(os.Stdin)
+				if window > 0 {
+					opt.Window = window
+				}
+				if interactive {
+					opt.Answer = agent.StdinAnswer(os.Stdin)
+				}
 				self, err := os.Executable()
 				if err != nil {
 					return &exitError{exitUsage, fmt.Errorf("cannot arm the revert of a change: %w", err)}
@@ -221,6 +233,7 @@ func newFixCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 	fl.BoolVar(&opt.DryRun, "dry-run", false, "show the plan, change nothing")
 	fl.BoolVar(&opt.Yes, "yes", false, "apply without asking")
 	fl.BoolVar(&confirm, "confirm", false, "keep the change a `vigie fix` in another session is waiting on")
+	fl.DurationVar(&window, "confirm-window", 0, "keep an ssh or firewall change only if confirmed within this time, also where no SSH session is seen (over SSH: fix.confirm_window)")
 	fl.BoolVar(&opt.AllowDestructive, "allow-destructive", false, "let the disks fix erase empty scratch filesystems and swap to re-create them encrypted")
 	fl.BoolVar(&opt.Force, "force", false, "turn password login off even when an administrator would be locked out, add vigie's table beside firewalld or ufw (risky)")
 	return cmd

@@ -172,6 +172,9 @@ func TestFixDryRun(t *testing.T) {
 	if code, _, errOut := runVigie(t, "fix", "--only", "dns", "--config", "testdata/offline.yaml"); code != 2 || !strings.Contains(errOut, `no remediation for "dns"`) {
 		t.Errorf("unknown area: exit %d %q", code, errOut)
 	}
+	if code, _, errOut := runVigie(t, "fix", "--confirm-window", "-5s", "--only", "ssh", "--config", "testdata/offline.yaml"); code != 2 || !strings.Contains(errOut, "--confirm-window: must not be negative") {
+		t.Errorf("a negative --confirm-window: exit %d %q", code, errOut)
+	}
 }
 
 // TestReportCommand: `vigie report` checks and delivers at once; with the
