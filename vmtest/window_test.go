@@ -84,8 +84,21 @@ func checkConfirmWindow(t *testing.T, g *guest) {
 	t.Helper()
 	start := time.Now()
 	g.sh(fmt.Sprintf("printf 'fix:\\n  confirm_window: %ds\\n' | sudo tee %s >/dev/null", windowSecs, windowConfig), nil)
+	// While a revert restarts a socket-activated ssh.service, its
+	// RuntimeDirectory /run/sshd is gone for a moment and sshd -T fails:
+	// ask again.
 	sshdPasswords := func() string {
-		return sshdOptions(g.sh("sudo sshd -T", nil))["passwordauthentication"]
+		t.Helper()
+		for i := 0; ; i++ {
+			out, err := guestSSH(g.port, g.key, time.Minute, "sudo sshd -T", nil)
+			if err == nil {
+				return sshdOptions(out)["passwordauthentication"]
+			}
+			if i == 10 {
+				t.Fatalf("sudo sshd -T: %v\n%s", err, out)
+			}
+			time.Sleep(time.Second)
+		}
 	}
 	if got := sshdPasswords(); got != "yes" {
 		t.Fatalf("before the confirm-window fix, sshd -T says passwordauthentication %q: the fix would change nothing", got)
