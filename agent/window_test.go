@@ -267,6 +267,13 @@ func bootJobs(t *testing.T) string {
 	return bootUnitDir
 }
 
+func arm(t *testing.T, run string) {
+	t.Helper()
+	if err := armBoot([]string{"/usr/bin/vigie", "undo", "--unconfirmed"}, run); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func hasBootJob(dir, run string) bool {
 	_, err := os.Stat(filepath.Join(dir, bootJob(run)))
 	_, lerr := os.Lstat(filepath.Join(dir, "multi-user.target.wants", bootJob(run)))
@@ -282,9 +289,7 @@ func TestBootJobFollowsTheWindow(t *testing.T) {
 		dir := bootJobs(t)
 		r, _ := windowRun(t)
 		run := applyRun(t, r)
-		if err := armBoot([]string{"/usr/bin/vigie", "undo", "--unconfirmed"}, run); err != nil {
-			t.Fatal(err)
-		}
+		arm(t, run)
 		e := engine(r.Config)
 		sweepBoot(e)
 		if !hasBootJob(dir, run) {
@@ -302,9 +307,7 @@ func TestBootJobFollowsTheWindow(t *testing.T) {
 		dir := bootJobs(t)
 		r, target := windowRun(t)
 		run := applyRun(t, r)
-		if err := armBoot([]string{"/usr/bin/vigie", "undo", "--unconfirmed"}, run); err != nil {
-			t.Fatal(err)
-		}
+		arm(t, run)
 		var out bytes.Buffer
 		if err := UndoUnconfirmed(ctx, r, &out, run); err != nil {
 			t.Fatal(err)
@@ -317,9 +320,7 @@ func TestBootJobFollowsTheWindow(t *testing.T) {
 		dir := bootJobs(t)
 		r, _ := windowRun(t)
 		run := applyRun(t, r)
-		if err := armBoot([]string{"/usr/bin/vigie", "undo", "--unconfirmed"}, run); err != nil {
-			t.Fatal(err)
-		}
+		arm(t, run)
 		if err := Undo(ctx, r, io.Discard, run); err != nil {
 			t.Fatal(err)
 		}
@@ -336,9 +337,7 @@ func TestBootJobFollowsTheWindow(t *testing.T) {
 			if err := os.MkdirAll(filepath.Join(e.Dir, run), 0o700); err != nil {
 				t.Fatal(err)
 			}
-			if err := armBoot([]string{"/usr/bin/vigie", "undo", "--unconfirmed"}, run); err != nil {
-				t.Fatal(err)
-			}
+			arm(t, run)
 		}
 		long := time.Now().Add(-2 * time.Hour)
 		if err := os.Chtimes(filepath.Join(e.Dir, old), long, long); err != nil {

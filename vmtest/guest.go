@@ -75,19 +75,22 @@ func (g *guest) sh(cmd string, stdin []byte) string {
 // synced, and waits until SSH answers again.
 func (g *guest) hardReset() {
 	g.t.Helper()
-	start := time.Now()
-	_, _ = guestSSH(g.port, g.key, 20*time.Second, "sudo sh -c 'sync; echo 1 > /proc/sys/kernel/sysrq; echo b > /proc/sysrq-trigger'", nil)
-	time.Sleep(5 * time.Second)
-	g.v.waitSSH(g.t, g.key, sshUpWithin)
-	g.t.Logf("timings: hard reset, ssh up again %s", time.Since(start).Round(time.Second))
+	g.restart("hard reset", "sudo sh -c 'sync; echo 1 > /proc/sys/kernel/sysrq; echo b > /proc/sysrq-trigger'", 5*time.Second)
 }
 
 // reboot restarts the guest and waits until SSH answers again.
 func (g *guest) reboot() {
 	g.t.Helper()
+	g.restart("reboot", "sudo systemctl reboot", 10*time.Second)
+}
+
+// restart runs cmd, which takes the guest down, and waits until SSH
+// answers again.
+func (g *guest) restart(what, cmd string, down time.Duration) {
+	g.t.Helper()
 	start := time.Now()
-	_, _ = guestSSH(g.port, g.key, 30*time.Second, "sudo systemctl reboot", nil)
-	time.Sleep(10 * time.Second)
+	_, _ = guestSSH(g.port, g.key, 30*time.Second, cmd, nil)
+	time.Sleep(down)
 	g.v.waitSSH(g.t, g.key, sshUpWithin)
-	g.t.Logf("timings: reboot, ssh up again %s", time.Since(start).Round(time.Second))
+	g.t.Logf("timings: %s, ssh up again %s", what, time.Since(start).Round(time.Second))
 }
