@@ -53,6 +53,12 @@ type Metadata struct {
 	Zone           string            `json:"zone"`
 	Location       Location          `json:"location"`
 	Volumes        map[string]Volume `json:"volumes"`
+	// SSHPublicKeys are the project's and the account's SSH keys, and Tags
+	// the server's tags, among them AUTHORIZED_KEY=... keys: cloud-init
+	// (and scw-fetch-ssh-keys on older images) installs both at every
+	// boot (see BootKeys).
+	SSHPublicKeys SSHPublicKeys `json:"ssh_public_keys"`
+	Tags          Tags          `json:"tags"`
 }
 
 // Location is where the instance runs.
