@@ -70,7 +70,7 @@ func (k ProviderKey) Where() string {
 	w := fmt.Sprintf("project or account key ssh_public_keys[%d]", k.Index)
 	var extra []string
 	if k.Name != "" {
-		extra = append(extra, fmt.Sprintf("%q", printable.Line(k.Name, maxComment)))
+		extra = append(extra, `"`+printable.Line(k.Name, maxComment)+`"`)
 	}
 	if k.ID != "" {
 		extra = append(extra, "id "+printable.Line(k.ID, maxComment))
