@@ -84,7 +84,7 @@ func (k ProviderKey) Where() string {
 // Describe names the key: type, fingerprint and comment, or why it is none.
 func (k ProviderKey) Describe() string {
 	if k.Err != "" {
-		return fmt.Sprintf("not a key (%s): \"%s\"", k.Err, k.Quoted)
+		return fmt.Sprintf("%s: \"%s\"", k.Err, k.Quoted)
 	}
 	s := k.Type + " " + k.Fingerprint
 	if k.Comment != "" {
@@ -104,11 +104,11 @@ func ParseBootKey(b scaleway.BootKey) ProviderKey {
 	case b.Invalid != "":
 		return bad(b.Invalid)
 	case strings.TrimSpace(b.Line) == "":
-		return bad("empty")
+		return bad("an empty key")
 	case len(b.Line) > maxKeyLine:
 		return bad("longer than sshd's 16 KiB limit for a key line")
 	case strings.ContainsAny(strings.TrimSpace(b.Line), "\r\n"):
-		return bad("more than one line")
+		return bad("a key of more than one line")
 	}
 	pk, comment, _, rest, err := xssh.ParseAuthorizedKey([]byte(b.Line))
 	if err != nil || strings.TrimSpace(string(rest)) != "" {

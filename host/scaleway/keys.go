@@ -14,8 +14,10 @@ type SSHPublicKey struct {
 	Fingerprint string `json:"fingerprint"` // "256 MD5:... comment (ssh-ed25519)", as Scaleway shows it
 	Description string `json:"description"`
 	// Invalid says why the entry could not be read (not an object, a key
-	// that is not a string); the other fields are then empty.
+	// that is not a string), and Entry is then its JSON text; the other
+	// fields are empty.
 	Invalid string `json:"-"`
+	Entry   string `json:"-"`
 }
 
 // SSHPublicKeys decodes the list leniently: an entry it cannot read is
@@ -35,7 +37,7 @@ func (l *SSHPublicKeys) UnmarshalJSON(b []byte) error {
 	for _, r := range raw {
 		var k SSHPublicKey
 		if err := json.Unmarshal(r, &k); err != nil {
-			k = SSHPublicKey{Invalid: "not a key entry: " + err.Error()}
+			k = SSHPublicKey{Invalid: "not a key entry: " + err.Error(), Entry: string(r)}
 		}
 		out = append(out, k)
 	}
@@ -99,7 +101,11 @@ type BootKey struct {
 func (m *Metadata) BootKeys() []BootKey {
 	var out []BootKey
 	for i, k := range m.SSHPublicKeys {
-		out = append(out, BootKey{Origin: OriginProjectKey, Index: i, Line: k.Key, Raw: k.Key, ID: k.ID, Name: k.Description, Invalid: k.Invalid})
+		b := BootKey{Origin: OriginProjectKey, Index: i, Line: k.Key, Raw: k.Key, ID: k.ID, Name: k.Description, Invalid: k.Invalid}
+		if k.Invalid != "" {
+			b.Raw = k.Entry
+		}
+		out = append(out, b)
 	}
 	for i, t := range m.Tags {
 		if rest, ok := strings.CutPrefix(t, AuthorizedKeyTag); ok {

@@ -142,7 +142,7 @@ func TestLenientKeysAndTags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(md.SSHPublicKeys) != 3 || md.SSHPublicKeys[0].Invalid != "" || md.SSHPublicKeys[1].Invalid == "" || md.SSHPublicKeys[2].Invalid == "" {
+	if len(md.SSHPublicKeys) != 3 || md.SSHPublicKeys[0].Invalid != "" || md.SSHPublicKeys[1].Invalid == "" || md.SSHPublicKeys[1].Entry != "7" || md.SSHPublicKeys[2].Invalid == "" {
 		t.Errorf("keys %+v", md.SSHPublicKeys)
 	}
 	if len(md.Tags) != 3 || md.Tags[0] != "AUTHORIZED_KEY=k_1" || md.Tags[1] != `{"a":1}` {
