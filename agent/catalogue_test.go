@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/vigie-agent/vigie/agent/report"
+	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/internal/printable"
 )
 
@@ -49,6 +50,20 @@ func TestChecksDocFresh(t *testing.T) {
 		}
 		if !strings.Contains(string(got), "### "+id+"\n") {
 			t.Errorf("docs/checks.md lacks %s", id)
+		}
+	}
+}
+
+// TestProviderKeysInProfiles: the keys the provider installs at boot are
+// a baseline duty of the ssh area, weighed the same in hds.
+func TestProviderKeysInProfiles(t *testing.T) {
+	m, ok := Catalogue().Lookup("ssh.provider-keys")
+	if !ok || m.Area() != "ssh" || m.Severity != checks.High || m.Remediation != nil {
+		t.Fatalf("ssh.provider-keys: %+v (found %v)", m, ok)
+	}
+	for _, name := range []string{"baseline", "hds"} {
+		if got, in := checks.Profiles[name].Apply(m); !in || got.Severity != checks.High {
+			t.Errorf("profile %s: included %v, severity %s", name, in, got.Severity)
 		}
 	}
 }

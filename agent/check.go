@@ -82,7 +82,7 @@ func Load(path string, explicit bool, flags *pflag.FlagSet, env *host.Env) (*Run
 // list them. md is the run's metadata client.
 func Areas(cfg config.Config, md *scaleway.Client) []checks.Area {
 	return []checks.Area{
-		ssh.New(cfg.SSH.Options()),
+		ssh.New(cfg.SSH.Options().WithMetadata(md)),
 		firewall.New(cfg.Firewall.Options()),
 		patches.New(cfg.Patches.Options()),
 		disks.New(cfg.Disks.Options(md)),
@@ -107,7 +107,7 @@ func Catalogue() *checks.Catalogue {
 // open, then packages and disks. md is the run's metadata client.
 func Remediations(cfg config.Config, md *scaleway.Client) []remediations.Remediation {
 	return []remediations.Remediation{
-		sshfix.New(cfg.SSH.Options()),
+		sshfix.New(cfg.SSH.Options().WithMetadata(md)),
 		fwfix.New(cfg.Firewall),
 		patchfix.New(cfg.Patches),
 		diskfix.New(cfg.Disks.Options(md)),

@@ -196,6 +196,9 @@ func (c Config) Validate(cat *checks.Catalogue, remediable []string) error {
 			return Errorf("%s.%v", sec.key, err)
 		}
 	}
+	if c.Scaleway.MetadataTimeout > c.Timeout {
+		return Errorf("scaleway.metadata_timeout: %s is longer than timeout (%s), the deadline of each area that waits for the metadata", c.Scaleway.MetadataTimeout, c.Timeout)
+	}
 	if c.Fix.ConfirmWindow < 0 {
 		return Errorf("fix.confirm_window: must not be negative, got %s", c.Fix.ConfirmWindow)
 	}

@@ -135,6 +135,8 @@ func TestLoadConfigBadValues(t *testing.T) {
 		{"patches:\n  reboot: allowed\n  reboot_window: 2am-4am\n", `patches.reboot_window: "2am" is not a time HH:MM`},
 		{"patches:\n  lock_timeout: -1s\n", "patches.lock_timeout: must not be negative"},
 		{"scaleway:\n  metadata_timeout: 0s\n", "scaleway.metadata_timeout: must be positive"},
+		{"scaleway:\n  metadata_timeout: 2m\n", "scaleway.metadata_timeout: at most 1m0s"},
+		{"timeout: 1s\n", "scaleway.metadata_timeout: 2s is longer than timeout (1s)"},
 		{"run:\n  interval: 5s\n", "run.interval: must be at least 10s"},
 		{"run:\n  remediate: [dns]\n", `run.remediate: no remediation for "dns"`},
 		{"report:\n  endpoint:\n    url: http://collector.example/x\n", "plain http is allowed only to a loopback host"},

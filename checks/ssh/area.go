@@ -60,6 +60,7 @@ var rules = []checks.Rule[*Facts]{
 		ManualFix:  "Fix the configuration (see the other ssh checks), check it with `sshd -t`, then `systemctl reload ssh` (sshd on RHEL). If another sshd instance answers, find it with `ss -tlnp`. Under socket activation (`systemctl status ssh.socket`), `systemctl cat ssh.socket` shows the addresses: with Accept=yes, or before the first connection, each new connection starts an sshd that reads the files afresh.",
 		References: []checks.Reference{bestPractice},
 	}, Eval: liveProbe},
+	providerKeysRule,
 }
 
 // New returns the SSH area with its options.
@@ -74,7 +75,7 @@ func New(opt Options) checks.Area {
 			}
 			if f.Source == "config files" && f.SourceNote != "" {
 				for i := range out {
-					if out[i].ID != IDLiveProbe && out[i].Status != checks.Error {
+					if out[i].ID != IDLiveProbe && out[i].ID != IDProviderKeys && out[i].Status != checks.Error {
 						out[i].Reason += " [read from the files: " + f.SourceNote + "]"
 					}
 				}

@@ -14,6 +14,7 @@ import (
 	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/host/accounts"
 	"github.com/vigie-agent/vigie/host/hostfs"
+	"github.com/vigie-agent/vigie/host/scaleway"
 	"github.com/vigie-agent/vigie/host/units"
 
 	xssh "golang.org/x/crypto/ssh"
@@ -27,6 +28,9 @@ type Options struct {
 	ProbeUser    string        // user name presented to the server; no secret is sent
 	ProbeTimeout time.Duration // per address
 	MaxUsers     int           // accounts sshd -T is asked about when Match blocks exist
+	// Metadata is the run's metadata client, for the keys the provider
+	// installs at boot (ssh.provider-keys); nil never asks.
+	Metadata *scaleway.Client
 }
 
 // DefaultOptions are right for a stock Debian, Ubuntu or RHEL host.
@@ -90,6 +94,8 @@ type Facts struct {
 	// Socket is ssh.socket or sshd.socket when one is active or enabled:
 	// while it listens, systemd holds sshd's addresses (see Listening).
 	Socket *units.Socket
+	// Provider are the SSH keys the provider's metadata installs at boot.
+	Provider ProviderFacts
 }
 
 // Gather reads the SSH facts of the system env describes.
@@ -101,6 +107,8 @@ func Gather(ctx context.Context, env *host.Env, opt Options) *Facts {
 // to probe depend on it.
 func gather(ctx context.Context, env *host.Env, opt Options, sock *units.Socket) *Facts {
 	f := &Facts{Installed: true, Socket: sock}
+	provider := gatherProvider(ctx, env, opt.Metadata)
+	defer func() { f.Provider = provider() }()
 	files, err := ParseConfigFiles(ctx, env.FS(), opt.ConfigPath, "/etc/ssh")
 	if err != nil {
 		f.FilesErr = err.Error()

@@ -52,6 +52,10 @@ type KeyLine struct {
 	Err     string // why the line could not be used as a key
 	Len     int    // bytes in the line, for an unparsable one
 	Hash    string // first 8 hex digits of the SHA-256 of the unparsable line, without its newline
+
+	// Fingerprint is the key's SHA256 fingerprint, to recognise a key the
+	// provider installs at boot (ssh.provider-keys).
+	Fingerprint string
 }
 
 // maxKeyFile is the most of an authorized_keys file read: OpenSSH itself
@@ -116,7 +120,7 @@ func parseKeyLine(n int, raw, line []byte) KeyLine {
 	if err != nil {
 		return unparsable(n, raw, "not a key x/crypto/ssh can read")
 	}
-	return KeyLine{Line: n, Type: pk.Type(), Comment: comment, Options: opts}
+	return KeyLine{Line: n, Type: pk.Type(), Comment: comment, Options: opts, Fingerprint: xssh.FingerprintSHA256(pk)}
 }
 
 func unparsable(n int, raw []byte, why string) KeyLine {

@@ -143,7 +143,10 @@ func TestLiveHardened(t *testing.T) {
 	s.authorize(t, pk, "operator@laptop")
 	got := s.run(t)
 	for id, f := range got {
-		if f.Status != checks.Pass {
+		if f.Status != checks.Pass && id != IDProviderKeys { // off Scaleway: skipped
+			t.Errorf("%s: %s: %s", id, f.Status, f.Reason)
+		}
+		if id == IDProviderKeys && f.Status != checks.Skip {
 			t.Errorf("%s: %s: %s", id, f.Status, f.Reason)
 		}
 	}

@@ -80,7 +80,7 @@ func TestRulesOnDebian13(t *testing.T) {
 	f := &Facts{Installed: true, Source: "sshd -T", Global: s, ProbeOff: true,
 		HostKeys: []HostKey{{Path: "/etc/ssh/ssh_host_rsa_key", Type: "ssh-rsa"}, {Path: "/etc/ssh/ssh_host_ecdsa_key", Type: "ecdsa-sha2-nistp256"}, {Path: "/etc/ssh/ssh_host_ed25519_key", Type: "ssh-ed25519"}}}
 	want := map[string]checks.Status{IDPasswordAuth: checks.Fail, IDRootLogin: checks.Pass, IDPubkeyAlgs: checks.Fail, IDHostKeys: checks.Fail,
-		IDAuthorizedKeys: checks.Pass, IDCrypto: checks.Fail, IDLiveProbe: checks.Skip}
+		IDAuthorizedKeys: checks.Pass, IDCrypto: checks.Fail, IDLiveProbe: checks.Skip, IDProviderKeys: checks.Skip}
 	for _, fi := range Evaluate(f) {
 		if fi.Status != want[fi.ID] {
 			t.Errorf("%s: %s (%s), want %s", fi.ID, fi.Status, fi.Reason, want[fi.ID])

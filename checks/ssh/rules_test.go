@@ -44,6 +44,9 @@ func TestLiveProbeVerdicts(t *testing.T) {
 func TestNoConfigIsAnError(t *testing.T) {
 	f := &Facts{Installed: true, SourceNote: "sshd -T: exit status 255: no hostkeys available", FilesErr: "read /etc/ssh/sshd_config: permission denied"}
 	for _, fi := range Evaluate(f) {
+		if fi.ID == IDProviderKeys { // the metadata's keys do not depend on sshd's configuration
+			continue
+		}
 		if fi.Status != checks.Error {
 			t.Errorf("%s: %s, want error", fi.ID, fi.Status)
 		}

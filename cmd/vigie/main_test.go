@@ -87,7 +87,7 @@ func TestCheckJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
-	if rep.Schema != "vigie.report/v1" || len(rep.Findings) != 7 {
+	if rep.Schema != "vigie.report/v1" || len(rep.Findings) != 8 {
 		t.Fatalf("report: %+v", rep)
 	}
 	for _, f := range rep.Findings {

@@ -9,12 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"sort"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/vigie-agent/vigie/host"
 	"github.com/vigie-agent/vigie/host/hostfs"
@@ -23,10 +19,10 @@ import (
 // DefaultURL is the metadata API, reachable from every Scaleway instance.
 const DefaultURL = "http://169.254.42.42/conf?format=json"
 
-// DefaultTimeout bounds one metadata request: the API answers from the
-// hypervisor in milliseconds, and a host that is not what it looks like
-// must not wait for it.
-const DefaultTimeout = 200 * time.Millisecond
+// DefaultURLv6 is the same API at its IPv6 address, tried alternately with
+// DefaultURL when an attempt fails (an IPv6-only instance has no route to
+// 169.254.42.42).
+const DefaultURLv6 = "http://[fd00:42::42]/conf?format=json"
 
 // Detection says whether the host is a Scaleway instance, and why.
 type Detection struct {
@@ -57,6 +53,12 @@ type Metadata struct {
 	Zone           string            `json:"zone"`
 	Location       Location          `json:"location"`
 	Volumes        map[string]Volume `json:"volumes"`
+	// SSHPublicKeys are the project's and the account's SSH keys, and Tags
+	// the server's tags, among them AUTHORIZED_KEY=... keys: cloud-init
+	// (and scw-fetch-ssh-keys on older images) installs both at every
+	// boot (see BootKeys).
+	SSHPublicKeys SSHPublicKeys `json:"ssh_public_keys"`
+	Tags          Tags          `json:"tags"`
 }
 
 // Location is where the instance runs.
@@ -112,70 +114,4 @@ func Parse(b []byte) (*Metadata, error) {
 		return nil, errors.New("instance metadata has neither id nor commercial_type")
 	}
 	return &m, nil
-}
-
-// Client fetches the metadata at most once per run.
-type Client struct {
-	URL     string
-	Timeout time.Duration
-	// Forced is true when the configuration named the URL: then it is
-	// contacted even where detection did not say Scaleway.
-	Forced bool
-
-	once sync.Once
-	md   *Metadata
-	err  error
-}
-
-// NewClient returns a client for url ("" for the default, contacted only
-// on a detected Scaleway instance).
-func NewClient(url string) *Client {
-	c := &Client{URL: url, Timeout: DefaultTimeout, Forced: url != ""}
-	if c.URL == "" {
-		c.URL = DefaultURL
-	}
-	return c
-}
-
-// ErrNotScaleway is returned, without any request, off Scaleway.
-var ErrNotScaleway = errors.New("not a Scaleway instance (no DMI vendor, /var/run/scaleway or /etc/scw-release): metadata API not contacted")
-
-// Get returns the metadata, asking the API on the first call only. Off a
-// detected Scaleway instance, and without a configured URL, it sends
-// nothing and returns ErrNotScaleway.
-func (c *Client) Get(ctx context.Context, env *host.Env) (*Metadata, error) {
-	c.once.Do(func() {
-		if !c.Forced && !Detect(ctx, env).Scaleway {
-			c.err = ErrNotScaleway
-			return
-		}
-		c.md, c.err = c.fetch(ctx)
-	})
-	return c.md, c.err
-}
-
-func (c *Client) fetch(ctx context.Context) (*Metadata, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL, nil)
-	if err != nil {
-		return nil, fmt.Errorf("metadata request: %w", err)
-	}
-	// No proxy: the metadata address is link-local, a proxy would answer
-	// for someone else.
-	tr := &http.Transport{Proxy: nil}
-	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("metadata %s: %w", c.URL, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("metadata %s: %s", c.URL, resp.Status)
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return nil, fmt.Errorf("metadata %s: %w", c.URL, err)
-	}
-	return Parse(b)
 }

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/vigie-agent/vigie/host/hosttest"
+	"github.com/vigie-agent/vigie/internal/fuzzseed"
 )
 
 func TestDetect(t *testing.T) {
@@ -74,26 +76,6 @@ func TestGetOnScaleway(t *testing.T) {
 	}
 }
 
-// TestGivesUpFast: a metadata address that accepts and never answers
-// costs less than 300 ms.
-func TestGivesUpFast(t *testing.T) {
-	stop := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-stop:
-		case <-r.Context().Done():
-		}
-	}))
-	defer srv.Close()
-	defer close(stop)
-	c := NewClient(srv.URL)
-	start := time.Now()
-	_, err := c.Get(context.Background(), hosttest.Env(t, nil))
-	if d := time.Since(start); err == nil || d >= 300*time.Millisecond {
-		t.Fatalf("took %s, err %v", d, err)
-	}
-}
-
 func TestParseRejects(t *testing.T) {
 	for _, in := range []string{"", "{}", "<html>", `{"volumes": 3}`} {
 		if _, err := Parse([]byte(in)); err == nil {
@@ -103,11 +85,15 @@ func TestParseRejects(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
+	fuzzseed.Files(f, "testdata/keys-*.json")
 	f.Add([]byte(sample))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		md, err := Parse(b)
 		if err == nil && md.ID == "" && md.CommercialType == "" {
 			t.Fatal("accepted metadata without identity")
+		}
+		if err == nil && len(md.BootKeys()) > len(md.SSHPublicKeys)+len(md.Tags) {
+			t.Fatal("more boot keys than keys and tags")
 		}
 	})
 }
@@ -123,4 +109,51 @@ func sampleServer(t *testing.T) (*httptest.Server, *atomic.Int64) {
 	}))
 	t.Cleanup(srv.Close)
 	return srv, hits
+}
+
+// TestBootKeys: the keys installed at boot, as cloud-init derives them:
+// every ssh_public_keys[].key, then every AUTHORIZED_KEY tag with its
+// underscores turned into spaces; other tags are not keys.
+func TestBootKeys(t *testing.T) {
+	b, err := os.ReadFile("testdata/keys-rsa-project.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := md.BootKeys()
+	if len(got) != 3 {
+		t.Fatalf("%d keys: %+v", len(got), got)
+	}
+	if k := got[1]; k.Origin != OriginProjectKey || k.Index != 1 || k.Name != "alice-laptop" || k.ID != "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d" || !strings.HasPrefix(k.Line, "ssh-rsa AAAA") || !strings.HasSuffix(k.Line, " alice@laptop") {
+		t.Errorf("project key %+v", k)
+	}
+	if k := got[2]; k.Origin != OriginTag || k.Index != 1 || !strings.HasPrefix(k.Line, "ssh-ed25519 AAAA") || !strings.HasSuffix(k.Line, " deploy key 2026") || !strings.HasPrefix(k.Raw, "AUTHORIZED_KEY=ssh-ed25519_AAAA") {
+		t.Errorf("tag key %+v", k)
+	}
+}
+
+// TestLenientKeysAndTags: entries the service might send that are not what
+// the SDK models leave the identity readable and are kept as unreadable.
+func TestLenientKeysAndTags(t *testing.T) {
+	md, err := Parse([]byte(`{"id":"x","commercial_type":"PRO2-S","ssh_public_keys":[{"key":"ssh-ed25519 AAAA a"},7,{"key":3}],"tags":["AUTHORIZED_KEY=k_1",{"a":1},null]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(md.SSHPublicKeys) != 3 || md.SSHPublicKeys[0].Invalid != "" || md.SSHPublicKeys[1].Invalid == "" || md.SSHPublicKeys[1].Entry != "7" || md.SSHPublicKeys[2].Invalid == "" {
+		t.Errorf("keys %+v", md.SSHPublicKeys)
+	}
+	if len(md.Tags) != 3 || md.Tags[0] != "AUTHORIZED_KEY=k_1" || md.Tags[1] != `{"a":1}` {
+		t.Errorf("tags %q", md.Tags)
+	}
+	if k := md.BootKeys(); len(k) != 4 || k[3].Line != "k 1" || k[3].Index != 0 {
+		t.Errorf("boot keys %+v", k)
+	}
+	for _, in := range []string{`{"id":"x","ssh_public_keys":"none","tags":{}}`, `{"id":"x","ssh_public_keys":null}`} {
+		if md, err := Parse([]byte(in)); err != nil || len(md.BootKeys()) != 0 {
+			t.Errorf("%s: %v", in, err)
+		}
+	}
 }

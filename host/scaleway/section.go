@@ -13,10 +13,15 @@ type Config struct {
 	// Scaleway; empty means the standard address, asked only on a detected
 	// Scaleway instance.
 	MetadataURL string `mapstructure:"metadata_url"`
-	// MetadataTimeout bounds the one request per run: the link-local API
-	// answers in milliseconds, a relay or proxy in front of it may not.
+	// MetadataTimeout bounds the whole lookup of a run, every attempt
+	// included (DefaultTimeout): the first attempt gets 250 ms, later ones
+	// more, within what is left.
 	MetadataTimeout time.Duration `mapstructure:"metadata_timeout"`
 }
+
+// MaxTimeout is the largest metadata_timeout accepted: the lookup happens
+// inside an area's deadline.
+const MaxTimeout = time.Minute
 
 // DefaultConfig is the section when nothing is set.
 func DefaultConfig() Config { return Config{MetadataTimeout: DefaultTimeout} }
@@ -25,6 +30,9 @@ func DefaultConfig() Config { return Config{MetadataTimeout: DefaultTimeout} }
 func (c Config) Validate() error {
 	if c.MetadataTimeout <= 0 {
 		return fmt.Errorf("metadata_timeout: must be positive, got %s", c.MetadataTimeout)
+	}
+	if c.MetadataTimeout > MaxTimeout {
+		return fmt.Errorf("metadata_timeout: at most %s (it bounds the whole lookup, every area waits for it), got %s", MaxTimeout, c.MetadataTimeout)
 	}
 	if u := c.MetadataURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 		return fmt.Errorf("metadata_url: %q is not an http(s) URL", u)

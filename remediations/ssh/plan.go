@@ -95,6 +95,7 @@ func BuildPlan(ctx context.Context, env *host.Env, f *sshcheck.Facts, opt Option
 		}
 	}
 	p.Refusals = append(p.Refusals, refusals...)
+	p.Notes = append(p.Notes, providerNotes(f, allowLockin)...)
 	for _, fc := range files {
 		if remediations.Changed(fc.FileChange) {
 			p.Files = append(p.Files, fc.FileChange)
