@@ -1,9 +1,14 @@
 package disks
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vigie-agent/vigie/host"
 )
 
 // page83 builds a VPD page 0x83 from descriptors given as header bytes
@@ -114,4 +119,63 @@ func FuzzParseVPD83(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestFullIDsFromTree reads the ids from odd sysfs and by-id trees: an
+// oversized page 0x83 is not read (the wwid still is), by-id entries that
+// are not links are ignored, and a link is read, never followed.
+func TestFullIDsFromTree(t *testing.T) {
+	root := t.TempDir()
+	dev := filepath.Join(root, "sys/devices/pci0000:00/host2/target2:0:0/2:0:0:0")
+	write := func(p string, b []byte) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := func(target, p string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"sda", "sdb"} {
+		write(filepath.Join(dev, "block", name, "dev"), []byte("8:0\n"))
+		write(filepath.Join(dev, "vendor"), []byte("SCW     \n"))
+		write(filepath.Join(dev, "model"), []byte("b_ssd           \n"))
+		link("../../", filepath.Join(dev, "block", name, "device"))
+		link("../../devices/pci0000:00/host2/target2:0:0/2:0:0:0/block/"+name, filepath.Join(root, "sys/class/block", name))
+	}
+	big := page83(desc(2, 0x00, fullVolume))
+	write(filepath.Join(dev, "vpd_pg83"), append(big, make([]byte, maxVPD)...))
+	write(filepath.Join(dev, "wwid"), []byte("t10.SCW     b_ssd           "+fullVolume+"\n"))
+	link("../../sdb", filepath.Join(root, "dev/disk/by-id/scsi-0SCW_b_ssd_"+fullVolume))
+	link("/nonexistent/sda", filepath.Join(root, "dev/disk/by-id/scsi-0SCW_b_ssd_volume-other"))
+	write(filepath.Join(root, "dev/disk/by-id/not-a-link_"+fullVolume), nil)
+	env := &host.Env{Root: root, Proc: filepath.Join(root, "proc"), Sys: filepath.Join(root, "sys")}
+
+	tp, err := ReadTopology(context.Background(), env.Sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sda := tp.Devices["sda"]
+	if sda == nil || len(sda.VPDIDs) != 0 || sda.WWID == "" {
+		t.Fatalf("sda: %+v, want the wwid and no page 0x83", sda)
+	}
+	links := readByID(context.Background(), env)
+	if got := links["sdb"]; !slices.Equal(got, []string{"scsi-0SCW_b_ssd_" + fullVolume}) {
+		t.Errorf("sdb links %q", got)
+	}
+	if got := links["sda"]; !slices.Equal(got, []string{"scsi-0SCW_b_ssd_volume-other"}) {
+		t.Errorf("sda links %q", got)
+	}
+	if id, ok := sda.matchVolume(strings.TrimPrefix(fullVolume, "volume-")); !ok || id.From != "wwid" {
+		t.Errorf("sda: %+v %v, want the wwid", id, ok)
+	}
 }
