@@ -19,6 +19,7 @@ apt-utils
 dpkg-dev
 tar
 ca-certificates
+socat
 "
 
 if [ "${1:-}" = "--list" ]; then

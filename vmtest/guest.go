@@ -41,7 +41,7 @@ func bootGuest(t *testing.T, name, userData, placeholder, artifact string, cfg v
 			t.Fatal(err)
 		}
 	}
-	cfg.UserData = strings.Replace(string(template), placeholder, "http://"+guestFwdAddr+urlPath, 1)
+	cfg.UserData = strings.Replace(string(template), placeholder, "http://"+cfg.fileAddr()+urlPath, 1)
 	cfg.MetaData = fmt.Sprintf("instance-id: vigie-vmtest-%s-%d\nlocal-hostname: vigie-guest\npublic-keys:\n  - %s\n", name, time.Now().UnixNano(), key.Public)
 	cfg.SSHPort = testenv.FreePort(t)
 	start := time.Now()

@@ -52,6 +52,18 @@ type vmConfig struct {
 	// GuestFwd makes more guest addresses ("10.0.2.101:443") reach host
 	// loopback ports: each connection is relayed to 127.0.0.1:PORT.
 	GuestFwd map[string]int
+	// GuestFwdCmd makes guest addresses reach the command qemu starts for
+	// each connection ("socat - TCP:127.0.0.1:PORT"), given as is.
+	GuestFwdCmd map[string]string
+	// Net, when set, replaces the user network's 10.0.2.0/24.
+	Net *userNet
+	// SMBIOS sets the DMI system (type 1) strings the guest reads in
+	// /sys/class/dmi/id: "manufacturer", "product".
+	SMBIOS map[string]string
+	// SCSI disks on a virtio-scsi controller, NVMe disks: blank, created in
+	// Dir.
+	SCSI []scsiDisk
+	NVMe []nvmeDisk
 }
 
 // vm is one running qemu.
@@ -100,8 +112,15 @@ func startVM(t *testing.T, cfg vmConfig) *vm {
 	if sshGuest == 0 {
 		sshGuest = 22
 	}
-	nic := fmt.Sprintf("user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:%d-:%d,guestfwd=tcp:%s:80-cmd:%s",
-		cfg.SSHPort, sshGuest, guestFwdAddr, self)
+	nic := "user,model=virtio-net-pci,restrict=on"
+	if n := cfg.Net; n != nil {
+		nic += ",net=" + n.Net + ",host=" + n.Host + ",dhcpstart=" + n.DHCPStart
+	}
+	nic += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-:%d,guestfwd=tcp:%s:80-cmd:%s",
+		cfg.SSHPort, sshGuest, cfg.fileAddr(), self)
+	for guest, command := range cfg.GuestFwdCmd {
+		nic += fmt.Sprintf(",guestfwd=tcp:%s-cmd:%s", guest, command)
+	}
 	for host, guest := range cfg.ExtraFwd {
 		nic += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-:%d", host, guest)
 	}
@@ -143,6 +162,7 @@ func startVM(t *testing.T, cfg vmConfig) *vm {
 		"-serial", "file:" + v.Console,
 		"-monitor", "unix:" + v.monitor + ",server=on,wait=off",
 	}
+	args = append(args, cfg.extraDisks(t, d)...)
 	if !cfg.AllowReboot {
 		args = append(args, "-no-reboot") // a reboot or a panic ends qemu
 	}

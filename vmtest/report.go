@@ -19,8 +19,9 @@ type report struct {
 
 type host struct {
 	Cloud *struct {
-		ServerID string `json:"server_id"`
-		Zone     string `json:"zone"`
+		ServerID       string `json:"server_id"`
+		Zone           string `json:"zone"`
+		CommercialType string `json:"commercial_type"`
 	} `json:"cloud"`
 }
 

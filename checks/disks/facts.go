@@ -3,6 +3,7 @@ package disks
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/vigie-agent/vigie/host"
@@ -76,6 +77,11 @@ func Gather(ctx context.Context, env *host.Env, opt Options) *Facts {
 		return f
 	}
 	f.Topology = t
+	for name, links := range readByID(ctx, env) {
+		if d := t.Devices[name]; d != nil {
+			d.Links = links
+		}
+	}
 	var resolve func(string) string
 	if env.Live() {
 		resolve = liveResolve
@@ -180,8 +186,8 @@ func classify(d *Device, md *scaleway.Metadata, scratch map[string]bool) (string
 	}
 	if md != nil {
 		for _, v := range md.SortedVolumes() {
-			if v.ID != "" && strings.Contains(d.Serial, v.ID) {
-				return volumeClass(v.VolumeType), "metadata volume " + v.ID + " is " + v.VolumeType
+			if id, ok := d.matchVolume(v.ID); ok {
+				return volumeClass(v.VolumeType), "metadata volume " + v.ID + " is " + v.VolumeType + " (" + id.ID + " from " + id.From + ")"
 			}
 		}
 		if strings.HasPrefix(d.Name, "nvme") && hasVolumeType(md, "scratch") {
@@ -189,12 +195,26 @@ func classify(d *Device, md *scaleway.Metadata, scratch map[string]bool) (string
 		}
 	}
 	if strings.EqualFold(d.Vendor, "SCW") {
-		return Block, "SCSI vendor SCW, model " + d.Model + ": a Scaleway block volume"
+		return scwModelClass(d.Model)
 	}
 	if strings.HasPrefix(d.Name, "nvme") {
 		return Local, "local NVMe disk"
 	}
 	return Local, "disk attached to the instance"
+}
+
+// scwModelClass reads the model of a SCSI disk of vendor SCW: l_ssd is a
+// local volume, b_ssd and sbs_* block volumes. A model vigie does not know
+// counts as local storage, whose check is the stricter.
+func scwModelClass(model string) (string, string) {
+	m := strings.ToLower(strings.TrimSpace(model))
+	switch {
+	case m == "l_ssd":
+		return Local, "SCSI vendor SCW, model l_ssd: a Scaleway local volume"
+	case m == "b_ssd" || strings.HasPrefix(m, "sbs_"):
+		return Block, "SCSI vendor SCW, model " + m + ": a Scaleway block volume"
+	}
+	return Local, fmt.Sprintf("SCSI vendor SCW, unknown model %q (not l_ssd, b_ssd or sbs_*): counted as local storage, the stricter check", model)
 }
 
 func volumeClass(t string) string {

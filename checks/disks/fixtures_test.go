@@ -110,6 +110,14 @@ var scenarios = []scenario{
 		status: map[string]checks.Status{IDBlock: checks.Fail, IDScratch: checks.Skip},
 	},
 	{
+		// Off the metadata, the SCW disks are classified by their model, and
+		// the NVMe disk is local storage.
+		name:   "scw-guest",
+		items:  []string{"filesystem /: clear", "filesystem /mnt/local: clear", "filesystem /mnt/block: clear", "filesystem /scratch: clear"},
+		chains: map[string]string{"/mnt/local": "sda (disk)", "/mnt/block": "sdb (disk)", "/scratch": "nvme0n1 (disk)"},
+		status: map[string]checks.Status{IDLocal: checks.Fail, IDBlock: checks.Fail, IDScratch: checks.Skip},
+	},
+	{
 		name:   "btrfs",
 		items:  []string{"filesystem /: clear", "filesystem /btr, /btr-sub: encrypted"},
 		chains: map[string]string{"/btr, /btr-sub": "(dm-crypt LUKS2 btr_crypt) > "},
@@ -144,6 +152,74 @@ func TestScalewayClassification(t *testing.T) {
 		for _, fi := range Evaluate(f) {
 			if fi.ID == tt.id && (fi.Status != tt.status || !strings.Contains(fi.Reason, tt.reason)) {
 				t.Errorf("%s: %s %s %q", tt.tree, fi.ID, fi.Status, fi.Reason)
+			}
+		}
+	}
+}
+
+// TestScalewayGuestTree: the tree captured in vmtest's Scaleway-like guest
+// (a SCSI l_ssd and a SCSI b_ssd volume whose page 0x80 serial qemu cut to
+// 36 characters, an NVMe disk), classified with each metadata fixture, or
+// without metadata by the disks' models.
+func TestScalewayGuestTree(t *testing.T) {
+	const (
+		local = "volume-63c4923f-42b5-4ec2-8bf2-e3ea49738f40"
+		block = "volume-a5529ffb-d461-4051-bd3a-e81e5399fa06"
+	)
+	for _, tt := range []struct {
+		meta  string            // "" for none
+		class map[string]string // disk -> class
+		why   map[string]string // disk -> substring of its Why
+		fails map[string]string // check id -> substring of its reason
+	}{
+		{
+			meta:  "dev1-s-scw-guest.json",
+			class: map[string]string{"sda": Local, "sdb": Block, "nvme0n1": Local},
+			why: map[string]string{
+				"sda": "metadata volume 63c4923f-42b5-4ec2-8bf2-e3ea49738f40 is l_ssd (" + local + " from vpd_pg83)",
+				"sdb": "metadata volume a5529ffb-d461-4051-bd3a-e81e5399fa06 is b_ssd (" + block + " from vpd_pg83)",
+			},
+			fails: map[string]string{IDLocal: "filesystem /mnt/local on local", IDBlock: "filesystem /mnt/block on block"},
+		},
+		{
+			meta:  "h100-scw-guest.json",
+			class: map[string]string{"sda": Local, "sdb": Block, "nvme0n1": Scratch},
+			why:   map[string]string{"sda": "model l_ssd", "sdb": "model b_ssd", "nvme0n1": "metadata lists scratch storage"},
+			fails: map[string]string{IDScratch: "filesystem /scratch on scratch", IDLocal: "filesystem /mnt/local on local", IDBlock: "filesystem /mnt/block on block"},
+		},
+		{
+			class: map[string]string{"sda": Local, "sdb": Block, "nvme0n1": Local},
+			why:   map[string]string{"sda": "model l_ssd: a Scaleway local volume", "sdb": "model b_ssd: a Scaleway block volume", "nvme0n1": "local NVMe disk"},
+			fails: map[string]string{IDLocal: "filesystem /scratch on local"},
+		},
+	} {
+		opt := Options{}
+		if tt.meta != "" {
+			body, err := os.ReadFile(filepath.Join("testdata/metadata", tt.meta))
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(body) }))
+			defer srv.Close()
+			opt.Metadata = scaleway.NewClient(srv.URL)
+		}
+		f := Gather(context.Background(), fixtureEnv(t, "scw-guest"), opt)
+		if f.Err != "" {
+			t.Fatal(f.Err)
+		}
+		got := map[string]*DiskInfo{}
+		for _, d := range f.Disks {
+			got[d.Name] = d
+		}
+		for name, class := range tt.class {
+			d := got[name]
+			if d == nil || d.Class != class || !strings.Contains(d.Why, tt.why[name]) {
+				t.Errorf("%s: %s: %+v, want %s with %q", tt.meta, name, d, class, tt.why[name])
+			}
+		}
+		for _, fi := range Evaluate(f) {
+			if want, ok := tt.fails[fi.ID]; ok && (fi.Status != checks.Fail || !strings.Contains(fi.Reason, want)) {
+				t.Errorf("%s: %s %s %q, want fail with %q", tt.meta, fi.ID, fi.Status, fi.Reason, want)
 			}
 		}
 	}

@@ -31,6 +31,9 @@ type Device struct {
 	Vendor    string
 	Model     string
 	Serial    string
+	WWID      string   // device/wwid: "t10.SCW     b_ssd           volume-...", "naa.6..."
+	VPDIDs    []string // the text identifiers of VPD page 0x83 (device/vpd_pg83)
+	Links     []string // names of its /dev/disk/by-id links
 	Removable bool
 	SizeBytes int64
 }
@@ -82,6 +85,17 @@ type Topology struct {
 
 const maxAttr = 4096
 
+// maxVPD fits any VPD page: a 4-byte header and up to 0xffff bytes.
+const maxVPD = 4 + 0xffff
+
+func (t *Topology) readRaw(dir, name string, max int64) []byte {
+	b, err := hostfs.ReadFile(t.ctx, filepath.Join(dir, name), hostfs.Spec{Max: max})
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
 func (t *Topology) readAttr(dir, name string) string {
 	b, err := hostfs.ReadFile(t.ctx, filepath.Join(dir, name), hostfs.Spec{Max: maxAttr})
 	if err != nil {
@@ -118,6 +132,11 @@ func ReadTopology(ctx context.Context, sysDir string) (*Topology, error) {
 		d.Vendor = t.readAttr(dir, "device/vendor")
 		d.Model = t.readAttr(dir, "device/model")
 		d.Serial = cmp.Or(t.readAttr(dir, "serial"), t.readAttr(dir, "device/serial"))
+		// The kernel gives a SCSI disk's wwid only for NAA, EUI-64, T10 and
+		// SCSI name designators (EINVAL otherwise): page 0x83 itself has
+		// them all.
+		d.WWID = t.readAttr(dir, "device/wwid")
+		d.VPDIDs = vpdIDs(t.readRaw(dir, "device/vpd_pg83", maxVPD))
 		d.Removable = t.readAttr(dir, "removable") == "1"
 		if n, err := strconv.ParseInt(t.readAttr(dir, "size"), 10, 64); err == nil {
 			d.SizeBytes = n * 512

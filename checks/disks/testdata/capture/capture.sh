@@ -19,9 +19,13 @@
 # Attributes copied, as regular files, from each block device or partition
 # directory: dev size removable ro partition start uevent dm/name dm/uuid
 # md/level md/array_state serial wwid queue/rotational, and from the
-# directory its `device` link points to: vendor model serial wwid. The
-# `device`, `slaves/*` and `holders/*` links are kept as relative symlinks.
-# A file over 64 KiB, one holding a NUL byte, or one that cannot be read is
+# directory its `device` link points to: vendor model serial wwid, and the
+# binary SCSI VPD pages vpd_pg80 (unit serial) and vpd_pg83 (device
+# identification) byte for byte. The `device`, `slaves/*` and `holders/*`
+# links are kept as relative symlinks, and so are the /dev/disk/by-id links
+# (dev/disk/by-id/NAME -> ../../sda: only their text is meant to be read,
+# they are kept though they dangle in the copy). A file over 64 KiB, one
+# holding a NUL byte (but the VPD pages), or one that cannot be read is
 # skipped. Symlinks that do not resolve inside OUTDIR/NAME are removed at the
 # end, and so are directories left empty (a checkout could not keep them).
 set -eu
@@ -51,6 +55,18 @@ copy_file() {
 		echo "capture.sh: skipped $1: binary" >&2
 		return 0
 	fi
+	mkdir -p "$(dirname "$out$1")"
+	cat "$tmp" >"$out$1"
+}
+
+# copy_bin ABS: copies one binary attribute (a VPD page) as it is.
+copy_bin() {
+	[ -f "$1" ] && [ ! -L "$1" ] || return 0
+	if ! head -c 65540 "$1" >"$tmp" 2>/dev/null; then
+		echo "capture.sh: skipped $1: read failed" >&2
+		return 0
+	fi
+	[ -s "$tmp" ] || return 0
 	mkdir -p "$(dirname "$out$1")"
 	cat "$tmp" >"$out$1"
 }
@@ -87,6 +103,9 @@ for link in /sys/block/* /sys/class/block/* /sys/dev/block/*; do
 		for a in vendor model serial wwid; do
 			copy_file "$parent/$a"
 		done
+		for a in vpd_pg80 vpd_pg83; do
+			copy_bin "$parent/$a"
+		done
 	fi
 	if [ -r "$dir/dev" ]; then
 		udev="/run/udev/data/b$(cat "$dir/dev")"
@@ -99,10 +118,15 @@ for a in sys_vendor product_name; do
 	copy_file "/sys/devices/virtual/dmi/id/$a"
 done
 
-# Drop links that leave the tree or dangle (repeat: links can chain).
+for l in /dev/disk/by-id/*; do
+	copy_link "$l"
+done
+
+# Drop links that leave the tree or dangle (repeat: links can chain), but
+# the by-id links, which name devices of /dev.
 while :; do
 	dropped=0
-	for l in $(find "$out" -type l); do
+	for l in $(find "$out" -path "$out/dev" -prune -o -type l -print); do
 		r=$(readlink -e "$l" || true)
 		case $r in
 		"$out"/*) ;;
