@@ -96,6 +96,7 @@ func runFirstBoot(t *testing.T, fb firstBoot) {
 	if fb.name == "binary" && statusErr == nil && strings.Contains(status, "status: done") {
 		checkPatchesInGuest(t, port, key, fb.installed)
 		checkDisksInGuest(t, port, key, fb.installed)
+		checkED25519OnlyHostKeys(t, port, key, fb.installed)
 	}
 
 	// Power off from inside; the collector writes the results disk on the way down.
