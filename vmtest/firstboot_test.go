@@ -52,7 +52,10 @@ func TestFirstBootPackage(t *testing.T) {
 }
 
 // TestFirstBootBinary: the same with packaging/cloud-init/binary.yaml, which
-// only drops the static binary in /usr/local/bin.
+// only drops the static binary in /usr/local/bin; then, in the running
+// guest, the patches checks against a local repository (a stale security
+// list among them), the disks, and ssh.host-keys with only the ED25519 host
+// key.
 func TestFirstBootBinary(t *testing.T) {
 	runFirstBoot(t, firstBoot{
 		name:        "binary",
