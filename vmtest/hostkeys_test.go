@@ -44,7 +44,7 @@ func checkED25519OnlyHostKeys(t *testing.T, port int, key sshKey, vigie string) 
 	}
 	defer run("sudo sh -c 'mv /root/vigie-hostkeys/* /etc/ssh/ && rmdir /root/vigie-hostkeys' && " + restart)
 
-	keyscan, ok := run("ssh-keyscan -T 20 127.0.0.1 2>/dev/null | awk '{print $2}' | sort -u")
+	keyscan, ok := run("ssh-keyscan -T 20 127.0.0.1 2>/dev/null | grep -v '^#' | awk '{print $2}' | sort -u")
 	if !ok {
 		return
 	}
