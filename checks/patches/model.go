@@ -31,7 +31,7 @@ type Facts struct {
 
 	IndexNewest time.Time // last successful refresh of the package index
 	// Indexes are the repositories' metadata one by one: the sources of
-	// security updates are judged on their own (indexStale).
+	// security updates are judged on their own (IndexStale).
 	Indexes     []IndexSource
 	IndexErr    string
 	Now         time.Time

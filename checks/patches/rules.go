@@ -19,11 +19,11 @@ const (
 	IDOSSupported     = "patches.os-supported"
 )
 
-// indexStale says why the package index cannot vouch for "nothing
+// IndexStale says why the package index cannot vouch for "nothing
 // pending", or "" when it can. Where the sources are known one by one, the
 // sources of security updates are judged, the oldest first: one list
 // refreshed today does not vouch for a security list a week old.
-func (f *Facts) indexStale() string {
+func (f *Facts) IndexStale() string {
 	if len(f.Indexes) > 0 {
 		judged := f.securitySources()
 		if len(judged) == 0 {
@@ -120,7 +120,7 @@ func pendingRule(pick func(Update) bool, what string) func(*Facts) checks.Result
 			list = []string{}
 		}
 		ev := []checks.Evidence{{Key: what, Value: list, Source: f.Source, Want: "none", OK: len(list) == 0}}
-		stale := f.indexStale()
+		stale := f.IndexStale()
 		if stale != "" {
 			ev = append(ev, checks.Evidence{Key: "index", Value: stale, Source: f.Manager})
 		}
@@ -188,7 +188,7 @@ func indexRule(f *Facts) checks.Result {
 	if f.Manager == "" {
 		return checks.Errorf("%s", f.UpdatesErr)
 	}
-	stale := f.indexStale()
+	stale := f.IndexStale()
 	ev := []checks.Evidence{{Key: "max_age", Value: f.MaxIndexAge.String(), Source: "patches.index_max_age", OK: true}}
 	if len(f.Indexes) == 0 && !f.IndexNewest.IsZero() {
 		ev = append(ev, checks.Evidence{Key: "refreshed", Value: f.IndexNewest.UTC().Format(time.RFC3339), Source: f.Manager, OK: stale == ""})
