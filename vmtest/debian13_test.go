@@ -21,7 +21,10 @@ import (
 // finding of the SSH, firewall, access, logging or disks areas is an error;
 // vigie's live probe sees the host key algorithms and auth methods the
 // OpenSSH client sees from outside, whose server KEXINIT offers
-// mlkem768x25519-sha256; vigie.service runs. Then `vigie fix --yes --only
+// mlkem768x25519-sha256; vigie.service runs. With the RSA and ECDSA host
+// keys moved aside and no HostKey line (cloud-init's ssh_genkeytypes:
+// [ed25519]), ssh-keyscan sees only ssh-ed25519 and ssh.host-keys passes;
+// the keys are put back. Then `vigie fix --yes --only
 // ssh,firewall` (harden.yaml's command) and checkHardened, as on Debian 12:
 // from outside and across a reboot; the hardened server still offers
 // ML-KEM first and no MODP or NIST-curve key exchange.
@@ -115,6 +118,9 @@ func TestDebian13(t *testing.T) {
 	if t.Failed() {
 		return
 	}
+	// Only the ED25519 host key file, no HostKey line: sshd skips its other
+	// default paths, and so does ssh.host-keys.
+	checkED25519OnlyHostKeys(t, g.port, g.key, "/usr/bin/vigie")
 
 	// The hardening path of harden.yaml, with the packaged binary.
 	if out := sh("sudo vigie fix --yes --only ssh,firewall; echo exit=$?"); strings.Count(out, "applied and verified") != 2 || !strings.Contains(out, "exit=0") {

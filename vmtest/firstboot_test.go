@@ -52,7 +52,10 @@ func TestFirstBootPackage(t *testing.T) {
 }
 
 // TestFirstBootBinary: the same with packaging/cloud-init/binary.yaml, which
-// only drops the static binary in /usr/local/bin.
+// only drops the static binary in /usr/local/bin; then, in the running
+// guest, the patches checks against a local repository (a stale security
+// list among them), the disks, and ssh.host-keys with only the ED25519 host
+// key.
 func TestFirstBootBinary(t *testing.T) {
 	runFirstBoot(t, firstBoot{
 		name:        "binary",
@@ -96,6 +99,7 @@ func runFirstBoot(t *testing.T, fb firstBoot) {
 	if fb.name == "binary" && statusErr == nil && strings.Contains(status, "status: done") {
 		checkPatchesInGuest(t, port, key, fb.installed)
 		checkDisksInGuest(t, port, key, fb.installed)
+		checkED25519OnlyHostKeys(t, port, key, fb.installed)
 	}
 
 	// Power off from inside; the collector writes the results disk on the way down.

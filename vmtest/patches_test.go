@@ -112,6 +112,34 @@ func checkPatchesInGuest(t *testing.T, port int, key sshKey, vigie string) {
 		t.Errorf("patches.index-fresh right after apt-get update: %+v", f)
 	}
 	t.Logf("patches in the guest: %s / %s", sec.Reason, all.Reason)
+	checkStaleSecurityList(t, port, key, vigie, steps[2].cmd)
+}
+
+// checkStaleSecurityList ages the security archive's list ten days while
+// the other list stays fresh: patches.index-fresh fails and names the
+// security source. The refresh command then puts the lists back.
+func checkStaleSecurityList(t *testing.T, port int, key sshKey, vigie, refresh string) {
+	t.Helper()
+	const list = "/var/lib/apt/lists/_srv_vigie-repo_dists_stable-security_Release"
+	if out, err := guestSSH(port, key, time.Minute, "sudo touch -d '10 days ago' "+list+" && ls -l --time-style=+%F /var/lib/apt/lists/*Release", nil); err != nil {
+		t.Errorf("age the security list: %v\n%s", err, out)
+		return
+	}
+	defer func() {
+		if out, err := guestSSH(port, key, 3*time.Minute, refresh, nil); err != nil {
+			t.Errorf("refresh the lists again: %v\n%s", err, out)
+		}
+	}()
+	rep, ok := guestCheck(t, port, key, vigie+" check --only patches --json")
+	if !ok {
+		return
+	}
+	f, ok := rep.finding("patches.index-fresh")
+	if !ok || f.Status != "fail" || !strings.Contains(f.Reason, "the security source Debian/Debian-Security stable-security ("+list+") is 10 days old") {
+		t.Errorf("patches.index-fresh with a security list ten days old and a fresh stable list: %+v", f)
+		return
+	}
+	t.Logf("stale security list: %s", f.Reason)
 }
 
 // guestCheck runs `vigie check ... --json` in the guest as root, expects

@@ -43,7 +43,7 @@ var rules = []checks.Rule[*Facts]{
 	}, Eval: autoRule},
 	{Meta: checks.Meta{
 		ID: IDIndexFresh, Title: "The package index is recent enough to trust", Severity: checks.Medium,
-		Rationale:  "The package manager only knows the updates published before its last refresh: with an index a month old, \"nothing pending\" means nothing. vigie never refreshes it itself unless patches.refresh is set, so a check does not touch the network.",
+		Rationale:  "The package manager only knows the updates published before its last refresh: with an index a month old, \"nothing pending\" means nothing. Each source is judged on its own, so one list refreshed today does not hide a security list a week old: on apt the security archives (a Release file whose Label or Origin is Debian-Security, or whose suite ends in -security, as Ubuntu's pockets do), on dnf and zypper every enabled repository; the oldest counts and is named, and an apt host with no security archive fails. vigie never refreshes it itself unless patches.refresh is set, so a check does not touch the network.",
 		ManualFix:  "Refresh it (`apt-get update`, `dnf makecache`, `zypper refresh`) and make sure the timer that does it daily runs (apt-daily.timer, dnf-makecache.timer).",
 		References: []checks.Reference{updateDuty},
 	}, Eval: indexRule},

@@ -141,7 +141,7 @@ func gatherDnf(ctx context.Context, env *host.Env, opt Options, f *Facts) {
 	}
 	allUps, _ := ParseCheckUpdate(all)
 	f.Updates = mergeSecurity(allUps, secUps)
-	f.IndexNewest, f.IndexErr = dnfIndexTime(env)
+	f.Indexes, f.IndexNewest, f.IndexErr = rpmIndexes(ctx, env)
 	f.Auto = dnfAuto(ctx, env)
 	out, err := env.Cmd.Run(ctx, "dnf", "-q", "needs-restarting", "-r")
 	switch code := host.ExitCode(err); {

@@ -112,8 +112,8 @@ func gatherApt(ctx context.Context, env *host.Env, opt Options, f *Facts) {
 		}
 		f.Auto = aptAuto(ctx, env, cfg, err)
 	})
-	t, msg := aptIndexTime(env)
-	f.IndexNewest = t
+	var msg string
+	f.Indexes, f.IndexNewest, msg = aptIndexes(ctx, env)
 	if f.IndexErr == "" {
 		f.IndexErr = msg
 	}

@@ -1,6 +1,7 @@
 package patches
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/vigie-agent/vigie/internal/fuzzseed"
@@ -75,6 +76,33 @@ func FuzzParseZypperXML(f *testing.F) {
 		ups, err := ParseZypperXML(b)
 		if err != nil && len(ups) > 0 {
 			t.Fatal("updates returned with an error")
+		}
+	})
+}
+
+func FuzzParseRelease(f *testing.F) {
+	fuzzseed.Files(f, "testdata/apt/lists/*Release")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := ParseRelease(b)
+		for _, v := range []string{r.Origin, r.Label, r.Suite, r.Codename} {
+			if strings.ContainsAny(v, "\n\r") || v != strings.TrimSpace(v) {
+				t.Fatalf("field %q not one trimmed line", v)
+			}
+		}
+		if r.Name() == "" && (r.Origin != "" || r.Suite != "") {
+			t.Fatalf("no name for %+v", r)
+		}
+	})
+}
+
+func FuzzParseRepoFile(f *testing.F) {
+	f.Add([]byte(rockyRepo))
+	f.Add([]byte("[main]\nenabled=0\n[a]\nenabled = no\n[b]\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for id := range ParseRepoFile(b) {
+			if id == "" || id == "main" || strings.Contains(id, "\n") {
+				t.Fatalf("bad repository id %q", id)
+			}
 		}
 	})
 }

@@ -30,6 +30,9 @@ type Facts struct {
 	UpdatesErr string
 
 	IndexNewest time.Time // last successful refresh of the package index
+	// Indexes are the repositories' metadata one by one: the sources of
+	// security updates are judged on their own (IndexStale).
+	Indexes     []IndexSource
 	IndexErr    string
 	Now         time.Time
 	MaxIndexAge time.Duration

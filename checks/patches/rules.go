@@ -2,6 +2,7 @@ package patches
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -18,9 +19,22 @@ const (
 	IDOSSupported     = "patches.os-supported"
 )
 
-// indexStale says why the package index cannot vouch for "nothing
-// pending", or "" when it can.
-func (f *Facts) indexStale() string {
+// IndexStale says why the package index cannot vouch for "nothing
+// pending", or "" when it can. Where the sources are known one by one, the
+// sources of security updates are judged, the oldest first: one list
+// refreshed today does not vouch for a security list a week old.
+func (f *Facts) IndexStale() string {
+	if len(f.Indexes) > 0 {
+		judged := f.securitySources()
+		if len(judged) == 0 {
+			return fmt.Sprintf("no source of security updates is configured: none of the %d lists under /var/lib/apt/lists is a security archive (Label or Origin Debian-Security, a suite ending in -security)", len(f.Indexes))
+		}
+		old := judged[0]
+		if age := f.Now.Sub(old.Fetched); age > f.MaxIndexAge {
+			return fmt.Sprintf("%s %s (%s) is %s old (refreshed %s)", f.sourceWord(), old.Name, old.File, roundAge(age), old.Fetched.UTC().Format(time.RFC3339))
+		}
+		return ""
+	}
 	if f.IndexNewest.IsZero() {
 		if f.IndexErr != "" {
 			return f.IndexErr
@@ -31,6 +45,27 @@ func (f *Facts) indexStale() string {
 		return fmt.Sprintf("the package index is %s old (refreshed %s)", roundAge(age), f.IndexNewest.UTC().Format(time.RFC3339))
 	}
 	return ""
+}
+
+// sourceWord names what is judged: apt's security archive, or any
+// repository of dnf and zypper.
+func (f *Facts) sourceWord() string {
+	if f.Manager == "apt" {
+		return "the security source"
+	}
+	return "the repository"
+}
+
+// securitySources are the sources of security updates, oldest first.
+func (f *Facts) securitySources() []IndexSource {
+	var out []IndexSource
+	for _, s := range f.Indexes {
+		if s.Security {
+			out = append(out, s)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Fetched.Before(out[j].Fetched) })
+	return out
 }
 
 func roundAge(d time.Duration) string {
@@ -85,7 +120,7 @@ func pendingRule(pick func(Update) bool, what string) func(*Facts) checks.Result
 			list = []string{}
 		}
 		ev := []checks.Evidence{{Key: what, Value: list, Source: f.Source, Want: "none", OK: len(list) == 0}}
-		stale := f.indexStale()
+		stale := f.IndexStale()
 		if stale != "" {
 			ev = append(ev, checks.Evidence{Key: "index", Value: stale, Source: f.Manager})
 		}
@@ -153,13 +188,33 @@ func indexRule(f *Facts) checks.Result {
 	if f.Manager == "" {
 		return checks.Errorf("%s", f.UpdatesErr)
 	}
-	stale := f.indexStale()
+	stale := f.IndexStale()
 	ev := []checks.Evidence{{Key: "max_age", Value: f.MaxIndexAge.String(), Source: "patches.index_max_age", OK: true}}
-	if !f.IndexNewest.IsZero() {
+	if len(f.Indexes) == 0 && !f.IndexNewest.IsZero() {
 		ev = append(ev, checks.Evidence{Key: "refreshed", Value: f.IndexNewest.UTC().Format(time.RFC3339), Source: f.Manager, OK: stale == ""})
+	}
+	for _, s := range f.Indexes {
+		e := checks.Evidence{Subject: s.Name, Key: "refreshed", Value: s.Fetched.UTC().Format(time.RFC3339), File: s.File, Source: f.Manager,
+			Want: "within " + f.MaxIndexAge.String(), OK: f.Now.Sub(s.Fetched) <= f.MaxIndexAge}
+		if !s.Security {
+			e.Want, e.OK = "not judged: no security updates come from it", true
+		}
+		ev = append(ev, e)
 	}
 	if stale != "" {
 		return checks.Failf("%s: pending updates published since are unknown", stale).With(ev...)
+	}
+	if sec := f.securitySources(); len(sec) > 0 {
+		names := make([]string, 0, len(sec))
+		for _, s := range sec {
+			names = append(names, s.Name)
+		}
+		what := "the sources of security updates"
+		if f.Manager != "apt" {
+			what = "the enabled repositories"
+		}
+		return checks.Passf("%s were refreshed within %s, the oldest %s ago: %s",
+			what, f.MaxIndexAge, roundAge(f.Now.Sub(sec[0].Fetched)), checks.Abridge(names, 5, ", ")).With(ev...)
 	}
 	return checks.Passf("the package index was refreshed %s ago", roundAge(f.Now.Sub(f.IndexNewest))).With(ev...)
 }

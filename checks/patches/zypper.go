@@ -92,5 +92,5 @@ func gatherZypper(ctx context.Context, env *host.Env, opt Options, f *Facts) {
 		}
 	}
 	f.Updates = ps
-	f.IndexNewest, f.IndexErr = dnfIndexTime(env)
+	f.Indexes, f.IndexNewest, f.IndexErr = rpmIndexes(ctx, env)
 }

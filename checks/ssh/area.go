@@ -38,7 +38,7 @@ var rules = []checks.Rule[*Facts]{
 	}, Eval: pubkeyAlgorithms},
 	{Meta: checks.Meta{
 		ID: IDHostKeys, Title: "Only ED25519 host keys are configured and present", Severity: checks.Medium, Remediation: &checks.Remediation{ID: "ssh", Destructive: false},
-		Rationale:  "Every host key sshd loads is offered to clients; an RSA or ECDSA host key keeps weaker algorithms in every handshake and gives an attacker another key to target. One ED25519 host key is enough for every current client.",
+		Rationale:  "Every host key sshd loads is offered to clients; an RSA or ECDSA host key keeps weaker algorithms in every handshake and gives an attacker another key to target. One ED25519 host key is enough for every current client. Where no HostKey line is written, sshd tries its default paths (RSA, ECDSA, ED25519) and skips those without a file, as an image that generated only an ED25519 key leaves them: those are not findings; a key a HostKey line names and that is missing is, since sshd logs it as an error.",
 		ManualFix:  "Generate a key if missing (`ssh-keygen -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key`), set `HostKey /etc/ssh/ssh_host_ed25519_key` as the only HostKey line, remove the other key files, run `sshd -t`, reload sshd. Clients that pinned the old keys will see the ED25519 one.",
 		References: []checks.Reference{bestPractice, transit},
 	}, Eval: hostKeys},

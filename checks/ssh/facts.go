@@ -60,6 +60,12 @@ type HostKey struct {
 	Path string
 	Type string
 	Err  string
+	// Default says no HostKey keyword is in the configuration, so the path
+	// is one of the defaults sshd fills in (servconf.c does so only when
+	// no HostKey was read). sshd skips such a path whose file is absent
+	// without a word, where a missing key a HostKey line names is an error
+	// ("Unable to load host key").
+	Default bool
 }
 
 // KeyFile is one authorized_keys file of one account.
@@ -166,7 +172,7 @@ func gather(ctx context.Context, env *host.Env, opt Options, sock *units.Socket)
 	if f.Source == "sshd -T" && files != nil && len(files.Matches) > 0 {
 		wg.Go(func() { f.Contexts = userContexts(ctx, env, opt, f.Accounts) })
 	}
-	wg.Go(func() { f.HostKeys = readHostKeys(ctx, env, f.Global["hostkey"]) })
+	wg.Go(func() { f.HostKeys = readHostKeys(ctx, env, f.Global["hostkey"], defaultHostKeys(files)) })
 	if opt.Probe {
 		wg.Go(func() { f.Probes = reconcileProbes(ctx, early, ProbeTargets(f.Listening()), opt) })
 	} else {
@@ -220,10 +226,32 @@ func userContexts(ctx context.Context, env *host.Env, opt Options, accounts []Ac
 // under 13 KiB.
 var hostKeySpec = hostfs.Spec{Max: 64 << 10}
 
-func readHostKeys(ctx context.Context, env *host.Env, paths []string) []HostKey {
+// defaultHostKeys reports whether sshd uses its default host key paths: no
+// file it reads has a HostKey line. Unknown files (they could not be read)
+// count as configured, so a missing key stays a finding.
+func defaultHostKeys(files *ConfigFiles) bool {
+	if files == nil {
+		return false
+	}
+	for _, d := range files.Global {
+		if d.Keyword == "hostkey" {
+			return false
+		}
+	}
+	for _, m := range files.Matches {
+		for _, d := range m.Directives {
+			if d.Keyword == "hostkey" {
+				return false // sshd refuses it there; not a default either
+			}
+		}
+	}
+	return true
+}
+
+func readHostKeys(ctx context.Context, env *host.Env, paths []string, defaulted bool) []HostKey {
 	out := make([]HostKey, 0, len(paths))
 	for _, p := range paths {
-		hk := HostKey{Path: p}
+		hk := HostKey{Path: p, Default: defaulted}
 		if pub, err := env.ReadFile(ctx, p+".pub", hostKeySpec); err == nil {
 			if k, _, _, _, err := xssh.ParseAuthorizedKey(pub); err == nil {
 				hk.Type = k.Type()

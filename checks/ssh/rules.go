@@ -169,23 +169,26 @@ func hostKeys(f *Facts) checks.Result {
 	}
 	var ev []checks.Evidence
 	var bad []string
-	good := 0
+	good, absent := 0, 0
 	for _, hk := range f.HostKeys {
 		ok := hk.Err == "" && IsED25519(hk.Type)
 		e := checks.Evidence{Subject: hk.Path, Key: "type", Value: hk.Type, Want: "ssh-ed25519", Source: f.Source, OK: ok}
 		if hk.Err != "" {
 			e.Value = hk.Err
 		}
-		if f.Files != nil {
-			for _, d := range f.Files.Global {
-				if d.Keyword == "hostkey" && d.Value() == hk.Path {
-					e.File, e.Line = d.File, d.Line
-					break
-				}
-			}
+		where := "configured"
+		if d, found := f.hostKeyLine(hk.Path); found {
+			e.File, e.Line = d.File, d.Line
+			where = fmt.Sprintf("configured by %s:%d", d.File, d.Line)
 		}
-		ev = append(ev, e)
 		switch {
+		case hk.Default && hk.Err == "missing":
+			// sshd's default path, skipped by sshd without a word.
+			e.Value, e.OK = "default path, file absent: not loaded by sshd", true
+			absent++
+		case hk.Err == "missing":
+			e.Value = where + ", missing"
+			bad = append(bad, fmt.Sprintf("%s is %s but missing", hk.Path, where))
 		case hk.Err != "":
 			bad = append(bad, fmt.Sprintf("%s is configured but %s", hk.Path, hk.Err))
 		case !ok:
@@ -193,6 +196,7 @@ func hostKeys(f *Facts) checks.Result {
 		default:
 			good++
 		}
+		ev = append(ev, e)
 	}
 	if good == 0 {
 		bad = append(bad, "no ED25519 host key is configured and present")
@@ -200,7 +204,23 @@ func hostKeys(f *Facts) checks.Result {
 	if len(bad) > 0 {
 		return checks.Failf("%s", strings.Join(bad, "; ")).With(ev...)
 	}
+	if absent > 0 {
+		return checks.Passf("%d host key(s), all ED25519 (%d default path(s) without a file, which sshd does not load)", good, absent).With(ev...)
+	}
 	return checks.Passf("%d host key(s), all ED25519", good).With(ev...)
+}
+
+// hostKeyLine finds the HostKey line that configures path.
+func (f *Facts) hostKeyLine(path string) (Directive, bool) {
+	if f.Files == nil {
+		return Directive{}, false
+	}
+	for _, d := range f.Files.Global {
+		if d.Keyword == "hostkey" && d.Value() == path {
+			return d, true
+		}
+	}
+	return Directive{}, false
 }
 
 func authorizedKeys(f *Facts) checks.Result {

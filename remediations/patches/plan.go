@@ -80,7 +80,7 @@ func BuildPlan(ctx context.Context, env *host.Env, f *patchcheck.Facts, opt Opti
 	if err != nil {
 		return nil, err
 	}
-	if stale := staleIndex(f); stale != "" {
+	if stale := f.IndexStale(); stale != "" {
 		p.Notes = append(p.Notes, "The package index may be stale ("+stale+"): updates published since are not in this plan. Set patches.refresh: true to refresh it first.")
 	}
 	if p.Empty() {
@@ -100,16 +100,6 @@ func BuildPlan(ctx context.Context, env *host.Env, f *patchcheck.Facts, opt Opti
 		p.Notes = append(p.Notes, "vigie never reboots (patches.reboot: never): if the updates need one, patches.reboot-required says so.")
 	}
 	return p, nil
-}
-
-func staleIndex(f *patchcheck.Facts) string {
-	if f.IndexNewest.IsZero() {
-		return f.IndexErr
-	}
-	if age := f.Now.Sub(f.IndexNewest); age > f.MaxIndexAge {
-		return "refreshed " + f.IndexNewest.UTC().Format(time.RFC3339)
-	}
-	return ""
 }
 
 // securityUpdates splits the pending security updates into those to
