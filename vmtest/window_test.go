@@ -78,13 +78,20 @@ func (s *ptySession) waitFor(t *testing.T, want string, within time.Duration) {
 }
 
 // checkConfirmWindow: `sudo vigie fix --only ssh` from the operator's SSH
-// session (sudo drops SSH_CONNECTION) waits for a confirmation. The
-// operator's session is cut right after the prompt and vigie is killed with
-// -9, so nothing of vigie's own process is left to undo the change: the
-// revert armed before the change, a transient systemd timer, undoes it at
-// the end of the window. A second fix is confirmed from another session
-// with `vigie fix --confirm`: it is kept, and its timer is gone. The
-// host is left with that confirmed run applied.
+// session (sudo drops SSH_CONNECTION) waits for a confirmation, five times:
+//  1. the session is cut right after the prompt and vigie killed with -9,
+//     so nothing of vigie's own process is left to undo the change: the
+//     revert armed before the change, a transient systemd timer, undoes
+//     it at the end of the window;
+//  2. a service cycle that remediates ssh runs while the fix waits and
+//     leaves the host to it; the change is confirmed from another session
+//     with `vigie fix --confirm`: kept, its timer and boot job gone;
+//  3. Ctrl-C at the prompt, and 4. the session cut with vigie alive
+//     (SIGHUP through sudo): vigie undoes the change itself, at once;
+//  5. a hard reset at the prompt: the transient timer is gone with /run,
+//     and the boot job left beside it undoes the change at boot.
+//
+// The host is left with every run undone.
 func checkConfirmWindow(t *testing.T, g *guest) {
 	t.Helper()
 	start := time.Now()
