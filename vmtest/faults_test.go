@@ -11,7 +11,8 @@ import (
 )
 
 // faultsAll is the variable `make vmtest-faults` sets: the whole matrix,
-// on both suites. Without it CI runs a representative part on Debian 13.
+// on both suites, and the whole disks matrix of TestFixPatchesDisks.
+// Without it CI runs a representative part of each.
 const faultsAll = "VIGIE_VMTEST_FAULTS"
 
 // fault is one way a fix is interrupted: vigie kills itself with SIGKILL
