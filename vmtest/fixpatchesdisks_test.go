@@ -205,12 +205,6 @@ func disksFaultMatrix(t *testing.T, g *guest, vigie, conf string, all bool) {
 			`echo "/scratch: $(findmnt -n -o SOURCE,FSTYPE /scratch)"; echo "swap: $(swapon --show=NAME,TYPE --noheadings)"; `+
 			`echo "crypt: $(dmsetup ls --target crypt | sed "s/[[:space:]].*//")"'`, nil)
 	}
-	login := func(when string) {
-		t.Helper()
-		if out, err := guestSSH(g.port, g.key, 2*time.Minute, "true", nil); err != nil {
-			t.Fatalf("%s: the ED25519 key no longer logs in from outside: %v\n%s\n%s", when, err, out, g.v.consoleTail(20))
-		}
-	}
 	// A reboot closes the LUKS data disk, which the test opened by hand.
 	reboot := func() {
 		t.Helper()
@@ -238,13 +232,13 @@ func disksFaultMatrix(t *testing.T, g *guest, vigie, conf string, all bool) {
 			reboot()
 			rebooted = true
 		}
-		login(name)
+		g.mustLogIn(name)
 		checked++
 		out = g.sh("sudo "+vigie+" undo --config "+conf+"; echo exit=$?", nil)
 		if !strings.Contains(out, "interrupted before it finished") || !strings.Contains(out, "exit=0") {
 			t.Errorf("%s: vigie undo did not revert the interrupted run:\n%s", name, out)
 		}
-		login(name + ", then vigie undo")
+		g.mustLogIn(name + ", then vigie undo")
 		if got := state(); got != before {
 			t.Errorf("%s, then vigie undo: the disks are not as they were:\n%s", name, diffLines(before, got))
 		}
@@ -254,7 +248,7 @@ func disksFaultMatrix(t *testing.T, g *guest, vigie, conf string, all bool) {
 		// The restored fstab names the clear filesystem and swap by UUID,
 		// without nofail: the next boot must find them.
 		reboot()
-		login("a reboot on the restored fstab")
+		g.mustLogIn("a reboot on the restored fstab")
 		if got := state(); got != before {
 			t.Errorf("after a reboot on the restored fstab, the disks are not as they were:\n%s", diffLines(before, got))
 		}
