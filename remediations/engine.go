@@ -49,7 +49,8 @@ type Action struct {
 	// made it: the revert of an interrupted run and `vigie undo` run
 	// these instead (a filesystem erased by a run killed half way is made
 	// again with its UUID, so the restored fstab finds it). Where Undo is
-	// nil, a rollback runs them too.
+	// nil, a rollback runs them too. A leading "-" on argv[0] means a
+	// failure of that line is ignored, as in Plan.Settle.
 	Revert [][]string
 }
 
@@ -93,6 +94,22 @@ type Plan struct {
 	// Commit makes a verified change durable beyond files (schedule a
 	// reboot). A failure still reverts the files.
 	Commit func(ctx context.Context) error
+	// Settle is command lines that bring the host back in line with the
+	// files a revert restores, whatever step the run had reached, a
+	// reboot included: a reboot between the file writes and the run's
+	// end lets the system act on the new files (systemd opens crypttab's
+	// devices and makes filesystems on them), which no journaled action
+	// records. They are written in the journal with the backups, before
+	// any file changes, and the revert of an interrupted run and undo run
+	// them in order, after disabling the run's units and before the
+	// actions' reverts; so each must be idempotent, and right on a host
+	// the run left untouched. A leading "-" on argv[0] means a failure of
+	// that line is ignored (like systemd's ExecStart=-: stopping a unit
+	// that may not exist); any other failure stops the revert, and the run
+	// stays as it is, to be reverted by the next attempt. A rollback in
+	// the process that made the run does not run them: it knows which
+	// steps happened, and no reboot came between.
+	Settle [][]string
 }
 
 // Empty reports whether the plan changes nothing.
@@ -125,7 +142,11 @@ type Manifest struct {
 	Enabled []EnabledUnit `json:"enabled,omitempty"`
 	// Journal lists every action started, with how to revert it.
 	Journal []JournalAction `json:"journal,omitempty"`
-	Error   string          `json:"error,omitempty"`
+	// Settle is the plan's Settle, run by the revert of an interrupted
+	// run and by undo before the journal's reverts. Journals of older
+	// versions have none.
+	Settle [][]string `json:"settle,omitempty"`
+	Error  string     `json:"error,omitempty"`
 
 	done int // actions completed in this process, for rollback
 	// activated says the plan's Activate ran (or began) in this process:
@@ -185,7 +206,7 @@ func (e *Engine) Apply(ctx context.Context, p *Plan) (string, error) {
 	if run == "" {
 		run = NewRunID()
 	}
-	m := &Manifest{Run: run, Area: p.Area, State: StateApplying, Started: time.Now().UTC()}
+	m := &Manifest{Run: run, Area: p.Area, State: StateApplying, Started: time.Now().UTC(), Settle: p.Settle}
 	dir := filepath.Join(e.Dir, run)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return run, fmt.Errorf("create %s: %w", dir, err)
@@ -424,7 +445,9 @@ func (e *Engine) Runs() ([]*Manifest, error) {
 	return out, nil
 }
 
-// runRevert runs the command lines of one action's revert, in order.
+// runRevert runs the command lines of one action's revert, or a run's
+// Settle, in order. A line whose argv[0] begins with "-" may fail: its
+// failure is ignored and the next line runs.
 func (e *Engine) runRevert(ctx context.Context, cmds [][]string) error {
 	run := e.Run
 	if run == nil {
@@ -437,9 +460,22 @@ func (e *Engine) runRevert(ctx context.Context, cmds [][]string) error {
 		if len(argv) == 0 {
 			continue
 		}
-		if err := run(ctx, argv); err != nil {
+		name, mayFail := strings.CutPrefix(argv[0], "-")
+		if name == "" {
+			continue
+		}
+		if err := run(ctx, append([]string{name}, argv[1:]...)); err != nil && !mayFail {
 			return err
 		}
+	}
+	return nil
+}
+
+// settle runs a run's Settle lines, before its journaled actions are
+// reverted.
+func (e *Engine) settle(ctx context.Context, m *Manifest) error {
+	if err := e.runRevert(ctx, m.Settle); err != nil {
+		return fmt.Errorf("settle: %w", err)
 	}
 	return nil
 }
@@ -477,8 +513,10 @@ const RevertTimeout = 5 * time.Minute
 // Recover reverts every run left in the applying state by a crash, and
 // reactivates through activate (by area). It returns what it reverted.
 // The units such a run enabled are disabled before its files come back
-// (a unit file among them must still be there to be disabled); when that
-// fails the run stays as it is, to be reverted by the next attempt.
+// (a unit file among them must still be there to be disabled), then its
+// Settle lines run, then the reverts of its journaled actions; when one
+// of those fails the run stays as it is, to be reverted by the next
+// attempt.
 func (e *Engine) Recover(ctx context.Context, activate func(ctx context.Context, area string) error) ([]string, error) {
 	runs, err := e.Runs()
 	if err != nil {
@@ -491,6 +529,9 @@ func (e *Engine) Recover(ctx context.Context, activate func(ctx context.Context,
 			continue
 		}
 		err := e.disableUnits(ctx, m)
+		if err == nil {
+			err = e.settle(ctx, m)
+		}
 		if err == nil {
 			err = e.revertJournal(ctx, m)
 		}
@@ -514,8 +555,9 @@ func (e *Engine) Recover(ctx context.Context, activate func(ctx context.Context,
 }
 
 // Undo reverts an applied run (the newest when run is ""): it disables
-// the units the run enabled, then restores its files. A failure to disable
-// leaves the run applied, files untouched, so undo can be asked again.
+// the units the run enabled, runs its Settle lines and its actions'
+// reverts, then restores its files. A failure before the files leaves
+// the run applied, files untouched, so undo can be asked again.
 //
 // It runs to its end even when ctx is cancelled (an operator's Ctrl-C
 // during the confirm window is what asks for it), within RevertTimeout.
@@ -543,6 +585,9 @@ func (e *Engine) Undo(ctx context.Context, run string, activate func(ctx context
 		return m, fmt.Errorf("run %s is %s, not applied: nothing to undo", m.Run, m.State)
 	}
 	if err := e.disableUnits(ctx, m); err != nil {
+		return m, err
+	}
+	if err := e.settle(ctx, m); err != nil {
 		return m, err
 	}
 	if err := e.revertJournal(ctx, m); err != nil {

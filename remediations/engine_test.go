@@ -522,3 +522,95 @@ func TestRecoverRunsJournaledReverts(t *testing.T) {
 		})
 	}
 }
+
+// TestSettle: the revert of an interrupted run and undo run the plan's
+// Settle lines, recorded with the backups, in order and before the
+// reverts of the journaled actions (newest first); a line marked "-" may
+// fail, any other failure stops the revert before the files, and the run
+// stays as it was, to be reverted by the next attempt. A journal of an
+// older version has no Settle lines and reverts as before.
+func TestSettle(t *testing.T) {
+	tests := []struct {
+		name    string
+		settle  [][]string
+		wantRan string
+		wantErr string
+	}{
+		{name: "in order, before the reverts", settle: [][]string{{"stop", "a"}, {"remake", "b"}},
+			wantRan: "stop a, remake b, revert y, revert x"},
+		{name: "a failure of a - line is ignored", settle: [][]string{{"-fail", "a"}, {"remake", "b"}},
+			wantRan: "fail a, remake b, revert y, revert x"},
+		{name: "another failure stops the revert", settle: [][]string{{"-stop", "a"}, {"fail", "b"}, {"remake", "c"}},
+			wantRan: "stop a, fail b", wantErr: "settle: fail b: boom"},
+		{name: "an older journal without settle lines", wantRan: "revert y, revert x"},
+	}
+	for _, how := range []string{"recover", "undo"} {
+		for _, tt := range tests {
+			t.Run(how+", "+tt.name, func(t *testing.T) {
+				f := newFixture(t)
+				n := 0
+				p := f.plan(&n, nil, nil, nil)
+				p.Settle = tt.settle
+				nop := func(context.Context) error { return nil }
+				p.Actions = []Action{
+					{What: "x", Do: nop, Revert: [][]string{{"revert", "x"}}},
+					{What: "y", Do: nop, Revert: [][]string{{"revert", "y"}}},
+				}
+				e := &Engine{Dir: f.state}
+				run, err := e.Apply(context.Background(), p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				runs, _ := e.Runs()
+				if !slices.EqualFunc(runs[0].Settle, tt.settle, slices.Equal) {
+					t.Fatalf("journaled settle lines %q, want %q", runs[0].Settle, tt.settle)
+				}
+				want := StateApplied
+				if how == "recover" {
+					// As a crash leaves it.
+					want = StateApplying
+					runs[0].State = StateApplying
+					if err := e.save(runs[0]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var ran []string
+				e.Run = func(_ context.Context, argv []string) error {
+					ran = append(ran, strings.Join(argv, " "))
+					if argv[0] == "fail" {
+						return errors.New(strings.Join(argv, " ") + ": boom")
+					}
+					return nil
+				}
+				if how == "recover" {
+					_, err = e.Recover(context.Background(), nil)
+				} else {
+					_, err = e.Undo(context.Background(), run, nil)
+				}
+				if got := strings.Join(ran, ", "); got != tt.wantRan {
+					t.Errorf("ran %q, want %q", got, tt.wantRan)
+				}
+				runs, _ = e.Runs()
+				if tt.wantErr != "" {
+					if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+						t.Errorf("err = %v, want %q", err, tt.wantErr)
+					}
+					if runs[0].State != want {
+						t.Errorf("state after the failed revert: %s, want %s", runs[0].State, want)
+					}
+					if b, _ := os.ReadFile(f.existing); string(b) != "Setting new\n" {
+						t.Errorf("files restored by a failed revert: %q", b)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if runs[0].State == want {
+					t.Errorf("state after the revert still %s", want)
+				}
+				f.assertUntouched(t)
+			})
+		}
+	}
+}

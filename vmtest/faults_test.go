@@ -11,7 +11,8 @@ import (
 )
 
 // faultsAll is the variable `make vmtest-faults` sets: the whole matrix,
-// on both suites. Without it CI runs a representative part on Debian 13.
+// on both suites, and the whole disks matrix of TestFixPatchesDisks.
+// Without it CI runs a representative part of each.
 const faultsAll = "VIGIE_VMTEST_FAULTS"
 
 // fault is one way a fix is interrupted: vigie kills itself with SIGKILL
@@ -74,12 +75,6 @@ func faultMatrix(t *testing.T, g *guest, vigie string, all bool) {
 			`find /etc/ssh /etc/vigie /etc/systemd/system -xdev -type l -printf "%p -> %l\n" 2>/dev/null | sort; `+
 			`find /etc/ssh /etc/vigie /etc/systemd/system -xdev -type f -exec sha256sum {} + 2>/dev/null | sort'`, nil)
 	}
-	login := func(when string) {
-		t.Helper()
-		if out, err := guestSSH(g.port, g.key, 2*time.Minute, "true", nil); err != nil {
-			t.Fatalf("%s: the ED25519 key no longer logs in from outside: %v\n%s\n%s", when, err, out, g.v.consoleTail(20))
-		}
-	}
 	before := state()
 	injected, checked := 0, 0
 	for _, f := range faults {
@@ -99,13 +94,13 @@ func faultMatrix(t *testing.T, g *guest, vigie string, all bool) {
 		if f.reboot {
 			g.reboot()
 		}
-		login(name)
+		g.mustLogIn(name)
 		checked++
 		out = g.sh("sudo "+vigie+" undo; echo exit=$?", nil)
 		if !strings.Contains(out, "interrupted before it finished") || !strings.Contains(out, "exit=0") {
 			t.Errorf("%s: vigie undo did not revert the interrupted run:\n%s", name, out)
 		}
-		login(name + ", then vigie undo")
+		g.mustLogIn(name + ", then vigie undo")
 		if got := state(); got != before {
 			t.Errorf("%s, then vigie undo: the host is not as it was:\n%s", name, diffLines(before, got))
 		}
@@ -118,7 +113,7 @@ func faultMatrix(t *testing.T, g *guest, vigie string, all bool) {
 		t.Errorf("two fixes at once: want one refused by the lock and one applied:\n%s", out)
 	}
 	injected++
-	login("two fixes at once")
+	g.mustLogIn("two fixes at once")
 	g.sh("sudo "+vigie+" undo", nil)
 	if got := state(); got != before {
 		t.Errorf("two fixes at once, then vigie undo: the host is not as it was:\n%s", diffLines(before, got))
@@ -133,7 +128,7 @@ func faultMatrix(t *testing.T, g *guest, vigie string, all bool) {
 		t.Errorf("a configuration sshd cannot start on: the fix did not refuse it:\n%s", tailLines(out, 15))
 	}
 	injected++
-	login("an sshd configuration that does not start")
+	g.mustLogIn("an sshd configuration that does not start")
 	if got := state(); got != latent {
 		t.Errorf("after the refused fix the host is not as it was:\n%s", diffLines(latent, got))
 	}

@@ -3,20 +3,25 @@
 package vmtest
 
 import (
+	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestFixPatchesDisks: a guest installed by packaging/cloud-init/binary.yaml
 // (URL substituted) gets a pending security update from a local repository
 // with unattended-upgrades turned off, an empty scratch filesystem, a clear
 // swap disk and a LUKS data disk. `vigie fix --only patches` installs the
-// security update only and turns unattended-upgrades on; `vigie fix
-// --allow-destructive --only disks` re-creates scratch and swap on dm-crypt
-// and leaves the data disk alone. After a reboot scratch and swap come back
+// security update only and turns unattended-upgrades on. Scratch and swap
+// go into fstab by UUID, without nofail, and disksFaultMatrix interrupts
+// the disks fix at its steps, twice with a reboot, each followed by `vigie
+// undo`. Then `vigie fix --allow-destructive --only disks` re-creates
+// scratch and swap on dm-crypt and leaves the data disk alone. After a reboot scratch and swap come back
 // encrypted, and the data disk still opens with its passphrase.
 func TestFixPatchesDisks(t *testing.T) {
 	// A Scaleway metadata server, from the hds fixtures, for the hds profile.
@@ -82,6 +87,13 @@ func TestFixPatchesDisks(t *testing.T) {
 		t.Errorf("unattended-upgrades after the fix:\n%s", got)
 	}
 
+	// The scratch filesystem and the swap in fstab too, by UUID and
+	// without nofail, as an operator would have them: a boot that does not
+	// find them stops in emergency mode.
+	sh(`sudo sh -c 'echo "UUID=$(blkid -s UUID -o value /dev/disk/by-id/virtio-scratch1) /scratch ext4 defaults 0 2" >>/etc/fstab; `+
+		`echo "UUID=$(blkid -s UUID -o value /dev/disk/by-id/virtio-swap1) none swap sw 0 0" >>/etc/fstab; systemctl daemon-reload'`, nil)
+	disksFaultMatrix(t, g, vigie, conf, os.Getenv(faultsAll) != "")
+
 	out = sh("sudo "+vigie+" fix --yes --allow-destructive --only disks --config "+conf+"; echo exit=$?", nil)
 	if !strings.Contains(out, "disks: applied and verified") || !strings.Contains(out, "exit=0") {
 		t.Fatalf("vigie fix --only disks:\n%s", out)
@@ -145,6 +157,104 @@ func TestFixPatchesDisks(t *testing.T) {
 	if rep.Profile != "hds" || rep.Host.Cloud == nil || rep.Host.Cloud.ServerID != "5a1c9e3b-7d2f-4b6a-9e8c-1f0a2b3c4d5e" || rep.Host.Cloud.Zone != "fr-par-2" {
 		t.Errorf("hds report: profile %q, cloud %+v", rep.Profile, rep.Host.Cloud)
 	}
+}
+
+// disksFaultMatrix interrupts `vigie fix --allow-destructive --only disks`
+// at each step of its run in turn (all of them, or the representative part
+// CI runs): after the backup, each file write, each action (the umount and
+// the wipefs of the scratch, the swapoff and the wipefs of the swap, the
+// daemon-reload, the starts of the mappings and of their mount and swap
+// units), activate and verify; and twice with a reboot: after the files
+// are written and before any action, and after the scratch's wipefs. At
+// that boot systemd acts on the new crypttab and fstab: it opens both
+// devices as plain dm-crypt mappings with random keys and makes a new
+// filesystem and swap in them, which overwrites the clear ones'
+// signatures. After every fault and after `vigie undo` the harness's key
+// logs in, and after the undo the disks are byte for byte as before:
+// fstab and crypttab, the UUID, type and label of the two devices, what
+// is mounted on /scratch, the swap in use, and the dm-crypt mappings
+// (only the LUKS data disk, opened by hand, which a reboot closes: it is
+// opened again after each). Then a reboot on the restored fstab, whose
+// entries lack nofail, must reach SSH.
+func disksFaultMatrix(t *testing.T, g *guest, vigie, conf string, all bool) {
+	t.Helper()
+	start := time.Now()
+	scratch := strings.TrimSpace(g.sh("readlink -f /dev/disk/by-id/virtio-scratch1", nil))
+	swap := strings.TrimSpace(g.sh("readlink -f /dev/disk/by-id/virtio-swap1", nil))
+	faults := []fault{
+		{at: "backup"},
+		{at: "write /etc/crypttab"},
+		{at: "write /etc/fstab"},
+		{at: "action umount /scratch"},
+		{at: "action wipefs --all " + scratch},
+		{at: "action swapoff " + swap},
+		{at: "action wipefs --all " + swap, ci: true},
+		{at: "action systemctl daemon-reload"},
+		{at: "action systemctl start systemd-cryptsetup@vigie_scratch_", ci: true},
+		{at: "action systemctl start scratch.mount"},
+		{at: "action systemctl start systemd-cryptsetup@vigie_swap_"},
+		{at: "action systemctl start dev-mapper-vigie_swap_"},
+		{at: "activate"},
+		{at: "verify", ci: true},
+		{at: "write /etc/fstab", reboot: true, ci: true},
+		{at: "action wipefs --all " + scratch, reboot: true, ci: true},
+	}
+	state := func() string {
+		return g.sh(`sudo sh -c 'sha256sum /etc/fstab /etc/crypttab 2>&1; `+
+			`for d in /dev/disk/by-id/virtio-scratch1 /dev/disk/by-id/virtio-swap1; do echo "$d:"; blkid -p -o export "$d" | grep -E "^(UUID|TYPE|LABEL)="; done; `+
+			`echo "/scratch: $(findmnt -n -o SOURCE,FSTYPE /scratch)"; echo "swap: $(swapon --show=NAME,TYPE --noheadings)"; `+
+			`echo "crypt: $(dmsetup ls --target crypt | sed "s/[[:space:]].*//")"'`, nil)
+	}
+	// A reboot closes the LUKS data disk, which the test opened by hand.
+	reboot := func() {
+		t.Helper()
+		g.reboot()
+		g.sh("printf vigie-test-passphrase | sudo cryptsetup open --key-file - /dev/disk/by-id/virtio-scratch2 securedata && sudo mount /dev/mapper/securedata /secure", nil)
+	}
+	before := state()
+	injected, checked, rebooted := 0, 0, false
+	for _, f := range faults {
+		if !all && !f.ci {
+			continue
+		}
+		name := "disks killed after " + f.at
+		if f.reboot {
+			name += ", then a reboot"
+		}
+		out, _ := guestSSH(g.port, g.key, 5*time.Minute, fmt.Sprintf("sudo env VIGIE_FAULT_KILL_AT=%q %s fix --yes --allow-destructive --only disks --config %s; echo exit=$?", f.at, vigie, conf), nil)
+		if !strings.Contains(out, "exit=137") {
+			t.Errorf("%s: vigie was not killed there (no such step?):\n%s", name, tailLines(out, 15))
+			g.sh("sudo "+vigie+" undo --config "+conf, nil)
+			continue
+		}
+		injected++
+		if f.reboot {
+			reboot()
+			rebooted = true
+		}
+		g.mustLogIn(name)
+		checked++
+		out = g.sh("sudo "+vigie+" undo --config "+conf+"; echo exit=$?", nil)
+		if !strings.Contains(out, "interrupted before it finished") || !strings.Contains(out, "exit=0") {
+			t.Errorf("%s: vigie undo did not revert the interrupted run:\n%s", name, out)
+		}
+		g.mustLogIn(name + ", then vigie undo")
+		if got := state(); got != before {
+			t.Errorf("%s, then vigie undo: the disks are not as they were:\n%s", name, diffLines(before, got))
+		}
+		checked++
+	}
+	if rebooted {
+		// The restored fstab names the clear filesystem and swap by UUID,
+		// without nofail: the next boot must find them.
+		reboot()
+		g.mustLogIn("a reboot on the restored fstab")
+		if got := state(); got != before {
+			t.Errorf("after a reboot on the restored fstab, the disks are not as they were:\n%s", diffLines(before, got))
+		}
+		checked++
+	}
+	t.Logf("disks faults: %d injected, %d states checked, 0 lockouts and 0 half-applied states unless reported above; %s", injected, checked, time.Since(start).Round(time.Second))
 }
 
 // metadataAddr stands for 169.254.42.42 in the guest: a configured

@@ -94,3 +94,12 @@ func (g *guest) restart(what, cmd string, down time.Duration) {
 	g.v.waitSSH(g.t, g.key, sshUpWithin)
 	g.t.Logf("timings: %s, ssh up again %s", what, time.Since(start).Round(time.Second))
 }
+
+// mustLogIn fails the test when the harness's ED25519 key no longer logs
+// in from outside.
+func (g *guest) mustLogIn(when string) {
+	g.t.Helper()
+	if out, err := guestSSH(g.port, g.key, 2*time.Minute, "true", nil); err != nil {
+		g.t.Fatalf("%s: the ED25519 key no longer logs in from outside: %v\n%s\n%s", when, err, out, g.v.consoleTail(20))
+	}
+}

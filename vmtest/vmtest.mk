@@ -15,8 +15,9 @@ vmtest: package
 	VIGIE_DEB='$(abspath $(PKG_DEB))' VIGIE_BINARY='$(abspath $(BIN))' \
 		$(GO) test -tags vmtest -count=1 -v -timeout $(VMTEST_TIMEOUT) $(VMTEST_FLAGS) ./vmtest/
 
-# The whole fault-injection matrix on both suites (CI runs its
-# representative part on Debian 13 within `make vmtest`).
+# The whole fault-injection matrices: ssh and firewall on both suites,
+# disks in TestFixPatchesDisks (CI runs their representative parts within
+# `make vmtest`).
 vmtest-faults: package
 	VIGIE_VMTEST_FAULTS=1 VIGIE_DEB='$(abspath $(PKG_DEB))' VIGIE_BINARY='$(abspath $(BIN))' \
-		$(GO) test -tags vmtest -count=1 -v -timeout $(VMTEST_TIMEOUT) -run 'TestFaults|TestDebian13' ./vmtest/
+		$(GO) test -tags vmtest -count=1 -v -timeout $(VMTEST_TIMEOUT) -run 'TestFaults|TestDebian13|TestFixPatchesDisks' ./vmtest/

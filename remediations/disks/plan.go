@@ -451,6 +451,7 @@ func plan(ctx context.Context, env *host.Env, p *remediations.Plan, targets []ta
 			Undo:   func(ctx context.Context) error { return opt.Systemd.Stop(ctx, cryptUnit) },
 			Revert: [][]string{{"systemctl", "stop", cryptUnit}}})
 		after = append(after, t.putBack(opt, mapper))
+		p.Settle = append(p.Settle, t.settle(mapper, cryptUnit)...)
 		p.Notes = append(p.Notes, fmt.Sprintf("%s %s on %s (%s) is re-created on dm-crypt %s with a new random key at every boot: its content is erased now and at each boot.", t.item.Kind, t.item.Label, t.dev, t.stable, Cipher))
 		if t.item.Kind == "filesystem" {
 			p.Notes = append(p.Notes, "The new filesystem's root directory is root:root 0755 after each boot; set other ownership in the service that uses it.")
@@ -473,22 +474,14 @@ func (t target) kindWord() string {
 // takeOut stops using the clear device and erases its signature. Undone,
 // it makes the same filesystem or swap again, with the same UUID and
 // label, and uses it again: the empty scratch or the swap is back as the
-// operator had it.
+// operator had it. Both reverts are right whatever they find (see
+// settle.go): the revert of an interrupted run runs them after the
+// run's Settle lines, which may have done the same already.
 func (t target) takeOut(opt Options) []remediations.Action {
-	uuid, label := t.blk["UUID"], t.blk["LABEL"]
 	var stop, remake remediations.Action
 	if t.item.Kind == "swap" {
-		args := []string{t.dev}
-		if label != "" {
-			args = append([]string{"-L", label}, args...)
-		}
-		if uuid != "" {
-			args = append([]string{"-U", uuid}, args...)
-		}
 		stop = remediations.Action{What: "swapoff " + t.item.Label,
-			Do:     func(ctx context.Context) error { _, err := opt.run(ctx, "swapoff", t.item.Label); return err },
-			Revert: [][]string{{"swapon", t.dev}}}
-		remake.Revert = [][]string{append([]string{"mkswap"}, args...)}
+			Do: func(ctx context.Context) error { _, err := opt.run(ctx, "swapoff", t.item.Label); return err }}
 	} else {
 		pts := slices.Clone(t.item.Points)
 		slices.Reverse(pts) // nested mounts first
@@ -502,11 +495,9 @@ func (t target) takeOut(opt Options) []remediations.Action {
 				_, err := opt.run(ctx, "umount", pts...)
 				return err
 			}}
-		for _, pt := range t.item.Points {
-			stop.Revert = append(stop.Revert, []string{"mount", "-t", t.item.FSType, t.dev, pt})
-		}
-		remake.Revert = [][]string{mkfsUUID[t.item.FSType](t.dev, uuid, label)}
 	}
+	stop.Revert = t.useLines()
+	remake.Revert = [][]string{t.remakeLine()}
 	// The same commands undo a failed run in this process and, from the
 	// journal, one a crash interrupted: the filesystem or swap is made
 	// again with its UUID and label, so the restored fstab finds it.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -65,7 +66,7 @@ func (h *testHost) write(t *testing.T, rel, content string) {
 }
 
 func (h *testHost) run(_ context.Context, _ []string, name string, args ...string) ([]byte, error) {
-	line := strings.Join(append([]string{name}, args...), " ")
+	line := shown(append([]string{name}, args...))
 	h.ran = append(h.ran, line)
 	if h.failOn != "" && strings.HasPrefix(line, h.failOn) {
 		return nil, &remediations.CommandError{Argv: []string{name}, Err: errors.New("exit status 32"), Message: "failed on purpose"}
@@ -78,6 +79,16 @@ func (h *testHost) run(_ context.Context, _ []string, name string, args ...strin
 		return nil, &remediations.CommandError{Argv: []string{name}, Err: host.ExitStatus(2)}
 	}
 	return nil, nil
+}
+
+// shown renders a command line for comparison, a script of settle.go by
+// a name, followed by its arguments.
+func shown(argv []string) string {
+	if len(argv) > 3 && argv[0] == "/bin/sh" && argv[1] == "-c" {
+		name := map[string]string{remakeScript: "remake-if-blank", mountScript: "mount-unless-mounted", swaponScript: "swapon-unless-on"}[argv[2]]
+		return strings.Join(append([]string{name}, argv[4:]...), " ")
+	}
+	return strings.Join(argv, " ")
 }
 
 // systemd records what the plan asks and can fail one unit's start.
@@ -329,8 +340,8 @@ func TestRollback(t *testing.T) {
 		"start systemd-cryptsetup@vigie_scratch_vdb.service", "start " + mountUnit,
 		// rollback, newest first
 		"stop systemd-cryptsetup@vigie_scratch_vdb.service",
-		"mkfs.ext4 -q -F -U 0b5c4a1e-8f0e-4d55-9f0a-6a4f3c2b1a00 " + dev,
-		"mount -t ext4 " + dev + " " + scratch,
+		"remake-if-blank " + dev + " 0b5c4a1e-8f0e-4d55-9f0a-6a4f3c2b1a00 ext4 mkfs.ext4 -q -F -U 0b5c4a1e-8f0e-4d55-9f0a-6a4f3c2b1a00 " + dev,
+		"mount-unless-mounted ext4 " + dev + " " + scratch,
 		"daemon-reload", // Activate, once the files are back
 	}
 	if got := strings.Join(h.ran, "\n"); got != strings.Join(want, "\n") {
@@ -353,13 +364,13 @@ func TestRollback(t *testing.T) {
 	for _, a := range runs[0].Journal {
 		var cmds []string
 		for _, argv := range a.Revert {
-			cmds = append(cmds, strings.Join(argv, " "))
+			cmds = append(cmds, shown(argv))
 		}
 		reverts[a.What] = strings.Join(cmds, "; ")
 	}
 	for what, want := range map[string]string{
-		"umount " + scratch:       "mount -t ext4 " + dev + " " + scratch,
-		"wipefs --all " + dev:     "mkfs.ext4 -q -F -U 0b5c4a1e-8f0e-4d55-9f0a-6a4f3c2b1a00 " + dev,
+		"umount " + scratch:       "mount-unless-mounted ext4 " + dev + " " + scratch,
+		"wipefs --all " + dev:     "remake-if-blank " + dev + " 0b5c4a1e-8f0e-4d55-9f0a-6a4f3c2b1a00 ext4 mkfs.ext4 -q -F -U 0b5c4a1e-8f0e-4d55-9f0a-6a4f3c2b1a00 " + dev,
 		"systemctl daemon-reload": "systemctl daemon-reload",
 	} {
 		if reverts[what] != want {
@@ -410,4 +421,147 @@ func FuzzParseTab(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSettleLines: the plan's Settle lines, per target: what uses the
+// mapping and the mapping stopped (either may not exist: "-"), the clear
+// filesystem or swap made again with its UUID and label if the raw device
+// carries nothing, and used again; the reverts of the swapoff, umount and
+// wipefs actions are the same idempotent lines.
+func TestSettleLines(t *testing.T) {
+	h := newHost(t)
+	scratch := filepath.Join(h.dir, "scratch")
+	if err := os.MkdirAll(filepath.Join(scratch, "lost+found"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.write(t, "etc/fstab", "UUID=0b5c4a1e-8f0e-4d55-9f0a-6a4f3c2b1a00 "+scratch+" ext4 defaults 0 2\nUUID=3c1d9e1a-5b5e-4c3a-9c2e-0e6b7a8f9d10 none swap sw 0 0\n")
+	vdb, vda3, nvme := h.dev+"/vdb", h.dev+"/vda3", h.dev+"/nvme1n1"
+	const uuid, swapUUID, xfsUUID = "0b5c4a1e-8f0e-4d55-9f0a-6a4f3c2b1a00", "3c1d9e1a-5b5e-4c3a-9c2e-0e6b7a8f9d10", "7d2e0c4b-2a77-4a55-8c1e-1f0f1e2d3c4b"
+	tests := []struct {
+		name    string
+		items   []diskcheck.Item
+		settle  []string
+		reverts map[string]string
+	}{
+		{name: "ext4 scratch and swap partition",
+			items: []diskcheck.Item{item("filesystem", scratch, "vdb", "ext4", diskcheck.Scratch, scratch), item("swap", vda3, "vda3", "partition", diskcheck.Local)},
+			settle: []string{
+				"-umount --all-targets /dev/mapper/vigie_scratch_vdb",
+				"-systemctl stop systemd-cryptsetup@vigie_scratch_vdb.service",
+				"remake-if-blank " + vdb + " " + uuid + " ext4 mkfs.ext4 -q -F -U " + uuid + " " + vdb,
+				"mount-unless-mounted ext4 " + vdb + " " + scratch,
+				"-systemctl stop dev-mapper-vigie_swap_vda3.swap",
+				"-systemctl stop systemd-cryptsetup@vigie_swap_vda3.service",
+				"remake-if-blank " + vda3 + " " + swapUUID + " swap mkswap -U " + swapUUID + " " + vda3,
+				"swapon-unless-on " + vda3,
+			},
+			reverts: map[string]string{
+				"umount " + scratch:    "mount-unless-mounted ext4 " + vdb + " " + scratch,
+				"wipefs --all " + vdb:  "remake-if-blank " + vdb + " " + uuid + " ext4 mkfs.ext4 -q -F -U " + uuid + " " + vdb,
+				"swapoff " + vda3:      "swapon-unless-on " + vda3,
+				"wipefs --all " + vda3: "remake-if-blank " + vda3 + " " + swapUUID + " swap mkswap -U " + swapUUID + " " + vda3,
+			}},
+		{name: "xfs scratch with a label",
+			items: []diskcheck.Item{item("filesystem", scratch, "nvme1n1", "xfs", diskcheck.Scratch, scratch)},
+			settle: []string{
+				"-umount --all-targets /dev/mapper/vigie_scratch_nvme1n1",
+				"-systemctl stop systemd-cryptsetup@vigie_scratch_nvme1n1.service",
+				"remake-if-blank " + nvme + " " + xfsUUID + " xfs mkfs.xfs -q -f -m uuid=" + xfsUUID + " -L scratch " + nvme,
+				"mount-unless-mounted xfs " + nvme + " " + scratch,
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := BuildPlan(context.Background(), h.env(), facts(tt.items...), h.options(true))
+			if err != nil || len(p.Refusals) > 0 {
+				t.Fatalf("plan: %v %q", err, p.Refusals)
+			}
+			var got []string
+			for _, argv := range p.Settle {
+				got = append(got, shown(argv))
+			}
+			if !slices.Equal(got, tt.settle) {
+				t.Errorf("settle:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.settle, "\n"))
+			}
+			for _, a := range p.Actions {
+				want, ok := tt.reverts[a.What]
+				if !ok {
+					continue
+				}
+				var cmds []string
+				for _, argv := range a.Revert {
+					cmds = append(cmds, shown(argv))
+				}
+				if got := strings.Join(cmds, "; "); got != want {
+					t.Errorf("revert of %q: %q, want %q", a.What, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestSettleScripts runs the scripts of the Settle lines with the real
+// /bin/sh, grep and tr, and stand-ins for blkid, findmnt, mount, swapon
+// and mkfs that answer as the real ones do and log what they are asked:
+// the clear filesystem is made again only on a device with no signature
+// at all, and a device holding anything else is left as it is, and fails
+// the line.
+func TestSettleScripts(t *testing.T) {
+	const dev, uuid = "/dev/vdb", "0b5c4a1e-8f0e-4d55-9f0a-6a4f3c2b1a00"
+	tgt := target{item: diskcheck.Item{Kind: "filesystem", FSType: "ext4", Points: []string{"/scratch"}}, dev: dev, blk: map[string]string{"UUID": uuid}}
+	swap := target{item: diskcheck.Item{Kind: "swap", FSType: "partition"}, dev: dev, blk: map[string]string{"UUID": uuid, "LABEL": "sw 1"}}
+	ext4 := "DEVNAME=/dev/vdb\nUUID=" + uuid + "\nVERSION=1.0\nBLOCK_SIZE=4096\nTYPE=ext4\nUSAGE=filesystem\n"
+	tests := []struct {
+		name     string
+		argv     []string
+		out      string // what blkid, findmnt or swapon --show prints
+		exit     int    // and its exit status
+		wantRan  string
+		wantFail string
+	}{
+		{name: "blank device: made again", argv: tgt.remakeLine(), exit: 2, wantRan: "mkfs.ext4 -q -F -U " + uuid + " " + dev},
+		{name: "the clear filesystem is there: left alone", argv: tgt.remakeLine(), out: ext4},
+		{name: "another filesystem: left alone, fails", argv: tgt.remakeLine(), out: strings.Replace(ext4, uuid, "aa11bb22-0000-4000-8000-000000000001", 1),
+			wantFail: "/dev/vdb holds something other than the ext4 " + uuid + " vigie would make again (blkid -p exit 0: DEVNAME=/dev/vdb UUID=aa11bb22"},
+		{name: "LUKS: left alone, fails", argv: tgt.remakeLine(), out: "DEVNAME=/dev/vdb\nUUID=" + uuid + "\nTYPE=crypto_LUKS\n", wantFail: "left as it is"},
+		{name: "ambivalent probe: left alone, fails", argv: tgt.remakeLine(), exit: 8, wantFail: "blkid -p exit 8"},
+		{name: "blank swap device: label kept whole", argv: swap.remakeLine(), exit: 2, wantRan: "mkswap -U " + uuid + " -L sw 1 " + dev},
+		{name: "not mounted: mounted", argv: tgt.useLines()[0], exit: 1, wantRan: "mount -t ext4 " + dev + " /scratch"},
+		{name: "mounted there already", argv: tgt.useLines()[0], out: dev + "\n"},
+		{name: "the mapping still mounted there", argv: tgt.useLines()[0], out: "/dev/mapper/vigie_scratch_vdb\n", wantFail: "/scratch: /dev/mapper/vigie_scratch_vdb is mounted there, not /dev/vdb"},
+		{name: "swap off: turned on", argv: swap.useLines()[0], out: "/dev/vda3\n", wantRan: "swapon " + dev},
+		{name: "swap on already", argv: swap.useLines()[0], out: "/dev/vda3\n" + dev + "\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bin := t.TempDir()
+			log := filepath.Join(bin, "log")
+			answer := fmt.Sprintf("printf '%%b' %q; exit %d\n", tt.out, tt.exit)
+			logged := `printf '%s\n' "$(basename "$0") $*" >>` + log + "\n"
+			for name, body := range map[string]string{
+				"blkid": answer, "findmnt": answer,
+				"swapon":    `case "$1" in --show*) ` + answer + ";; esac\n" + logged,
+				"mount":     logged,
+				"mkfs.ext4": logged,
+				"mkswap":    logged,
+			} {
+				if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cmd := exec.Command(tt.argv[0], tt.argv[1:]...)
+			cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+			out, err := cmd.CombinedOutput()
+			ran, _ := os.ReadFile(log)
+			if got := strings.TrimSpace(string(ran)); got != tt.wantRan {
+				t.Errorf("ran %q, want %q", got, tt.wantRan)
+			}
+			if tt.wantFail == "" && err != nil {
+				t.Errorf("failed: %v %s", err, out)
+			}
+			if tt.wantFail != "" && (err == nil || !strings.Contains(string(out), tt.wantFail)) {
+				t.Errorf("err = %v, output %q, want a failure saying %q", err, out, tt.wantFail)
+			}
+		})
+	}
 }
