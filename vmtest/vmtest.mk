@@ -5,7 +5,7 @@
 
 GO ?= go
 # Upper bound for the whole run; every wait inside has its own deadline.
-VMTEST_TIMEOUT ?= 60m
+VMTEST_TIMEOUT ?= 80m
 # Extra `go test` flags, e.g. VMTEST_FLAGS='-run TestFirstBootPackage'.
 VMTEST_FLAGS ?=
 
