@@ -94,17 +94,7 @@ func faultMatrix(t *testing.T, g *guest, vigie string, all bool) {
 		if f.reboot {
 			g.reboot()
 		}
-		g.mustLogIn(name)
-		checked++
-		out = g.sh("sudo "+vigie+" undo; echo exit=$?", nil)
-		if !strings.Contains(out, "interrupted before it finished") || !strings.Contains(out, "exit=0") {
-			t.Errorf("%s: vigie undo did not revert the interrupted run:\n%s", name, out)
-		}
-		g.mustLogIn(name + ", then vigie undo")
-		if got := state(); got != before {
-			t.Errorf("%s, then vigie undo: the host is not as it was:\n%s", name, diffLines(before, got))
-		}
-		checked++
+		checked += g.undoInterrupted(name, "sudo "+vigie+" undo", before, state)
 	}
 
 	// Two fixes at once: one lock.
@@ -135,6 +125,24 @@ func faultMatrix(t *testing.T, g *guest, vigie string, all bool) {
 	checked += 2
 	g.sh("sudo rm /etc/ssh/sshd_config.d/60-latent.conf", nil)
 	t.Logf("faults: %d injected, %d states checked, 0 lockouts and 0 half-applied states unless reported above; %s", injected, checked, time.Since(start).Round(time.Second))
+}
+
+// undoInterrupted follows a fault: the harness's ED25519 key logs in,
+// undo (a command line) reverts the run the fault interrupted, the key
+// logs in again, and state() is before once more. It returns the number
+// of states checked.
+func (g *guest) undoInterrupted(name, undo, before string, state func() string) int {
+	g.t.Helper()
+	g.mustLogIn(name)
+	out := g.sh(undo+"; echo exit=$?", nil)
+	if !strings.Contains(out, "interrupted before it finished") || !strings.Contains(out, "exit=0") {
+		g.t.Errorf("%s: vigie undo did not revert the interrupted run:\n%s", name, out)
+	}
+	g.mustLogIn(name + ", then vigie undo")
+	if got := state(); got != before {
+		g.t.Errorf("%s, then vigie undo: the host is not as it was:\n%s", name, diffLines(before, got))
+	}
+	return 2
 }
 
 // diffLines shows the lines of b that are not in a, and the reverse.

@@ -232,17 +232,7 @@ func disksFaultMatrix(t *testing.T, g *guest, vigie, conf string, all bool) {
 			reboot()
 			rebooted = true
 		}
-		g.mustLogIn(name)
-		checked++
-		out = g.sh("sudo "+vigie+" undo --config "+conf+"; echo exit=$?", nil)
-		if !strings.Contains(out, "interrupted before it finished") || !strings.Contains(out, "exit=0") {
-			t.Errorf("%s: vigie undo did not revert the interrupted run:\n%s", name, out)
-		}
-		g.mustLogIn(name + ", then vigie undo")
-		if got := state(); got != before {
-			t.Errorf("%s, then vigie undo: the disks are not as they were:\n%s", name, diffLines(before, got))
-		}
-		checked++
+		checked += g.undoInterrupted(name, "sudo "+vigie+" undo --config "+conf, before, state)
 	}
 	if rebooted {
 		// The restored fstab names the clear filesystem and swap by UUID,

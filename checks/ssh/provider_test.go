@@ -14,22 +14,16 @@ import (
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/host/hosttest"
 	"github.com/vigie-agent/vigie/host/scaleway"
+	"github.com/vigie-agent/vigie/host/scaleway/scalewaytest"
 	"github.com/vigie-agent/vigie/internal/fuzzseed"
 )
 
 // The metadata fixtures with SSH keys (see their README).
-const metadataDir = "../../host/scaleway/testdata/"
+var metadataDir = scalewaytest.Dir() + "/"
 
 func metadataFixture(t testing.TB, name string) *scaleway.Metadata {
 	t.Helper()
-	b, err := os.ReadFile(metadataDir + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	md, err := scaleway.Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, md := scalewaytest.Fixture(t, name)
 	return md
 }
 

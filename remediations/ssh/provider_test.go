@@ -10,27 +10,12 @@ import (
 
 	sshcheck "github.com/vigie-agent/vigie/checks/ssh"
 	"github.com/vigie-agent/vigie/host/scaleway"
+	"github.com/vigie-agent/vigie/host/scaleway/scalewaytest"
 )
 
-const (
-	metadataDir = "../../host/scaleway/testdata/"
-	aliceFP     = "SHA256:aTTMbk6L0r2UpMKBTq0s6dgCetn6JFIcHa8e675KnXU"
-)
+const aliceFP = "SHA256:aTTMbk6L0r2UpMKBTq0s6dgCetn6JFIcHa8e675KnXU"
 
-// projectKeys reads a metadata fixture: its body, and the keys it
-// installs at boot.
-func projectKeys(t *testing.T, name string) ([]byte, *scaleway.Metadata) {
-	t.Helper()
-	b, err := os.ReadFile(metadataDir + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	md, err := scaleway.Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b, md
-}
+var projectKeys = scalewaytest.Fixture
 
 // TestProviderNotes: a key of an authorized_keys file that the metadata
 // installs again at boot is named, by fingerprint, with where to remove
