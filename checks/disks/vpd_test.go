@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vigie-agent/vigie/internal/fuzzseed"
+
 	"github.com/vigie-agent/vigie/host"
 )
 
@@ -103,12 +105,7 @@ func FuzzParseVPD83(f *testing.F) {
 	f.Add(page83(desc(2, 0x01, "SCW     b_ssd           "+fullVolume), desc(1, 0x03, "\x60\x01\x40\x5f\xab\xcd\xef\x01")))
 	f.Add([]byte{0, 0x83, 0xff, 0xff, 2, 0, 0, 0xff})
 	// The pages of the captured tree, as the kernel gave them.
-	pages, _ := filepath.Glob("testdata/scw-guest/sys/devices/*/*/*/*/*/*/vpd_pg8[03]")
-	for _, p := range pages {
-		if b, err := os.ReadFile(p); err == nil {
-			f.Add(b)
-		}
-	}
+	fuzzseed.Files(f, "testdata/scw-guest/sys/devices/*/*/*/*/*/*/vpd_pg8[03]")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		total := 0
 		for _, d := range ParseVPD83(b) {
