@@ -329,6 +329,16 @@ func ConfirmPending(cfg config.Config, out io.Writer) error {
 		}
 	}
 	e := engine(cfg)
+	// A pending file a reset left behind names a run the boot job has
+	// undone since: confirming it would keep nothing.
+	if runs, err := e.Runs(); err == nil {
+		for _, m := range runs {
+			if m.Run == run && m.State != remediations.StateApplied && m.State != remediations.StateApplying {
+				_ = os.Remove(filepath.Join(cfg.StateDir, "pending-confirm"))
+				return fmt.Errorf("no change is waiting for confirmation: run %s is %s", printable.Line(run, report.IDMax), m.State)
+			}
+		}
+	}
 	if err := os.WriteFile(filepath.Join(cfg.StateDir, "confirm-"+run), nil, 0o600); err != nil {
 		return err
 	}

@@ -365,3 +365,27 @@ func TestWindowWithoutTerminal(t *testing.T) {
 		t.Errorf("file %q, output:\n%s", content(t, target), out.String())
 	}
 }
+
+// TestConfirmAfterTheUndo: the pending confirmation a reset left behind
+// names a run undone since (by the boot job): `vigie fix --confirm` says
+// nothing waits, and keeps nothing.
+func TestConfirmAfterTheUndo(t *testing.T) {
+	r, target := windowRun(t)
+	run := applyRun(t, r)
+	if err := writePending(r.Config, run, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := UndoUnconfirmed(context.Background(), r, io.Discard, run); err != nil {
+		t.Fatal(err)
+	}
+	err := ConfirmPending(r.Config, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "run "+run+" is undone") {
+		t.Errorf("ConfirmPending after the undo: %v", err)
+	}
+	if isConfirmed(engine(r.Config), run) || content(t, target) != "old\n" {
+		t.Error("an undone run was recorded as confirmed")
+	}
+	if _, err := os.Stat(filepath.Join(r.Config.StateDir, "pending-confirm")); !os.IsNotExist(err) {
+		t.Errorf("the stale pending confirmation is left: %v", err)
+	}
+}
