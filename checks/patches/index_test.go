@@ -47,6 +47,11 @@ func TestParseRelease(t *testing.T) {
 			t.Errorf("%s: %+v security %v name %q, want %+v %v %q", tt.file, got, got.Security(), got.Name(), tt.want, tt.security, tt.name)
 		}
 	}
+	// A value carrying a lone CR or an escape is no field: it would reach
+	// the evidence and repaint the operator's terminal.
+	if got := ParseRelease([]byte("Origin: Debian\nSuite: 0\r0\nCodename: \x1b[2Jx\n")); got != (Release{Origin: "Debian"}) {
+		t.Errorf("control characters kept: %+v", got)
+	}
 	// Ubuntu's security pocket, from either host that serves it.
 	for _, r := range []Release{{Origin: "Ubuntu", Label: "Ubuntu", Suite: "noble-security", Codename: "noble"}} {
 		if !r.Security() {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"strings"
+	"unicode"
 )
 
 // Release is the header of an apt Release or InRelease file: who publishes
@@ -54,6 +55,9 @@ func ParseRelease(data []byte) Release {
 		}
 		started = true
 		val = strings.TrimSpace(val)
+		if strings.ContainsFunc(val, unicode.IsControl) {
+			continue // not a field value (a lone CR, an escape): never evidence
+		}
 		switch strings.ToLower(key) {
 		case "origin":
 			r.Origin = val
