@@ -72,7 +72,7 @@ func TestOneLock(t *testing.T) {
 	}
 	r.Config.Run.Remediate = []string{"demo"}
 	var log bytes.Buffer
-	if err := Cycle(context.Background(), r, &log); err != nil || !strings.Contains(log.String(), "remediation skipped this cycle: fix: "+remediations.ErrBusy.Error()) {
+	if err := Cycle(context.Background(), r, &log, false); err != nil || !strings.Contains(log.String(), "remediation skipped this cycle: fix: "+remediations.ErrBusy.Error()) {
 		t.Fatalf("service cycle under the lock: %v\n%s", err, log.String())
 	}
 	if !strings.Contains(log.String(), "report ") {

@@ -49,6 +49,32 @@ type Service struct {
 	Watchdog time.Duration
 	// StopBudget is how long a running cycle gets to end after SIGTERM.
 	StopBudget time.Duration
+	// Pending says whether a spool still holds reports after a cycle, and
+	// Flush delivers them; between cycles the service calls Flush after
+	// FlushDelay while Pending holds, so a backlog reaches the receiver
+	// minutes after it comes back, not at the next cycle. Both nil: no
+	// delivery between cycles.
+	Pending func(cfg config.Config) bool
+	Flush   func(ctx context.Context, cfg config.Config) error
+}
+
+// Bounds of the wait between delivery attempts while reports wait.
+const (
+	FlushMin = 30 * time.Second
+	FlushMax = 15 * time.Minute
+)
+
+// FlushDelay is the wait before the n-th delivery attempt (0 for the
+// first) after a cycle left reports spooled: FlushMin doubling up to
+// FlushMax, each wait drawn uniformly between half and all of it, so that
+// a fleet cut off together does not come back in step. r is in [0, 1).
+func FlushDelay(n int, r float64) time.Duration {
+	d := FlushMin
+	for i := 0; i < n && d < FlushMax; i++ {
+		d *= 2
+	}
+	d = min(d, FlushMax)
+	return d/2 + time.Duration(r*float64(d/2))
 }
 
 // NewService fills in the production defaults around load and cycle.
@@ -112,6 +138,23 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	next := s.Clock.After(0)
 	var (
+		flush         <-chan time.Time
+		flushes       int
+		flushDone     chan error
+		flushCancel   context.CancelFunc
+		scheduleFlush = func(c config.Config) {
+			flush = nil
+			if s.Pending == nil || s.Flush == nil || !s.Pending(c) {
+				flushes = 0
+				return
+			}
+			r := s.Rand
+			if r == nil {
+				r = rand.Float64
+			}
+			flush = s.Clock.After(FlushDelay(flushes, r()))
+			flushes++
+		}
 		done      chan error
 		cancel    context.CancelFunc
 		started   time.Time
@@ -126,6 +169,8 @@ func (s *Service) Run(ctx context.Context) error {
 				s.notify("STATUS=last cycle " + s.Clock.Now().UTC().Format(time.RFC3339) + ", next in about " + cfg.Run.Interval.String())
 			}
 			done, cancel = nil, nil
+			flushes = 0
+			scheduleFlush(cfg)
 			if rerun {
 				rerun = false
 				next = s.Clock.After(0)
@@ -136,6 +181,13 @@ func (s *Service) Run(ctx context.Context) error {
 	)
 	stop := func() error {
 		s.notify("STOPPING=1")
+		if flushDone != nil {
+			flushCancel()
+			select {
+			case <-flushDone:
+			case <-s.Clock.After(s.StopBudget):
+			}
+		}
 		if done == nil {
 			return nil
 		}
@@ -194,6 +246,26 @@ func (s *Service) Run(ctx context.Context) error {
 			}(cctx, cancel, cycleCfg, done)
 		case err := <-done:
 			cycleDone(err)
+		case <-flush:
+			flush = nil
+			if done != nil || flushDone != nil {
+				break // a cycle delivers anyway, and reschedules
+			}
+			var fctx context.Context
+			fctx, flushCancel = context.WithTimeout(ctx, cfg.Run.CycleTimeout)
+			flushDone = make(chan error, 1)
+			go func(ctx context.Context, cancel context.CancelFunc, c config.Config, done chan<- error) {
+				defer cancel()
+				done <- s.Flush(ctx, c)
+			}(fctx, flushCancel, cfg, flushDone)
+		case err := <-flushDone:
+			flushDone, flushCancel = nil, nil
+			if err != nil {
+				s.logf("delivery of spooled reports: %v", err)
+			}
+			if done == nil {
+				scheduleFlush(cfg)
+			}
 		}
 	}
 }

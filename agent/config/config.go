@@ -152,7 +152,7 @@ func Load(path string, explicit bool, flags *pflag.FlagSet) (Config, error) {
 	}
 	var unknown []string
 	for _, k := range fileOnly.AllKeys() {
-		if !keys[k] && !(isSection(keys, k) && fileOnly.Get(k) == nil) {
+		if !keys[k] && !(isSection(keys, k) && fileOnly.Get(k) == nil) && !inMap(k) {
 			unknown = append(unknown, k)
 		}
 	}
@@ -264,6 +264,36 @@ func setDefaults(v *viper.Viper, val reflect.Value, prefix string) {
 // area's remediation embeds the check's section (patches).
 func squashed(f reflect.StructField) bool {
 	return f.Anonymous && strings.Contains(f.Tag.Get("mapstructure"), ",squash")
+}
+
+// inMap reports whether k is an entry of a map-valued key (an HTTP
+// header's name under report.otlp.headers), whose entries are the
+// operator's to choose.
+func inMap(k string) bool {
+	for _, m := range mapKeys(reflect.TypeOf(Config{}), "") {
+		if strings.HasPrefix(k, m+".") && !strings.Contains(k[len(m)+1:], ".") {
+			return true
+		}
+	}
+	return false
+}
+
+// mapKeys lists the dotted keys whose values are maps.
+func mapKeys(t reflect.Type, prefix string) []string {
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := prefix + f.Tag.Get("mapstructure") + "."
+		switch {
+		case squashed(f):
+			out = append(out, mapKeys(f.Type, prefix)...)
+		case f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)):
+			out = append(out, mapKeys(f.Type, name)...)
+		case f.Type.Kind() == reflect.Map:
+			out = append(out, strings.TrimSuffix(name, "."))
+		}
+	}
+	return out
 }
 
 // isSection reports whether k names a group of keys ("ssh"): an empty

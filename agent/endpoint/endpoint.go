@@ -79,6 +79,18 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 	// UserAgent is sent with every request (DefaultUserAgent).
 	UserAgent string
+	// ContentType is the body's media type (application/json); the body
+	// is always sent gzip-compressed.
+	ContentType string
+	// Headers are sent with every request, as they are. HeaderFiles are
+	// too, each value read from its file at every request with the
+	// token's rules (a rotated secret is used without a restart) and
+	// redacted like the token from what a response quotes.
+	Headers, HeaderFiles map[string]string
+	// Accepted, if set, is given the start of the body of a response that
+	// delivered the report: a receiver may say there that it kept only
+	// part of it.
+	Accepted func(body []byte)
 	// Warn, if set, hears of problems that do not stop delivery: a token
 	// file that others can read, a client certificate that failed to
 	// reload. Messages never contain the token.
@@ -99,8 +111,8 @@ type Client struct {
 	now   func() time.Time
 
 	mu          sync.Mutex
-	warnedMode  os.FileMode // the token file mode last warned about
-	warnedCert  string      // the last certificate reload error warned about
+	warnedMode  map[string]os.FileMode // the secret file modes last warned about
+	warnedCert  string                 // the last certificate reload error warned about
 	certificate *tls.Certificate
 }
 
@@ -215,8 +227,39 @@ func applyDefaults(cfg *Config) error {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = DefaultUserAgent
 	}
+	if cfg.ContentType == "" {
+		cfg.ContentType = "application/json"
+	}
+	for _, h := range []map[string]string{cfg.Headers, cfg.HeaderFiles} {
+		for k, v := range h {
+			if err := CheckHeader(k, v); err != nil {
+				return err
+			}
+		}
+	}
 	if strings.ContainsAny(cfg.UserAgent, "\r\n") {
 		return errors.New("endpoint: user agent contains a line break")
+	}
+	return nil
+}
+
+// reservedHeaders are set by the client itself: a configured header may
+// not replace them.
+var reservedHeaders = map[string]bool{"Content-Type": true, "Content-Encoding": true, "Content-Length": true,
+	"Idempotency-Key": true, "User-Agent": true, "Host": true, "Transfer-Encoding": true, "Connection": true}
+
+// CheckHeader refuses a configured header the client could not send as
+// it is, or that would replace one the client sets. value is checked only
+// for line breaks, so a file path passes.
+func CheckHeader(name, value string) error {
+	if name == "" || strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r) }) {
+		return fmt.Errorf("header %q: not a header name", name)
+	}
+	if reservedHeaders[http.CanonicalHeaderKey(name)] {
+		return fmt.Errorf("header %s: set by vigie itself", name)
+	}
+	if strings.ContainsAny(value, "\r\n\x00") {
+		return fmt.Errorf("header %s: its value holds a line break", name)
 	}
 	return nil
 }

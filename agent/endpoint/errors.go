@@ -81,13 +81,15 @@ func plural(n int) string {
 }
 
 // printable prepares a response body for an error message: every
-// occurrence of the token (a debugging receiver may echo the request) is
+// occurrence of the token or another secret (a debugging receiver may echo the request) is
 // redacted, line breaks and tabs become spaces, other control and format
 // characters and invalid UTF-8 become '?', and the result is cut to
 // maxErrorBody bytes on a character boundary.
-func printable(body []byte, token string) string {
-	if token != "" {
-		body = bytes.ReplaceAll(body, []byte(token), []byte("[redacted]"))
+func printable(body []byte, secrets ...string) string {
+	for _, s := range secrets {
+		if s != "" {
+			body = bytes.ReplaceAll(body, []byte(s), []byte("[redacted]"))
+		}
 	}
 	var b strings.Builder
 	for len(body) > 0 {
@@ -108,3 +110,9 @@ func printable(body []byte, token string) string {
 	}
 	return strings.TrimSpace(b.String())
 }
+
+// Unsendable is the error of a Sender that cannot turn a spooled report
+// into a request (it does not decode): it is refused for good, like a
+// report the endpoint refuses, so it is moved aside instead of holding
+// back the reports after it.
+func Unsendable(id string, err error) error { return &Error{ID: id, kind: permanent, err: err} }

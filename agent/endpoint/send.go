@@ -67,13 +67,25 @@ func (c *Client) attempt(ctx context.Context, id string, gz []byte) (*Error, tim
 	if err != nil {
 		return &Error{ID: id, kind: misconfigured, err: err}, 0
 	}
+	secrets := []string{token}
 	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, http.MethodPost, c.url.String(), bytes.NewReader(gz))
 	if err != nil {
 		return &Error{ID: id, kind: misconfigured, err: fmt.Errorf("build request: %w", err)}, 0
 	}
-	req.Header.Set("Content-Type", "application/json")
+	for k, v := range c.cfg.Headers {
+		req.Header.Set(k, v)
+	}
+	for k, path := range c.cfg.HeaderFiles {
+		v, err := c.readSecret(path, "header "+k)
+		if err != nil {
+			return &Error{ID: id, kind: misconfigured, err: err}, 0
+		}
+		req.Header.Set(k, v)
+		secrets = append(secrets, v)
+	}
+	req.Header.Set("Content-Type", c.cfg.ContentType)
 	req.Header.Set("Content-Encoding", "gzip")
 	req.Header.Set("Idempotency-Key", id)
 	req.Header.Set("User-Agent", c.cfg.UserAgent)
@@ -92,14 +104,22 @@ func (c *Client) attempt(ctx context.Context, id string, gz []byte) (*Error, tim
 	defer resp.Body.Close()
 	k, delivered := classify(resp.StatusCode)
 	if delivered {
+		if c.cfg.Accepted != nil {
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, maxDrain))
+			c.cfg.Accepted(b)
+		}
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
 		return nil, 0
 	}
-	// Read past the quoted part by the token's length, so that a token
-	// straddling the cut is still redacted whole.
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, int64(maxErrorBody+len(token))))
+	// Read past the quoted part by the longest secret's length, so that a
+	// secret straddling the cut is still redacted whole.
+	longest := 0
+	for _, s := range secrets {
+		longest = max(longest, len(s))
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, int64(maxErrorBody+longest)))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
-	e := &Error{ID: id, StatusCode: resp.StatusCode, Body: printable(body, token), kind: k}
+	e := &Error{ID: id, StatusCode: resp.StatusCode, Body: printable(body, secrets...), kind: k}
 	var wait time.Duration
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		wait, _ = parseRetryAfter(resp.Header.Get("Retry-After"), c.now())

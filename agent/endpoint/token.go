@@ -15,55 +15,65 @@ const maxTokenFile = 64 << 10
 // errors name the file and never quote its content. A file that group or
 // others may read is used, and warned about once per mode seen.
 func (c *Client) readToken() (string, error) {
-	path := c.cfg.TokenFile
-	if path == "" {
+	if c.cfg.TokenFile == "" {
 		return "", nil
 	}
+	return c.readSecret(c.cfg.TokenFile, "token")
+}
+
+// readSecret reads a token or a header value from its file, with the
+// token's rules: a regular file, bounded, trimmed, visible ASCII only, and
+// a warning when others may read it. what names it in errors.
+func (c *Client) readSecret(path, what string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", fmt.Errorf("open token file: %w", err) // *PathError names the file
+		return "", fmt.Errorf("open %s file: %w", what, err) // *PathError names the file
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return "", fmt.Errorf("stat token file %s: %w", path, err)
+		return "", fmt.Errorf("stat %s file %s: %w", what, path, err)
 	}
 	if !st.Mode().IsRegular() {
-		return "", fmt.Errorf("token file %s is not a regular file", path)
+		return "", fmt.Errorf("%s file %s is not a regular file", what, path)
 	}
-	c.checkTokenMode(st.Mode().Perm())
+	c.checkSecretMode(path, what, st.Mode().Perm())
 	b, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
 	if err != nil {
-		return "", fmt.Errorf("read token file %s: %w", path, err)
+		return "", fmt.Errorf("read %s file %s: %w", what, path, err)
 	}
 	if len(b) > maxTokenFile {
-		return "", fmt.Errorf("token file %s: larger than %d bytes", path, maxTokenFile)
+		return "", fmt.Errorf("%s file %s: larger than %d bytes", what, path, maxTokenFile)
 	}
 	tok := bytes.TrimSpace(b)
 	if len(tok) == 0 {
-		return "", fmt.Errorf("token file %s is empty", path)
+		return "", fmt.Errorf("%s file %s is empty", what, path)
 	}
 	for _, ch := range tok {
 		// Visible ASCII only: anything else would be refused as a header
 		// value, or split the header.
 		if ch < 0x21 || ch > 0x7e {
-			return "", fmt.Errorf("token file %s: the token holds a space, control or non-ASCII character", path)
+			return "", fmt.Errorf("%s file %s: the %s holds a space, control or non-ASCII character", what, path, what)
 		}
 	}
 	return string(tok), nil
 }
 
-// checkTokenMode warns when others than the owner may read the token.
-func (c *Client) checkTokenMode(mode os.FileMode) {
+// checkSecretMode warns, once per file and mode seen, when others than
+// the owner may read a secret.
+func (c *Client) checkSecretMode(path, what string, mode os.FileMode) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.warnedMode == nil {
+		c.warnedMode = map[string]os.FileMode{}
+	}
 	if mode&0o077 == 0 {
-		c.warnedMode = 0
+		delete(c.warnedMode, path)
 		return
 	}
-	if mode == c.warnedMode {
+	if m, ok := c.warnedMode[path]; ok && m == mode {
 		return
 	}
-	c.warnedMode = mode
-	c.warn(fmt.Sprintf("token file %s has mode %04o: group or others may read the token; chmod 0600 it", c.cfg.TokenFile, mode))
+	c.warnedMode[path] = mode
+	c.warn(fmt.Sprintf("%s file %s has mode %04o: group or others may read the %s; chmod 0600 it", what, path, mode, what))
 }

@@ -16,9 +16,68 @@ type Config struct {
 	Spool    SpoolConfig    `mapstructure:"spool"`
 	// Journal writes one entry per failing finding and a summary per run.
 	Journal bool `mapstructure:"journal"`
+	// JournalMode is changes (one entry per change, a full report at
+	// start and every FullEvery) or full (every failing finding, every
+	// cycle).
+	JournalMode string `mapstructure:"journal_mode"`
 	// Textfile is the .prom file node_exporter's textfile collector reads;
 	// empty: none.
 	Textfile string `mapstructure:"textfile"`
+	// OTLP is the OpenTelemetry collector (or anything speaking OTLP/HTTP).
+	OTLP OTLPConfig `mapstructure:"otlp"`
+	// FullEvery is how often a sink in changes mode gets the whole report
+	// again (and at the service's start), so a receiver that lost state or
+	// started late learns everything.
+	FullEvery time.Duration `mapstructure:"full_every"`
+}
+
+// Modes of a sink that can send changes only.
+const (
+	ModeChanges = "changes"
+	ModeFull    = "full"
+)
+
+// OTLPConfig is the OTLP/HTTP sink: findings as log records, the summary
+// as metrics, each through its own spool.
+type OTLPConfig struct {
+	// Endpoint is the collector's base URL; /v1/logs and /v1/metrics are
+	// appended (as OTEL_EXPORTER_OTLP_ENDPOINT is). Empty: no OTLP.
+	Endpoint string `mapstructure:"endpoint"`
+	// LogsURL and MetricsURL, when set, are the whole URL of one signal,
+	// used as they are: Scaleway Cockpit has one per data source.
+	LogsURL    string `mapstructure:"logs_url"`
+	MetricsURL string `mapstructure:"metrics_url"`
+	// Headers are sent as they are; HeaderFiles name files holding a
+	// header's value (Cockpit's X-Token), read at every request.
+	Headers     map[string]string `mapstructure:"headers"`
+	HeaderFiles map[string]string `mapstructure:"header_files"`
+	CAFile      string            `mapstructure:"ca_file"`
+	CertFile    string            `mapstructure:"cert_file"`
+	KeyFile     string            `mapstructure:"key_file"`
+	Timeout     time.Duration     `mapstructure:"timeout"`
+	// Mode is for the log records: changes or full. Metrics go every
+	// cycle: they are a few points, and a host that stops sending them is
+	// a host that stopped reporting.
+	Mode string `mapstructure:"mode"`
+}
+
+// Enabled reports whether some signal has somewhere to go.
+func (o OTLPConfig) Enabled() bool { return o.Endpoint != "" || o.LogsURL != "" || o.MetricsURL != "" }
+
+// URL returns where a signal goes ("" for nowhere): its own URL, or the
+// base endpoint with the protocol's path.
+func (o OTLPConfig) URL(signal string) string {
+	own := o.LogsURL
+	if signal == "metrics" {
+		own = o.MetricsURL
+	}
+	if own != "" {
+		return own
+	}
+	if o.Endpoint == "" {
+		return ""
+	}
+	return strings.TrimSuffix(o.Endpoint, "/") + "/v1/" + signal
 }
 
 // EndpointConfig is the HTTPS receiver of the reports.
@@ -44,6 +103,10 @@ func DefaultConfig() Config {
 		Journal:  true,
 		Endpoint: EndpointConfig{Timeout: 30 * time.Second},
 		Spool:    SpoolConfig{MaxReports: 1000, MaxBytes: 64 << 20},
+
+		JournalMode: ModeChanges,
+		OTLP:        OTLPConfig{Timeout: 30 * time.Second, Mode: ModeChanges},
+		FullEvery:   24 * time.Hour,
 	}
 }
 
@@ -57,6 +120,15 @@ func (c Config) Validate() error {
 	}
 	if c.Spool.MaxBytes < 1<<20 {
 		return fmt.Errorf("spool.max_bytes: must be at least 1048576 (1 MiB), got %d", c.Spool.MaxBytes)
+	}
+	if err := checkMode("journal_mode", c.JournalMode); err != nil {
+		return err
+	}
+	if c.FullEvery < time.Minute {
+		return fmt.Errorf("full_every: must be at least 1m, got %s", c.FullEvery)
+	}
+	if err := c.OTLP.validate(); err != nil {
+		return err
 	}
 	if t := c.Textfile; t != "" && (!filepath.IsAbs(t) || !strings.HasSuffix(t, ".prom")) {
 		return fmt.Errorf("textfile: %q must be an absolute path ending in .prom (node_exporter reads only those)", t)
@@ -88,6 +160,67 @@ func (e EndpointConfig) validate() error {
 	}
 	if e.Timeout <= 0 {
 		return fmt.Errorf("endpoint.timeout: must be positive, got %s", e.Timeout)
+	}
+	return nil
+}
+
+func checkMode(key, v string) error {
+	if v != ModeChanges && v != ModeFull {
+		return fmt.Errorf("%s: %q is not a mode (changes or full)", key, v)
+	}
+	return nil
+}
+
+func (o OTLPConfig) validate() error {
+	if err := checkMode("otlp.mode", o.Mode); err != nil {
+		return err
+	}
+	files := map[string]string{"ca_file": o.CAFile, "cert_file": o.CertFile, "key_file": o.KeyFile}
+	if !o.Enabled() {
+		for k, v := range files {
+			if v != "" {
+				return fmt.Errorf("otlp.%s is set but no otlp endpoint is", k)
+			}
+		}
+		if len(o.Headers)+len(o.HeaderFiles) > 0 {
+			return fmt.Errorf("otlp headers are set but no otlp endpoint is")
+		}
+		return nil
+	}
+	for key, u := range map[string]string{"endpoint": o.Endpoint, "logs_url": o.LogsURL, "metrics_url": o.MetricsURL} {
+		if u == "" {
+			continue
+		}
+		if _, err := endpoint.CheckURL(u); err != nil {
+			return fmt.Errorf("otlp.%s: %v", key, err)
+		}
+	}
+	if (o.CertFile == "") != (o.KeyFile == "") {
+		return fmt.Errorf("otlp: cert_file and key_file go together")
+	}
+	for k, v := range files {
+		if v != "" && !filepath.IsAbs(v) {
+			return fmt.Errorf("otlp.%s: %q must be an absolute path", k, v)
+		}
+	}
+	for k, v := range o.Headers {
+		if err := endpoint.CheckHeader(k, v); err != nil {
+			return fmt.Errorf("otlp.headers: %v", err)
+		}
+		if _, dup := o.HeaderFiles[k]; dup {
+			return fmt.Errorf("otlp: header %s is in both headers and header_files", k)
+		}
+	}
+	for k, v := range o.HeaderFiles {
+		if err := endpoint.CheckHeader(k, v); err != nil {
+			return fmt.Errorf("otlp.header_files: %v", err)
+		}
+		if !filepath.IsAbs(v) {
+			return fmt.Errorf("otlp.header_files.%s: %q must be an absolute path", k, v)
+		}
+	}
+	if o.Timeout <= 0 {
+		return fmt.Errorf("otlp.timeout: must be positive, got %s", o.Timeout)
 	}
 	return nil
 }

@@ -37,74 +37,102 @@ type Outcome struct {
 	Delivered int  // reports the endpoint accepted in this pass (older ones included)
 	Rejected  int
 	Waiting   int // reports still in the spool
+
+	OTLP          bool // an OTLP collector is configured
+	OTLPDelivered int  // requests (logs and metrics) the collector accepted in this pass
+	OTLPWaiting   int  // requests still in its spools
+	OTLPRejected  int
+	// Changes is how many findings differ from the report before; Full
+	// says the sinks in changes mode got the whole report.
+	Changes int
+	Full    bool
 }
 
 func (d Outcome) String() string {
-	if !d.Endpoint {
+	var parts []string
+	if d.Endpoint {
+		s := fmt.Sprintf("endpoint: %d delivered, %d waiting in the spool", d.Delivered, d.Waiting)
+		if d.Rejected > 0 {
+			s += fmt.Sprintf(", %d rejected by the endpoint", d.Rejected)
+		}
+		parts = append(parts, s)
+	}
+	if d.OTLP {
+		s := fmt.Sprintf("otlp: %d delivered, %d waiting", d.OTLPDelivered, d.OTLPWaiting)
+		if d.OTLPRejected > 0 {
+			s += fmt.Sprintf(", %d rejected by the collector", d.OTLPRejected)
+		}
+		parts = append(parts, s)
+	}
+	if len(parts) == 0 {
 		return "no endpoint configured"
 	}
-	s := fmt.Sprintf("%d delivered, %d waiting in the spool", d.Delivered, d.Waiting)
-	if d.Rejected > 0 {
-		s += fmt.Sprintf(", %d rejected by the endpoint", d.Rejected)
-	}
-	return s
+	return strings.Join(parts, "; ")
+}
+
+// Pending is how many reports or requests wait in the spools.
+func (d Outcome) Pending() int { return d.Waiting + d.OTLPWaiting }
+
+// Options say how one delivery goes.
+type Options struct {
+	// Full sends the whole report to the sinks in changes mode, whatever
+	// FullEvery says: the service's first cycle, an operator's `vigie
+	// report`.
+	Full bool
 }
 
 // Deliver sends a report to the configured sinks: the journal, the
-// endpoint through the spool (older reports first), and the textfile.
-// The report is spooled before any attempt, so a crash or an outage loses
-// nothing.
-func Deliver(ctx context.Context, cfg Config, stateDir, userAgent string, rep *report.Report, logf func(string)) (Outcome, error) {
-	res := Outcome{Endpoint: cfg.Endpoint.URL != ""}
+// endpoint and the OTLP collector through their spools (older reports
+// first), and the textfile. A report is spooled before any attempt, so a
+// crash or an outage loses nothing. Sinks in changes mode get what
+// differs from the last report delivered, and the whole report at
+// opt.Full or when FullEvery has passed.
+func Deliver(ctx context.Context, cfg Config, stateDir, userAgent string, rep *report.Report, logf func(string), opt Options) (Outcome, error) {
+	res := Outcome{Endpoint: cfg.Endpoint.URL != "", OTLP: cfg.OTLP.Enabled()}
 	var errs []error
+	prev := previous(stateDir)
+	full := opt.Full || prev == nil || rep.StartedAt.Sub(lastFull(stateDir)) >= cfg.FullEvery
+	changes := report.Changes(prev, rep)
+	res.Changes, res.Full = len(changes), full
 	if cfg.Journal {
-		if err := Journal(nil, rep); err != nil {
+		var err error
+		if cfg.JournalMode == ModeChanges && !full {
+			err = JournalChanges(nil, rep, changes)
+		} else {
+			err = Journal(nil, rep)
+		}
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}
-	// d is what the textfile says of delivery: the spool's depth as the
-	// pass left it, and the last success.
+	// d is what the textfile says of delivery: the spools' depth as the
+	// pass left them, and the last success.
 	var d SpoolState
+	delivered := false
 	if res.Endpoint {
-		sp, err := spool.Open(filepath.Join(stateDir, "spool"), cfg.Spool.MaxReports, cfg.Spool.MaxBytes)
+		r, dropped, err := deliverEndpoint(ctx, cfg, stateDir, userAgent, rep, logf)
+		res.Delivered, res.Rejected, res.Waiting = r.Delivered, r.Rejected, r.Remaining
+		d.SpoolReports, d.SpoolBytes, d.Dropped = r.Remaining, r.RemainingBytes, dropped
+		delivered = r.Delivered > 0
 		if err != nil {
-			return res, fmt.Errorf("spool: %w", err)
+			errs = append(errs, err)
 		}
-		if d.Dropped, err = sp.TakeDropped(); err != nil {
-			errs = append(errs, fmt.Errorf("spool: %w", err))
-		}
-		if d.Dropped > 0 {
-			rep.Delivery = &report.Delivery{DroppedReports: d.Dropped}
-		}
-		body, err := json.Marshal(rep)
+	}
+	if res.OTLP {
+		r, dropped, err := deliverOTLP(ctx, cfg, stateDir, userAgent, rep, changes, full, logf)
+		res.OTLPDelivered, res.OTLPRejected, res.OTLPWaiting = r.Delivered, r.Rejected, r.Remaining
+		d.SpoolReports += r.Remaining
+		d.SpoolBytes += r.RemainingBytes
+		d.Dropped += dropped
+		delivered = delivered || r.Delivered > 0
 		if err != nil {
-			return res, fmt.Errorf("encode report: %w", err)
+			errs = append(errs, err)
 		}
-		if err := sp.Put(rep.ID, body); err != nil {
-			if d.Dropped > 0 {
-				err = fmt.Errorf("%w (and %d earlier dropped report(s) go unreported)", err, d.Dropped)
-			}
-			return res, fmt.Errorf("spool: %w", err)
-		}
-		e := cfg.Endpoint
-		client, err := endpoint.New(endpoint.Config{URL: e.URL, TokenFile: e.TokenFile, CAFile: e.CAFile, CertFile: e.CertFile, KeyFile: e.KeyFile,
-			Timeout: e.Timeout, UserAgent: userAgent, Warn: logf})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("endpoint: %w", err))
-			d.SpoolReports, d.SpoolBytes, _ = sp.Depth()
-		} else {
-			r, err := endpoint.Deliver(ctx, sp, client, logf)
-			res.Delivered, res.Rejected, res.Waiting = r.Delivered, r.Rejected, r.Remaining
-			d.SpoolReports, d.SpoolBytes = r.Remaining, r.RemainingBytes
-			if r.Delivered > 0 {
-				now := time.Now()
-				if werr := atomicfile.Write(filepath.Join(stateDir, "last-delivery"), []byte(strconv.FormatInt(now.Unix(), 10)+"\n"), 0o600); werr == nil {
-					d.LastSuccess = time.Unix(now.Unix(), 0)
-				}
-			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("endpoint: %w (the report waits in the spool)", err))
-			}
+	}
+	if delivered {
+		now := time.Now()
+		if werr := atomicfile.Write(filepath.Join(stateDir, "last-delivery"), []byte(strconv.FormatInt(now.Unix(), 10)+"\n"), 0o600); werr == nil {
+			d.LastSuccess = time.Unix(now.Unix(), 0)
 		}
 	}
 	if cfg.Textfile != "" {
@@ -115,7 +143,52 @@ func Deliver(ctx context.Context, cfg Config, stateDir, userAgent string, rep *r
 			errs = append(errs, err)
 		}
 	}
+	// What the spools hold is what the sinks still owe: the next report
+	// is compared with this one whatever reached a receiver.
+	if err := remember(stateDir, rep, full); err != nil {
+		errs = append(errs, fmt.Errorf("keep the report for the next comparison: %w", err))
+	}
 	return res, errors.Join(errs...)
+}
+
+// deliverEndpoint spools the report for the HTTPS endpoint and delivers the
+// spool.
+func deliverEndpoint(ctx context.Context, cfg Config, stateDir, userAgent string, rep *report.Report, logf func(string)) (endpoint.Result, int, error) {
+	var res endpoint.Result
+	sp, err := spool.Open(filepath.Join(stateDir, "spool"), cfg.Spool.MaxReports, cfg.Spool.MaxBytes)
+	if err != nil {
+		return res, 0, fmt.Errorf("spool: %w", err)
+	}
+	var errs []error
+	dropped, err := sp.TakeDropped()
+	if err != nil {
+		errs = append(errs, fmt.Errorf("spool: %w", err))
+	}
+	if dropped > 0 {
+		rep.Delivery = &report.Delivery{DroppedReports: dropped}
+	}
+	body, err := json.Marshal(rep)
+	if err != nil {
+		return res, dropped, fmt.Errorf("encode report: %w", err)
+	}
+	if err := sp.Put(rep.ID, body); err != nil {
+		if dropped > 0 {
+			err = fmt.Errorf("%w (and %d earlier dropped report(s) go unreported)", err, dropped)
+		}
+		return res, dropped, fmt.Errorf("spool: %w", err)
+	}
+	e := cfg.Endpoint
+	client, err := endpoint.New(endpoint.Config{URL: e.URL, TokenFile: e.TokenFile, CAFile: e.CAFile, CertFile: e.CertFile, KeyFile: e.KeyFile,
+		Timeout: e.Timeout, UserAgent: userAgent, Warn: logf})
+	if err != nil {
+		res.Remaining, res.RemainingBytes, _ = sp.Depth()
+		return res, dropped, errors.Join(append(errs, fmt.Errorf("endpoint: %w", err))...)
+	}
+	r, err := endpoint.Deliver(ctx, sp, client, logf)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("endpoint: %w (the report waits in the spool)", err))
+	}
+	return r, dropped, errors.Join(errs...)
 }
 
 func lastDelivery(stateDir string) time.Time {

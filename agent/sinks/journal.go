@@ -73,8 +73,56 @@ func Journal(send JournalSend, r *report.Report) error {
 			return fmt.Errorf("journal: %w", err)
 		}
 	}
-	s := r.Summary
+	return journalSummary(send, r, base())
+}
+
+// JournalChanges writes one entry per change since the report before (a
+// check newly failing, resolved, or failing otherwise) and the run's
+// summary: what an operator reading `journalctl -t vigie` needs to hear
+// each hour, instead of every failing finding again.
+// `journalctl -t vigie VIGIE_CHANGE=failing` lists what broke.
+func JournalChanges(send JournalSend, r *report.Report, changes []report.Change) error {
+	if send == nil {
+		if !journal.Enabled() {
+			return nil
+		}
+		send = journal.Send
+	}
+	base := func() map[string]string {
+		return map[string]string{"SYSLOG_IDENTIFIER": "vigie", "VIGIE_REPORT_ID": field(r.ID), "VIGIE_PROFILE": field(r.Profile)}
+	}
+	for _, c := range changes {
+		f := c.Finding
+		v := base()
+		v["VIGIE_CHECK_ID"] = field(f.ID)
+		v["VIGIE_STATUS"] = field(string(f.Status))
+		v["VIGIE_SEVERITY"] = f.Severity.String()
+		v["VIGIE_AREA"] = field(f.Area())
+		v["VIGIE_CHANGE"] = string(c.Kind)
+		was := ""
+		if c.Was != "" {
+			v["VIGIE_PREVIOUS_STATUS"] = field(string(c.Was))
+			was = " (was " + v["VIGIE_PREVIOUS_STATUS"] + ")"
+		}
+		p := journal.PriInfo
+		if c.Kind != report.Resolved {
+			p = priorityOf(f.Severity)
+			if f.Status == checks.Error && p > journal.PriWarning {
+				p = journal.PriWarning
+			}
+		}
+		msg := fmt.Sprintf("%s %s, %s%s: %s", v["VIGIE_CHECK_ID"], c.Kind, v["VIGIE_STATUS"], was, printable.Line(f.Reason, journalReasonMax))
+		if err := send(msg, p, v); err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+	}
 	v := base()
+	v["VIGIE_CHANGES"] = strconv.Itoa(len(changes))
+	return journalSummary(send, r, v)
+}
+
+func journalSummary(send JournalSend, r *report.Report, v map[string]string) error {
+	s := r.Summary
 	v["VIGIE_SUMMARY"] = "1"
 	v["VIGIE_PASS"] = strconv.Itoa(s.Pass)
 	v["VIGIE_FAIL"] = strconv.Itoa(s.Fail)

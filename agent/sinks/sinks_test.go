@@ -269,7 +269,7 @@ func TestDeliverThroughOutage(t *testing.T) {
 		made = append(made, rep.ID)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		res, _ := Deliver(ctx, cfg, stateDir, "vigie/test", rep, func(string) {})
+		res, _ := Deliver(ctx, cfg, stateDir, "vigie/test", rep, func(string) {}, Options{})
 		return res
 	}
 	if res := deliver(srv.URL); res.Delivered != 1 || res.Waiting != 0 {

@@ -229,6 +229,16 @@ func listReports(dir string) ([]Entry, error) {
 	return out, nil
 }
 
+// Count returns how many reports wait in dir, without opening the spool
+// (which would create it): a missing directory holds none.
+func Count(dir string) (int, error) {
+	es, err := listReports(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	return len(es), err
+}
+
 // Depth returns how many reports wait and their compressed size, for the
 // operator and the metrics.
 func (s *Spool) Depth() (files int, bytes int64, err error) {

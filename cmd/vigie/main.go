@@ -261,14 +261,22 @@ func newRunCmd(g *globalFlags) *cobra.Command {
 			signals := make(chan os.Signal, 4)
 			signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, os.Interrupt)
 			defer signal.Stop(signals)
+			// The first cycle sends the whole report to the sinks that
+			// otherwise hear only of changes: a receiver learns everything
+			// at each start. Cycles never overlap, so first needs no lock.
+			first := true
 			svc := agent.NewService(load, func(ctx context.Context, cfg config.Config) error {
 				r, err := agent.NewRun(cfg, g.env())
 				if err != nil {
 					return err
 				}
-				return agent.Cycle(ctx, r, os.Stderr)
+				full := first
+				first = false
+				return agent.Cycle(ctx, r, os.Stderr, full)
 			}, signals)
 			svc.Log = func(line string) { fmt.Fprintln(os.Stderr, line) }
+			svc.Pending = agent.Pending
+			svc.Flush = func(ctx context.Context, cfg config.Config) error { return agent.Flush(ctx, cfg, os.Stderr) }
 			if err := svc.Run(cmd.Context()); err != nil {
 				return err
 			}
@@ -305,13 +313,13 @@ func newReportCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
-			res, err := agent.Deliver(ctx, r, rep, agent.LogLine(os.Stderr))
+			res, err := agent.Deliver(ctx, r, rep, agent.LogLine(os.Stderr), true)
 			fmt.Fprintf(stdout, "report %s: %d checks, %d fail, %d error; %s\n", rep.ID, rep.Summary.Total, rep.Summary.Fail, rep.Summary.Error, res)
 			if err != nil {
 				return &exitError{exitFailing, err}
 			}
-			if res.Waiting > 0 {
-				return &exitError{exitFailing, fmt.Errorf("%d report(s) still waiting in the spool", res.Waiting)}
+			if n := res.Pending(); n > 0 {
+				return &exitError{exitFailing, fmt.Errorf("%d report(s) still waiting in the spools", n)}
 			}
 			return nil
 		},
