@@ -90,6 +90,12 @@ type harness struct {
 
 func newHarness(t *testing.T, watchdog time.Duration) *harness {
 	t.Helper()
+	return newHarnessWith(t, watchdog, nil)
+}
+
+// newHarnessWith lets a test complete the service before it runs.
+func newHarnessWith(t *testing.T, watchdog time.Duration, with func(*Service)) *harness {
+	t.Helper()
 	h := &harness{clock: &fakeClock{now: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}, signals: make(chan os.Signal, 1),
 		cycles: make(chan config.Config), release: make(chan error), done: make(chan error, 1)}
 	cfg := config.Defaults()
@@ -128,6 +134,9 @@ func newHarness(t *testing.T, watchdog time.Duration) *harness {
 			defer h.mu.Unlock()
 			h.logs = append(h.logs, line)
 		},
+	}
+	if with != nil {
+		with(h.svc)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
@@ -333,4 +342,63 @@ func TestServiceNotifySocket(t *testing.T) {
 	if !strings.HasPrefix(all, "READY=1\nSTATUS=") || !strings.HasSuffix(all, "STOPPING=1") || !strings.Contains(all, "STATUS=checking") {
 		t.Errorf("sd_notify datagrams: %q", got)
 	}
+}
+
+func TestFlushDelay(t *testing.T) {
+	tests := []struct {
+		n      int
+		r      float64
+		lo, hi time.Duration
+	}{
+		{0, 0, 15 * time.Second, 15 * time.Second},
+		{0, 0.999, 15 * time.Second, 30 * time.Second},
+		{1, 0.5, 45 * time.Second, 45 * time.Second},
+		{5, 0.999, 7*time.Minute + 30*time.Second, 15 * time.Minute},
+		{60, 0.999, 7*time.Minute + 30*time.Second, 15 * time.Minute}, // no overflow
+	}
+	for _, tt := range tests {
+		if d := FlushDelay(tt.n, tt.r); d < tt.lo || d > tt.hi {
+			t.Errorf("FlushDelay(%d, %v) = %s, want in [%s, %s]", tt.n, tt.r, d, tt.lo, tt.hi)
+		}
+	}
+}
+
+// TestServiceFlushesBetweenCycles: a cycle that leaves reports spooled
+// (the receiver is down) gets delivery attempts between cycles, backing
+// off, until the spool is empty; then none until the next cycle.
+func TestServiceFlushesBetweenCycles(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		waiting = 1
+		flushes = make(chan struct{}, 8)
+	)
+	h := newHarnessWith(t, 0, func(s *Service) {
+		s.Pending = func(config.Config) bool { mu.Lock(); defer mu.Unlock(); return waiting > 0 }
+		s.Flush = func(context.Context, config.Config) error {
+			flushes <- struct{}{}
+			return nil
+		}
+	})
+	h.cycle(t)
+	h.release <- nil
+	h.settle(t, 2) // the next cycle and the first flush
+	if p := h.clock.pending(); p[0] != FlushDelay(0, 0.5) {
+		t.Fatalf("timers %v, want a flush after %s", p, FlushDelay(0, 0.5))
+	}
+	h.clock.Advance(FlushDelay(0, 0.5))
+	<-flushes
+	h.settle(t, 2) // still waiting: the second flush, later
+	if p := h.clock.pending(); p[0] != FlushDelay(1, 0.5) {
+		t.Fatalf("timers %v, want a flush after %s", p, FlushDelay(1, 0.5))
+	}
+	mu.Lock()
+	waiting = 0
+	mu.Unlock()
+	h.clock.Advance(FlushDelay(1, 0.5))
+	<-flushes
+	time.Sleep(50 * time.Millisecond)
+	if p := h.clock.pending(); len(p) != 1 {
+		t.Fatalf("timers %v after the spool emptied, want the next cycle only", p)
+	}
+	h.noCycle(t)
 }

@@ -57,15 +57,31 @@ func TestLoadConfigExplicitMissing(t *testing.T) {
 
 func TestLoadConfigUnknownKeys(t *testing.T) {
 	for body, key := range map[string]string{
-		"profile: baseline\nfail_onn: high\n": "fail_onn",
-		"ssh:\n  probe_usr: root\n":           "ssh.probe_usr",
-		"reporting:\n  url: x\n":              "reporting.url",
+		"profile: baseline\nfail_onn: high\n":                      "fail_onn",
+		"ssh:\n  probe_usr: root\n":                                "ssh.probe_usr",
+		"reporting:\n  url: x\n":                                   "reporting.url",
+		"report:\n  otlp:\n    endpont: https://otel.example\n":    "report.otlp.endpont",
+		"report:\n  otlp:\n    headers:\n      a:\n        b: c\n": "report.otlp.headers.a.b",
 	} {
 		_, err := config.Load(writeConfig(t, body), true, nil)
 		var ce *config.Error
 		if !errors.As(err, &ce) || !strings.Contains(err.Error(), "unknown key "+key) {
 			t.Errorf("%q: err = %v, want unknown key %s", body, err, key)
 		}
+	}
+}
+
+// TestLoadConfigHeaders: a header map's entries are the operator's to
+// name, so they are no unknown keys.
+func TestLoadConfigHeaders(t *testing.T) {
+	body := "report:\n  otlp:\n    endpoint: https://otel.example\n    headers:\n      X-Scope-OrgID: team-a\n    header_files:\n      X-Token: /etc/vigie/token\n"
+	cfg, err := config.Load(writeConfig(t, body), true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// viper folds keys to lower case; HTTP header names do not care.
+	if cfg.Report.OTLP.Headers["x-scope-orgid"] != "team-a" || cfg.Report.OTLP.HeaderFiles["x-token"] != "/etc/vigie/token" {
+		t.Errorf("headers %v %v", cfg.Report.OTLP.Headers, cfg.Report.OTLP.HeaderFiles)
 	}
 }
 

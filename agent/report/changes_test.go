@@ -1,0 +1,103 @@
+package report_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/vigie-agent/vigie/agent/report"
+	"github.com/vigie-agent/vigie/agent/report/reporttest"
+	"github.com/vigie-agent/vigie/checks"
+)
+
+// roundTrip is the previous report as the sinks read it back from disk.
+func roundTrip(t *testing.T, r *report.Report) *report.Report {
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out report.Report
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return &out
+}
+
+func TestChanges(t *testing.T) {
+	set := func(r *report.Report, id string, st checks.Status, ev ...checks.Evidence) {
+		for i := range r.Findings {
+			if r.Findings[i].ID == id {
+				r.Findings[i].Status = st
+				if ev != nil {
+					r.Findings[i].Evidence = ev
+				}
+			}
+		}
+	}
+	port := func(p string) checks.Evidence {
+		return checks.Evidence{Subject: p, Key: "listening", Value: []string{"0.0.0.0", "::"}, Line: 3}
+	}
+	tests := []struct {
+		name   string
+		change func(prev, cur *report.Report)
+		want   map[string]report.ChangeKind
+		was    map[string]checks.Status
+	}{
+		{"nothing", func(_, _ *report.Report) {}, map[string]report.ChangeKind{}, nil},
+		{"newly failing", func(_, cur *report.Report) { set(cur, "ssh.root-login", checks.Fail) },
+			map[string]report.ChangeKind{"ssh.root-login": report.Failing}, map[string]checks.Status{"ssh.root-login": checks.Pass}},
+		{"resolved", func(_, cur *report.Report) { set(cur, "ssh.password-auth", checks.Pass) },
+			map[string]report.ChangeKind{"ssh.password-auth": report.Resolved}, map[string]checks.Status{"ssh.password-auth": checks.Fail}},
+		{"error resolved to skip", func(_, cur *report.Report) { set(cur, "patches.index-fresh", checks.Skip) },
+			map[string]report.ChangeKind{"patches.index-fresh": report.Resolved}, nil},
+		{"fail to error", func(_, cur *report.Report) { set(cur, "ssh.password-auth", checks.Error) },
+			map[string]report.ChangeKind{"ssh.password-auth": report.Changed}, nil},
+		{"evidence changed", func(prev, cur *report.Report) {
+			set(prev, "ssh.password-auth", checks.Fail, port("8080/tcp"))
+			set(cur, "ssh.password-auth", checks.Fail, port("8080/tcp"), port("9090/tcp"))
+		}, map[string]report.ChangeKind{"ssh.password-auth": report.Changed}, nil},
+		{"same evidence after a trip to disk", func(prev, cur *report.Report) {
+			set(prev, "ssh.password-auth", checks.Fail, port("8080/tcp"))
+			set(cur, "ssh.password-auth", checks.Fail, port("8080/tcp"))
+		}, map[string]report.ChangeKind{}, nil},
+		{"a passing check's evidence is no change", func(prev, cur *report.Report) {
+			set(prev, "ssh.root-login", checks.Pass, port("22/tcp"))
+			set(cur, "ssh.root-login", checks.Pass, port("2222/tcp"))
+		}, map[string]report.ChangeKind{}, nil},
+		{"failing check left the report", func(_, cur *report.Report) { cur.Findings = cur.Findings[1:] },
+			map[string]report.ChangeKind{"ssh.password-auth": report.Resolved}, nil},
+		{"new failing check", func(prev, _ *report.Report) { prev.Findings = prev.Findings[1:] },
+			map[string]report.ChangeKind{"ssh.password-auth": report.Failing}, map[string]checks.Status{"ssh.password-auth": ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			prev, cur := reporttest.Sample(), reporttest.Sample()
+			tt.change(prev, cur)
+			got := report.Changes(roundTrip(t, prev), cur)
+			kinds := map[string]report.ChangeKind{}
+			for _, c := range got {
+				kinds[c.Finding.ID] = c.Kind
+				if w, ok := tt.was[c.Finding.ID]; ok && c.Was != w {
+					t.Errorf("%s: was %q, want %q", c.Finding.ID, c.Was, w)
+				}
+			}
+			if len(kinds) != len(tt.want) || len(got) != len(tt.want) {
+				t.Fatalf("changes %v, want %v", kinds, tt.want)
+			}
+			for id, k := range tt.want {
+				if kinds[id] != k {
+					t.Errorf("%s: %q, want %q", id, kinds[id], k)
+				}
+			}
+		})
+	}
+	// No report before: every failing or erroring finding is news.
+	if got := report.Changes(nil, reporttest.Sample()); len(got) != 2 || got[0].Kind != report.Failing || got[1].Finding.ID != "patches.index-fresh" {
+		t.Errorf("first report: %+v", got)
+	}
+	// A check that left the report is resolved as skip, saying why.
+	prev, cur := reporttest.Sample(), reporttest.Sample()
+	cur.Findings = cur.Findings[1:]
+	if got := report.Changes(prev, cur); got[0].Finding.Status != checks.Skip || got[0].Finding.Reason == "" {
+		t.Errorf("gone: %+v", got[0])
+	}
+}
