@@ -184,6 +184,7 @@ func deliverEndpoint(ctx context.Context, cfg Config, stateDir, userAgent string
 		res.Remaining, res.RemainingBytes, _ = sp.Depth()
 		return res, dropped, errors.Join(append(errs, fmt.Errorf("endpoint: %w", err))...)
 	}
+	defer client.Close()
 	r, err := endpoint.Deliver(ctx, sp, client, logf)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("endpoint: %w (the report waits in the spool)", err))

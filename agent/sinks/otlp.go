@@ -14,10 +14,10 @@ import (
 	"github.com/vigie-agent/vigie/checks"
 )
 
-// otlpSpoolDir is where a signal's requests wait: each signal has its own
+// OTLPSpoolDir is where a signal's requests wait: each signal has its own
 // queue, so a collector that took the logs and not the metrics is sent
 // only the metrics again.
-func otlpSpoolDir(stateDir string, s otlp.Signal) string {
+func OTLPSpoolDir(stateDir string, s otlp.Signal) string {
 	return filepath.Join(stateDir, "spool-otlp", string(s))
 }
 
@@ -67,7 +67,7 @@ func deliverOTLP(ctx context.Context, cfg Config, stateDir, userAgent string, re
 		if cfg.OTLP.URL(string(s)) == "" {
 			continue
 		}
-		sp, err := spool.Open(otlpSpoolDir(stateDir, s), cfg.Spool.MaxReports, cfg.Spool.MaxBytes)
+		sp, err := spool.Open(OTLPSpoolDir(stateDir, s), cfg.Spool.MaxReports, cfg.Spool.MaxBytes)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("otlp %s spool: %w", s, err))
 			continue
@@ -128,6 +128,7 @@ func deliverSpool(ctx context.Context, cfg OTLPConfig, sp *spool.Spool, s otlp.S
 		r.Remaining, r.RemainingBytes, _ = sp.Depth()
 		return r, err
 	}
+	defer sender.Client.Close()
 	r, err := endpoint.Deliver(ctx, sp, sender, logf)
 	if err != nil {
 		err = fmt.Errorf("otlp %s: %w (waiting in the spool)", s, err)
@@ -156,6 +157,7 @@ func Flush(ctx context.Context, cfg Config, stateDir, userAgent string, logf fun
 				res.Waiting = files
 			} else {
 				r, err := endpoint.Deliver(ctx, sp, client, logf)
+				client.Close()
 				res.Delivered, res.Rejected, res.Waiting = r.Delivered, r.Rejected, r.Remaining
 				if err != nil {
 					errs = append(errs, fmt.Errorf("endpoint: %w", err))
@@ -167,7 +169,7 @@ func Flush(ctx context.Context, cfg Config, stateDir, userAgent string, logf fun
 		if !res.OTLP || cfg.OTLP.URL(string(s)) == "" {
 			continue
 		}
-		sp, err := spool.Open(otlpSpoolDir(stateDir, s), cfg.Spool.MaxReports, cfg.Spool.MaxBytes)
+		sp, err := spool.Open(OTLPSpoolDir(stateDir, s), cfg.Spool.MaxReports, cfg.Spool.MaxBytes)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("otlp %s spool: %w", s, err))
 			continue
@@ -195,7 +197,7 @@ func Pending(cfg Config, stateDir string) bool {
 	}
 	for _, s := range []otlp.Signal{otlp.SignalLogs, otlp.SignalMetrics} {
 		if cfg.OTLP.URL(string(s)) != "" {
-			dirs = append(dirs, otlpSpoolDir(stateDir, s))
+			dirs = append(dirs, OTLPSpoolDir(stateDir, s))
 		}
 	}
 	for _, d := range dirs {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"reflect"
 	"runtime"
 	"strings"
 	"syscall"
@@ -23,6 +24,7 @@ import (
 	"github.com/vigie-agent/vigie/agent"
 	"github.com/vigie-agent/vigie/agent/config"
 	"github.com/vigie-agent/vigie/agent/report"
+	"github.com/vigie-agent/vigie/agent/sinks"
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/host"
 )
@@ -263,15 +265,17 @@ func newRunCmd(g *globalFlags) *cobra.Command {
 			defer signal.Stop(signals)
 			// The first cycle sends the whole report to the sinks that
 			// otherwise hear only of changes: a receiver learns everything
-			// at each start. Cycles never overlap, so first needs no lock.
-			first := true
+			// at each start. So does the first cycle after a reload that
+			// changed the report section: a sink just configured knows
+			// nothing yet. Cycles never overlap, so this needs no lock.
+			var sent *sinks.Config
 			svc := agent.NewService(load, func(ctx context.Context, cfg config.Config) error {
 				r, err := agent.NewRun(cfg, g.env())
 				if err != nil {
 					return err
 				}
-				full := first
-				first = false
+				full := sent == nil || !reflect.DeepEqual(*sent, cfg.Report)
+				sent = &cfg.Report
 				return agent.Cycle(ctx, r, os.Stderr, full)
 			}, signals)
 			svc.Log = func(line string) { fmt.Fprintln(os.Stderr, line) }
