@@ -17,13 +17,13 @@ STATICCHECK_VERSION := v0.8.2
 # "context deadline exceeded" when the deadline races a worker (go.dev/issue/75804).
 FUZZTIME ?= 200000x
 
-.PHONY: all build test test-unit lint fuzz bench clean tools docs
+.PHONY: all build test test-unit lint fuzz bench clean tools docs otelcol
 
 all: build
 
 build: $(BIN)
 
-$(BIN): $(shell find . -name '*.go' -not -path './vmtest/*') go.mod go.sum
+$(BIN): $(shell find . -name '*.go' -not -path './vmtest/*' -not -path './tools/*') go.mod go.sum
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/vigie
 
 tools: $(STATICCHECK)
@@ -35,17 +35,29 @@ lint: tools
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	@$(GO) mod tidy -diff >/dev/null 2>&1 || { echo "go.mod/go.sum are not tidy (go mod tidy -diff):"; $(GO) mod tidy -diff; exit 1; }
+	@cd tools/otelcol && $(GO) mod tidy -diff >/dev/null 2>&1 || { echo "tools/otelcol/go.mod/go.sum are not tidy (go mod tidy -diff):"; $(GO) mod tidy -diff; exit 1; }
 	$(GO) vet ./...
 	$(GO) vet -tags vmtest ./vmtest/
 	$(STATICCHECK) ./...
 
+# The test OpenTelemetry Collector, tools/otelcol. It is a module of its own
+# so that the collector's few hundred dependencies stay out of vigie's go.mod,
+# go.sum and binary (and out of ./...). The script builds it once, cached by
+# the module's content, and prints the binary's path.
+OTELCOL := GO='$(GO)' ./scripts/otelcol.sh
+
+otelcol:
+	@$(OTELCOL)
+
 # The whole suite: lint, unit and integration tests (integration tests need
 # root and the real sshd; they skip, saying why, without them), the static
 # binary, and a short run of every fuzz target. The hostile-home suite
-# (internal/hostiletest) runs the binary just built.
+# (internal/hostiletest) runs the binary just built; the OTLP tests
+# (internal/otelcoltest) run the test collector, VIGIE_OTELCOL.
 test: lint build
 	@file $(BIN) | grep -q 'statically linked' || { echo "$(BIN) is not statically linked"; file $(BIN); exit 1; }
-	VIGIE_BINARY='$(abspath $(BIN))' $(GO) test -count=1 ./...
+	otelcol="$$($(OTELCOL))" && \
+	  VIGIE_BINARY='$(abspath $(BIN))' VIGIE_OTELCOL="$$otelcol" $(GO) test -count=1 ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
 test-unit:
