@@ -17,7 +17,7 @@ STATICCHECK_VERSION := v0.8.2
 # "context deadline exceeded" when the deadline races a worker (go.dev/issue/75804).
 FUZZTIME ?= 200000x
 
-.PHONY: all build test test-unit lint fuzz bench clean tools docs otelcol
+.PHONY: rehearsal all build test test-unit lint fuzz bench clean tools docs otelcol
 
 all: build
 
@@ -58,7 +58,16 @@ test: lint build
 	@file $(BIN) | grep -q 'statically linked' || { echo "$(BIN) is not statically linked"; file $(BIN); exit 1; }
 	otelcol="$$($(OTELCOL))" && \
 	  VIGIE_BINARY='$(abspath $(BIN))' VIGIE_OTELCOL="$$otelcol" $(GO) test -count=1 ./...
+	$(MAKE) --no-print-directory rehearsal
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
+
+# The fleet rehearsal (agent/rehearsal_test.go): 1,000 agents report to the
+# test collector through a 60 s outage of it. It runs alone, after the
+# suite: it loads both cores for about three minutes, which would slow the
+# timing-bound tests running beside it.
+rehearsal:
+	otelcol="$$($(OTELCOL))" && \
+	  VIGIE_REHEARSAL=1 VIGIE_OTELCOL="$$otelcol" $(GO) test -count=1 -v -run '^TestFleetRehearsal$$' ./agent/ | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
 
 test-unit:
 	$(GO) test -count=1 -short ./...

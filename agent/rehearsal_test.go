@@ -176,6 +176,9 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 // VIGIE_REHEARSAL_OUTAGE (seconds, 60) resize it.
 func TestFleetRehearsal(t *testing.T) {
 	testenv.Integration(t)
+	if os.Getenv("VIGIE_REHEARSAL") != "1" {
+		t.Skip("the fleet rehearsal runs alone, after the suite: make rehearsal (make test runs it)")
+	}
 	agents := envInt("VIGIE_REHEARSAL_AGENTS", 1000)
 	outage := time.Duration(envInt("VIGIE_REHEARSAL_OUTAGE", 60)) * time.Second
 	col := otelcoltest.Start(t)

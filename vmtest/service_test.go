@@ -17,6 +17,8 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigie-agent/vigie/internal/otelcoltest"
 	"github.com/vigie-agent/vigie/internal/testenv"
 )
 
@@ -153,8 +156,17 @@ func TestServiceReports(t *testing.T) {
 	rcv := &receiver{port: testenv.FreePort(t), tlsCfg: tlsCfg, token: "vmtest-token-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
 	rcv.start(t)
 	defer rcv.stop()
+	// The OpenTelemetry Collector, on the host, behind the same address and
+	// certificate, requiring Cockpit's kind of token header.
+	otlpToken := "vmtest-otlp-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	certFile, keyFile := writeTLSFiles(t, tlsCfg)
+	col := otelcoltest.Start(t, otelcoltest.WithTLS(certFile, keyFile), otelcoltest.WithHeader("X-Token", otlpToken))
+	colPort, err := strconv.Atoi(col.Endpoint()[strings.LastIndexByte(col.Endpoint(), ':')+1:])
+	if err != nil {
+		t.Fatal(err)
+	}
 	g := bootGuest(t, "service", "packaging/cloud-init/package.yaml", packagePlaceholder, artifact(t, "VIGIE_DEB", "dist/vigie_*_amd64.deb"),
-		vmConfig{GuestFwd: map[string]int{endpointAddr + ":443": rcv.port}})
+		vmConfig{GuestFwd: map[string]int{endpointAddr + ":443": rcv.port, endpointAddr + ":4318": colPort}})
 	port, key, sh := g.port, g.key, g.sh
 	if out := sh("sudo systemctl is-enabled vigie; sudo systemctl is-active vigie", nil); out != "enabled\nactive\n" {
 		t.Fatalf("vigie.service after the package install: %q\n%s", out, sh("sudo systemctl status vigie --no-pager -l || true", nil))
@@ -162,6 +174,7 @@ func TestServiceReports(t *testing.T) {
 	luksDisk := prepareSandboxProbe(g)
 	sh("sudo install -m 0644 /dev/stdin /etc/vigie/ca.pem", caPEM)
 	sh("sudo install -m 0600 /dev/stdin /etc/vigie/token", []byte(rcv.token+"\n"))
+	sh("sudo install -m 0600 /dev/stdin /etc/vigie/otlp-token", []byte(otlpToken+"\n"))
 	conf := fmt.Sprintf(`run:
   interval: 15s
   jitter: 0s
@@ -172,7 +185,13 @@ report:
     token_file: /etc/vigie/token
     ca_file: /etc/vigie/ca.pem
     timeout: 10s
-`, endpointAddr)
+  otlp:
+    endpoint: https://%s:4318
+    header_files:
+      X-Token: /etc/vigie/otlp-token
+    ca_file: /etc/vigie/ca.pem
+    timeout: 10s
+`, endpointAddr, endpointAddr)
 	sh("sudo tee -a /etc/vigie/vigie.yaml >/dev/null", []byte(conf))
 	sh("sudo systemctl reload vigie", nil)
 
@@ -187,6 +206,7 @@ report:
 		}
 	}
 	waitFor("two reports delivered", 4*time.Minute, func() bool { return len(rcv.reports()) >= 2 })
+	checkOTLP(t, g, col, waitFor)
 
 	// The endpoint goes away for several cycles.
 	rcv.stop()
@@ -250,4 +270,90 @@ report:
 
 	// The same boot: local users turn hostile.
 	checkHostileService(t, g, rcv, plantHostileHomes(t, g, rcv))
+}
+
+// writeTLSFiles writes the endpoint's certificate and key as PEM files,
+// for the collector to serve.
+func writeTLSFiles(t *testing.T, cfg *tls.Config) (certFile, keyFile string) {
+	t.Helper()
+	c := cfg.Certificates[0]
+	der, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+// otlpFinding is one log record the collector wrote.
+type otlpFinding struct{ check, status, change, kind, report string }
+
+func otlpFindings(col *otelcoltest.Collector) []otlpFinding {
+	var out []otlpFinding
+	for _, rl := range col.Logs() {
+		for _, sl := range rl.ScopeLogs {
+			for _, lr := range sl.LogRecords {
+				a := func(k string) string { return otelcoltest.Attr(lr.Attributes, k).GetStringValue() }
+				out = append(out, otlpFinding{a("vigie.check.id"), a("vigie.check.status"), a("vigie.change"), a("vigie.report.kind"), a("vigie.report.id")})
+			}
+		}
+	}
+	return out
+}
+
+// checkOTLP: the service, given an OTLP collector by a reload, sends it the
+// whole report first (the section changed), then only what changes: an
+// account with an empty password, planted, is a failing finding within a
+// cycle, and its removal a resolved one. The metrics come every cycle,
+// with the host as the resource.
+func checkOTLP(t *testing.T, g *guest, col *otelcoltest.Collector, waitFor func(string, time.Duration, func() bool)) {
+	t.Helper()
+	find := func(check, change string) bool {
+		for _, f := range otlpFindings(col) {
+			if f.check == check && f.change == change && f.kind == "changes" {
+				return true
+			}
+		}
+		return false
+	}
+	waitFor("a full report at the collector", 3*time.Minute, func() bool {
+		for _, f := range otlpFindings(col) {
+			if f.kind == "full" && f.check == "ssh.password-auth" {
+				return true
+			}
+		}
+		return false
+	})
+	g.sh("sudo useradd -M -s /bin/bash vigie-otlp-probe && sudo passwd -d vigie-otlp-probe >/dev/null", nil)
+	planted := time.Now()
+	waitFor("the planted account as a failing change", 2*time.Minute, func() bool { return find("access.empty-passwords", "failing") })
+	t.Logf("planted fault at the collector %s later", time.Since(planted).Round(time.Second))
+	g.sh("sudo userdel vigie-otlp-probe", nil)
+	waitFor("its removal as a resolved change", 2*time.Minute, func() bool { return find("access.empty-passwords", "resolved") })
+	// Changes only between full reports: no report repeats what did not change.
+	byReport := map[string]int{}
+	for _, f := range otlpFindings(col) {
+		if f.kind == "changes" {
+			byReport[f.report]++
+		}
+	}
+	for id, n := range byReport {
+		if n > 3 {
+			t.Errorf("changes report %s has %d records", id, n)
+		}
+	}
+	hosts := map[string]bool{}
+	for _, rm := range col.Metrics() {
+		hosts[otelcoltest.Attr(rm.Resource.Attributes, "host.name").GetStringValue()+" "+otelcoltest.Attr(rm.Resource.Attributes, "os.version").GetStringValue()] = true
+	}
+	if len(hosts) != 1 || otelcoltest.CountDataPoints(col.Metrics()) < 11 {
+		t.Errorf("metrics from hosts %v, %d points", hosts, otelcoltest.CountDataPoints(col.Metrics()))
+	}
 }

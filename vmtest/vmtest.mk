@@ -12,7 +12,7 @@ VMTEST_FLAGS ?=
 .PHONY: vmtest vmtest-faults
 
 vmtest: package
-	VIGIE_DEB='$(abspath $(PKG_DEB))' VIGIE_BINARY='$(abspath $(BIN))' \
+	otelcol="$$($(OTELCOL))" && VIGIE_OTELCOL="$$otelcol" VIGIE_DEB='$(abspath $(PKG_DEB))' VIGIE_BINARY='$(abspath $(BIN))' \
 		$(GO) test -tags vmtest -count=1 -v -timeout $(VMTEST_TIMEOUT) $(VMTEST_FLAGS) ./vmtest/
 
 # The whole fault-injection matrices: ssh and firewall on both suites,
