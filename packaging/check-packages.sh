@@ -55,6 +55,21 @@ has "$list" '^-rw-r--r-- root root /usr/lib/systemd/system/vigie\.service$' "rpm
 has "$(dpkg-deb -c "$deb")" '^-rw-r--r-- root/root .* \./usr/lib/systemd/system/vigie\.service$' "deb: vigie.service missing or not 0644"
 has "$list" '^-rw-r--r-- root root /usr/share/vigie/remediate\.conf$' "rpm: the remediate drop-in missing or not 0644"
 has "$(dpkg-deb -c "$deb")" '^-rw-r--r-- root/root .* \./usr/share/vigie/remediate\.conf$' "deb: the remediate drop-in missing or not 0644"
+# The Prometheus rules: in both, as in the sources, and rules Prometheus
+# loads (promtool, from Debian's prometheus package, where it is installed).
+rules=usr/share/vigie/prometheus/vigie.rules.yml
+has "$list" "^-rw-r--r-- root root /$rules\$" "rpm: /$rules missing or not 0644"
+has "$(dpkg-deb -c "$deb")" "^-rw-r--r-- root/root .* \\./$rules\$" "deb: /$rules missing or not 0644"
+src=$(dirname "$0")/prometheus/vigie.rules.yml
+dpkg-deb --fsys-tarfile "$deb" | tar -xOf - "./$rules" | cmp -s - "$src" || bad "deb: /$rules is not $src"
+rpmrules=$(mktemp)
+# rpm2archive (beside rpm2cpio, which rpm depends on) turns the payload into a tar.
+rpm2archive - <"$rpm" | tar -xzOf - "./$rules" >"$rpmrules" || true
+cmp -s "$rpmrules" "$src" || bad "rpm: /$rules is not $src"
+if command -v promtool >/dev/null 2>&1; then
+	out=$(promtool check rules "$rpmrules" 2>&1) || bad "rpm: /$rules: promtool check rules: $out"
+fi
+rm -f "$rpmrules"
 for f in "$ctl/postinst" "$ctl/prerm" "$ctl/postrm"; do
 	grep -q '^UNITS="vigie.service"$' "$f" || bad "deb: $(basename "$f") does not handle vigie.service"
 done

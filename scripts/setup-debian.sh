@@ -28,3 +28,38 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 mkdir -p /run/sshd
+
+# prometheus (with promtool) and prometheus-node-exporter: the Prometheus tests
+# of agent/sinks run both, on free loopback ports, with configurations of their
+# own. Their maintainer scripts start the daemons, through systemd or, where
+# systemd does not run, /etc/init.d, on :9090 and :9100 with Debian's
+# configuration; a policy-rc.d that answers 101 forbids every start during the
+# install, and the units are disabled afterwards so no boot starts them.
+prom=()
+for p in prometheus prometheus-node-exporter; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || prom+=("$p")
+done
+if [ ${#prom[@]} -gt 0 ]; then
+  policy=/usr/sbin/policy-rc.d
+  kept=
+  if [ -e "$policy" ]; then
+    kept=$(mktemp /usr/sbin/policy-rc.d.vigie-XXXXXX)
+    mv "$policy" "$kept"
+  fi
+  restore() {
+    rm -f "$policy"
+    if [ -n "$kept" ]; then mv "$kept" "$policy"; fi
+  }
+  trap restore EXIT
+  printf '#!/bin/sh\n# setup-debian.sh: no service starts while it installs packages.\nexit 101\n' >"$policy"
+  chmod 0755 "$policy"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${prom[@]}"
+  restore
+  trap - EXIT
+  for unit in prometheus prometheus-node-exporter; do
+    # Both are harmless where systemd does not run (update-rc.d edits links).
+    systemctl disable --now "$unit.service" >/dev/null 2>&1 || true
+    update-rc.d "$unit" disable >/dev/null 2>&1 || true
+  done
+fi

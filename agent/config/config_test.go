@@ -160,6 +160,8 @@ func TestLoadConfigBadValues(t *testing.T) {
 		{"report:\n  endpoint:\n    token_file: /etc/vigie/token\n", "report.endpoint.token_file is set but report.endpoint.url is not"},
 		{"report:\n  endpoint:\n    url: https://c.example/x\n    cert_file: /a.pem\n", "cert_file and key_file go together"},
 		{"report:\n  textfile: /tmp/vigie.txt\n", "must be an absolute path ending in .prom"},
+		{"report:\n  textfile_series: failed\n", `report.textfile_series: "failed" is not one of all, failing, summary`},
+		{"report:\n  textfile_series: \"\"\n", `report.textfile_series: "" is not one of all, failing, summary`},
 		{"report:\n  spool:\n    max_reports: 0\n", "report.spool.max_reports: must be at least 1"},
 	}
 	for _, tt := range tests {
@@ -174,6 +176,25 @@ func TestLoadConfigBadValues(t *testing.T) {
 	for _, body := range []string{"timeout: soon\n", "ssh: 3\n", "ssh:\n  probe: maybe\n", "profile: [a\n"} {
 		if _, err := config.Load(writeConfig(t, body), true, nil); err == nil {
 			t.Errorf("%q accepted", body)
+		}
+	}
+}
+
+// TestLoadConfigTextfileSeries: each mode loads and validates; all when
+// unset.
+func TestLoadConfigTextfileSeries(t *testing.T) {
+	for body, want := range map[string]string{
+		"report:\n  textfile: /var/lib/prometheus/node-exporter/vigie.prom\n": "all",
+		"report:\n  textfile_series: all\n":                                   "all",
+		"report:\n  textfile_series: failing\n":                               "failing",
+		"report:\n  textfile_series: summary\n":                               "summary",
+	} {
+		cfg, err := config.Load(writeConfig(t, body), true, nil)
+		if err == nil {
+			err = cfg.Validate(agent.Catalogue(), agent.RemediableAreas())
+		}
+		if err != nil || cfg.Report.TextfileSeries != want {
+			t.Errorf("%q: %q, %v; want %q", body, cfg.Report.TextfileSeries, err, want)
 		}
 	}
 }

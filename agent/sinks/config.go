@@ -3,6 +3,7 @@ package sinks
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +24,9 @@ type Config struct {
 	// Textfile is the .prom file node_exporter's textfile collector reads;
 	// empty: none.
 	Textfile string `mapstructure:"textfile"`
+	// TextfileSeries is which per-check series the textfile holds: all,
+	// failing or summary (TextfileSeriesModes).
+	TextfileSeries string `mapstructure:"textfile_series"`
 	// OTLP is the OpenTelemetry collector (or anything speaking OTLP/HTTP).
 	OTLP OTLPConfig `mapstructure:"otlp"`
 	// FullEvery is how often a sink in changes mode gets the whole report
@@ -100,13 +104,13 @@ type SpoolConfig struct {
 // endpoint, no textfile.
 func DefaultConfig() Config {
 	return Config{
-		Journal:  true,
-		Endpoint: EndpointConfig{Timeout: 30 * time.Second},
-		Spool:    SpoolConfig{MaxReports: 1000, MaxBytes: 64 << 20},
-
-		JournalMode: ModeChanges,
-		OTLP:        OTLPConfig{Timeout: 30 * time.Second, Mode: ModeChanges},
-		FullEvery:   24 * time.Hour,
+		Journal:        true,
+		TextfileSeries: string(SeriesAll),
+		Endpoint:       EndpointConfig{Timeout: 30 * time.Second},
+		Spool:          SpoolConfig{MaxReports: 1000, MaxBytes: 64 << 20},
+		JournalMode:    ModeChanges,
+		OTLP:           OTLPConfig{Timeout: 30 * time.Second, Mode: ModeChanges},
+		FullEvery:      24 * time.Hour,
 	}
 }
 
@@ -133,7 +137,18 @@ func (c Config) Validate() error {
 	if t := c.Textfile; t != "" && (!filepath.IsAbs(t) || !strings.HasSuffix(t, ".prom")) {
 		return fmt.Errorf("textfile: %q must be an absolute path ending in .prom (node_exporter reads only those)", t)
 	}
+	if !slices.Contains(TextfileSeriesModes, TextfileSeries(c.TextfileSeries)) {
+		return fmt.Errorf("textfile_series: %q is not one of %s", c.TextfileSeries, modeList())
+	}
 	return nil
+}
+
+func modeList() string {
+	names := make([]string, len(TextfileSeriesModes))
+	for i, m := range TextfileSeriesModes {
+		names[i] = string(m)
+	}
+	return strings.Join(names, ", ")
 }
 
 func (e EndpointConfig) validate() error {

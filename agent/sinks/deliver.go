@@ -139,7 +139,7 @@ func Deliver(ctx context.Context, cfg Config, stateDir, userAgent string, rep *r
 		if d.LastSuccess.IsZero() {
 			d.LastSuccess = lastDelivery(stateDir)
 		}
-		if err := WriteTextfile(cfg.Textfile, rep, d); err != nil {
+		if err := WriteTextfile(cfg.Textfile, rep, d, TextfileSeries(cfg.TextfileSeries)); err != nil {
 			errs = append(errs, err)
 		}
 	}

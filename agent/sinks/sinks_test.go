@@ -96,7 +96,7 @@ func TestJournalEscapesHostText(t *testing.T) {
 func TestTextfileEscapesHostText(t *testing.T) {
 	for _, tt := range reporttest.HostileText {
 		path := filepath.Join(t.TempDir(), "vigie.prom")
-		if err := WriteTextfile(path, reporttest.Hostile(tt.In), SpoolState{}); err != nil {
+		if err := WriteTextfile(path, reporttest.Hostile(tt.In), SpoolState{}, SeriesAll); err != nil {
 			t.Fatalf("%s: %v", tt.Name, err)
 		}
 		b, err := os.ReadFile(path)
@@ -127,7 +127,7 @@ func TestTextfileEscapesHostText(t *testing.T) {
 func TestWriteTextfile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "node-exporter", "vigie.prom")
 	last := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-	if err := WriteTextfile(path, reporttest.Sample(), SpoolState{SpoolReports: 3, SpoolBytes: 4096, Dropped: 2, LastSuccess: last}); err != nil {
+	if err := WriteTextfile(path, reporttest.Sample(), SpoolState{SpoolReports: 3, SpoolBytes: 4096, Dropped: 2, LastSuccess: last}, SeriesAll); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(path)
@@ -208,7 +208,7 @@ func TestWriteTextfileUmask(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, path := range []string{filepath.Join(root, "prometheus", "node-exporter", "vigie.prom"), filepath.Join(kept, "vigie.prom")} {
-		if err := WriteTextfile(path, reporttest.Sample(), SpoolState{}); err != nil {
+		if err := WriteTextfile(path, reporttest.Sample(), SpoolState{}, SeriesAll); err != nil {
 			t.Fatal(err)
 		}
 		if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o644 {
@@ -224,7 +224,7 @@ func TestWriteTextfileUmask(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteTextfile(filepath.Join(file, "vigie.prom"), reporttest.Sample(), SpoolState{}); err == nil {
+	if err := WriteTextfile(filepath.Join(file, "vigie.prom"), reporttest.Sample(), SpoolState{}, SeriesAll); err == nil {
 		t.Error("a textfile under a regular file was written")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +27,37 @@ type SpoolState struct {
 	LastSuccess  time.Time // zero when nothing was ever delivered
 }
 
+// TextfileSeries says which per-check series the textfile holds
+// (report.textfile_series). Each series is one more the fleet's Prometheus
+// keeps per host: a mode trades detail for cardinality.
+type TextfileSeries string
+
+const (
+	// SeriesAll writes vigie_check_status for every check, with its status.
+	SeriesAll TextfileSeries = "all"
+	// SeriesFailing writes it only for checks that fail or error: a check
+	// that passes again leaves the file, and its series ends.
+	SeriesFailing TextfileSeries = "failing"
+	// SeriesSummary writes no per-check series: only the counts by
+	// severity, vigie_info, the timestamps and the spool gauges.
+	SeriesSummary TextfileSeries = "summary"
+)
+
+// TextfileSeriesModes lists the modes, in the order the documentation gives
+// them.
+var TextfileSeriesModes = []TextfileSeries{SeriesAll, SeriesFailing, SeriesSummary}
+
+// perCheck says whether a finding of that status gets its series in mode m.
+func (m TextfileSeries) perCheck(st checks.Status) bool {
+	switch m {
+	case SeriesAll:
+		return true
+	case SeriesFailing:
+		return st == checks.Fail || st == checks.Error
+	}
+	return false
+}
+
 // labelMax bounds a label value, in runes.
 const labelMax = 128
 
@@ -36,12 +68,16 @@ const labelMax = 128
 func label(s string) string { return printable.Line(s, labelMax) }
 
 // WriteTextfile writes the report as metrics for node_exporter's textfile
-// collector. The file is replaced atomically: the collector never reads a
-// half-written file.
-func WriteTextfile(path string, r *report.Report, d SpoolState) error {
+// collector, with the per-check series that mode asks for. The file is
+// replaced atomically: the collector never reads a half-written file.
+func WriteTextfile(path string, r *report.Report, d SpoolState, mode TextfileSeries) error {
+	if !slices.Contains(TextfileSeriesModes, mode) {
+		return fmt.Errorf("textfile: unknown series mode %q", mode)
+	}
 	reg := prometheus.NewRegistry()
 	status := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vigie_check_status",
-		Help: "1 for the status each check had in the last run (pass, fail, error, skip)."}, []string{"check", "area", "severity", "status"})
+		Help: "1 for the status each check had in the last run (pass, fail, error, skip); only failing checks with report.textfile_series: failing."},
+		[]string{"check", "area", "severity", "status"})
 	failing := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vigie_checks_failing",
 		Help: "Checks that failed or could not run in the last run, by severity."}, []string{"severity"})
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vigie_info", Help: "The agent's version and profile."}, []string{"version", "profile"})
@@ -50,12 +86,17 @@ func WriteTextfile(path string, r *report.Report, d SpoolState) error {
 	spoolN := prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigie_spool_reports", Help: "Reports waiting for the endpoint."})
 	spoolB := prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigie_spool_bytes", Help: "Bytes of the reports waiting for the endpoint."})
 	dropped := prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigie_spool_dropped_reports", Help: "Reports dropped from the full spool during the last run."})
-	reg.MustRegister(status, failing, info, last, dur, spoolN, spoolB, dropped)
+	reg.MustRegister(failing, info, last, dur, spoolN, spoolB, dropped)
+	if mode != SeriesSummary {
+		reg.MustRegister(status)
+	}
 	for _, s := range []checks.Severity{checks.Info, checks.Low, checks.Medium, checks.High, checks.Critical} {
 		failing.WithLabelValues(s.String()).Set(0)
 	}
 	for _, f := range r.Findings {
-		status.WithLabelValues(label(f.ID), label(f.Area()), f.Severity.String(), label(string(f.Status))).Set(1)
+		if mode.perCheck(f.Status) {
+			status.WithLabelValues(label(f.ID), label(f.Area()), f.Severity.String(), label(string(f.Status))).Set(1)
+		}
 		if f.Status == checks.Fail || f.Status == checks.Error {
 			failing.WithLabelValues(f.Severity.String()).Inc()
 		}
