@@ -46,6 +46,8 @@ type fleetAgent struct {
 	queued   map[string]time.Time // spooled entry ("signal/id") -> when
 	done     map[string]time.Time // delivered entry -> when the spool lost it
 	wire     int64                // bytes of the requests, as encoded
+	fullWire int64                // of those, the full reports'
+	fulls    int
 }
 
 func (a *fleetAgent) report() *report.Report {
@@ -110,7 +112,12 @@ func (a *fleetAgent) cycle(ctx context.Context, cfg config.Config) error {
 	if records > 0 {
 		a.queued["logs/"+rep.ID] = rep.StartedAt
 	}
-	a.wire += wireSize(rep, res, changes)
+	n := wireSize(rep, res, changes)
+	a.wire += n
+	if res.Full {
+		a.fullWire += n
+		a.fulls++
+	}
 	a.observe()
 	if err != nil && !strings.Contains(err.Error(), "waiting in the spool") {
 		return err
@@ -300,7 +307,8 @@ func TestFleetRehearsal(t *testing.T) {
 	}
 	var (
 		reports, records, lost, dup int
-		wire                        int64
+		wire, fullWire              int64
+		fulls                       int
 		delays                      []time.Duration
 		afterBack                   []time.Time
 	)
@@ -328,6 +336,8 @@ func TestFleetRehearsal(t *testing.T) {
 			delete(gotPoints, key)
 		}
 		wire += a.wire
+		fullWire += a.fullWire
+		fulls += a.fulls
 		for k, q := range a.queued {
 			d, ok := a.done[k]
 			if !ok {
@@ -357,7 +367,13 @@ func TestFleetRehearsal(t *testing.T) {
 	}
 	t.Logf("%d agents, %d reports (%d log records, %d metric requests) in %s; every one in the collector's output exactly once; spools empty",
 		agents, reports, records, reports, time.Since(start).Round(time.Second))
-	t.Logf("on the wire: %d bytes per report on average (logs and metrics, protobuf, gzip; HTTP headers aside)", wire/int64(max(reports, 1)))
+	t.Logf("on the wire (logs and metrics, protobuf, gzip; HTTP headers aside): %d bytes per report on average; %d per full report (%d), %d per changes report",
+		wire/int64(max(reports, 1)), fullWire/int64(max(fulls, 1)), fulls, (wire-fullWire)/int64(max(reports-fulls, 1)))
+	if len(afterBack) > 1 {
+		span := afterBack[len(afterBack)-1].Sub(back).Seconds()
+		t.Logf("after the collector came back: %.0f requests/s and %.0f KB/s on average over %.0f s",
+			float64(len(afterBack))/span, float64(wire)/float64(2*max(reports, 1))*float64(len(afterBack))/span/1000, span)
+	}
 	t.Logf("after the collector came back: %d requests delivered, peak %d per second; delay of the reports spooled during the outage: p50 %s, p99 %s, max %s (%d reports)",
 		len(afterBack), peak, percentile(delays, 0.5).Round(time.Millisecond), percentile(delays, 0.99).Round(time.Millisecond),
 		percentile(delays, 1).Round(time.Millisecond), len(delays))
