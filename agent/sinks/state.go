@@ -1,8 +1,8 @@
 package sinks
 
 import (
-	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/vigie-agent/vigie/agent/report"
-	"github.com/vigie-agent/vigie/host/hostfs"
 	"github.com/vigie-agent/vigie/internal/atomicfile"
 )
 
@@ -28,8 +27,18 @@ const (
 // previous returns the last report delivered, or nil when there is none
 // or it does not decode (the next report is then sent whole).
 func previous(stateDir string) *report.Report {
-	b, err := hostfs.ReadFile(context.Background(), filepath.Join(stateDir, previousFile), hostfs.Spec{Max: maxPrevious})
+	// The state directory is root's (0700): no user can plant a link or
+	// a FIFO there, so a bounded read is all the care it needs.
+	f, err := os.Open(filepath.Join(stateDir, previousFile))
 	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxPrevious+1))
+	if err != nil || len(b) > maxPrevious {
 		return nil
 	}
 	var r report.Report

@@ -51,7 +51,7 @@ var sinks = []string{"agent/spool", "agent/endpoint"}
 
 // reportModel are the packages that know a report through its model (and
 // the finding model of checks), never an area, a remediation or the host.
-var reportModel = []string{"agent/report", "agent/sinks"}
+var reportModel = []string{"agent/report", "agent/sinks", "agent/otlp"}
 
 func under(pkg, prefix string) bool { return pkg == prefix || strings.HasPrefix(pkg, prefix+"/") }
 
