@@ -83,8 +83,8 @@ func WriteTextfile(path string, r *report.Report, d SpoolState, mode TextfileSer
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vigie_info", Help: "The agent's version and profile."}, []string{"version", "profile"})
 	last := prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigie_last_run_timestamp_seconds", Help: "When the last run started."})
 	dur := prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigie_last_run_duration_seconds", Help: "How long the last run's checks took."})
-	spoolN := prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigie_spool_reports", Help: "Reports waiting for the endpoint."})
-	spoolB := prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigie_spool_bytes", Help: "Bytes of the reports waiting for the endpoint."})
+	spoolN := prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigie_spool_reports", Help: "Reports waiting in the spools of the HTTPS endpoint and the OTLP collector."})
+	spoolB := prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigie_spool_bytes", Help: "Bytes of the reports waiting in the spools."})
 	dropped := prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigie_spool_dropped_reports", Help: "Reports dropped from the full spool during the last run."})
 	reg.MustRegister(failing, info, last, dur, spoolN, spoolB, dropped)
 	if mode != SeriesSummary {
@@ -108,7 +108,7 @@ func WriteTextfile(path string, r *report.Report, d SpoolState, mode TextfileSer
 	spoolB.Set(float64(d.SpoolBytes))
 	dropped.Set(float64(d.Dropped))
 	if !d.LastSuccess.IsZero() {
-		ok := prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigie_last_delivery_timestamp_seconds", Help: "When a report last reached the endpoint."})
+		ok := prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigie_last_delivery_timestamp_seconds", Help: "When a report last reached the endpoint or the OTLP collector."})
 		ok.Set(float64(d.LastSuccess.UnixMilli()) / 1000)
 		reg.MustRegister(ok)
 	}
