@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigie-agent/vigie/agent/config"
 	"github.com/vigie-agent/vigie/agent/report"
+	"github.com/vigie-agent/vigie/agent/waivers"
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/checks/access"
 	"github.com/vigie-agent/vigie/checks/disks"
@@ -130,6 +131,7 @@ func Check(ctx context.Context, r *Run) (*report.Report, error) {
 	profile := checks.Profiles[cfg.Profile]
 	start := time.Now()
 	findings := RunChecks(ctx, cat, env, profile, sel, cfg.Timeout)
+	findings = waivers.Apply(findings, cfg.Waivers, start)
 	if findings == nil {
 		findings = []checks.Finding{}
 	}

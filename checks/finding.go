@@ -112,6 +112,9 @@ type Evidence struct {
 	File    string `json:"file,omitempty"`
 	Line    int    `json:"line,omitempty"`
 	OK      bool   `json:"ok"`
+	// Waived marks a failing piece of evidence a waiver covers; the
+	// finding is waived only when every failing piece is.
+	Waived bool `json:"waived,omitempty"`
 }
 
 // Result is what a rule returns: a verdict, why, and the facts behind it.
@@ -130,6 +133,9 @@ type Finding struct {
 	Status   Status     `json:"status"`
 	Reason   string     `json:"reason"`
 	Evidence []Evidence `json:"evidence"`
+	// Waived lists the waivers that together cover every failing piece
+	// of evidence; empty for a finding no waiver covers whole.
+	Waived []Waiver `json:"waived,omitempty"`
 }
 
 // NewFinding joins a check's description and its result.

@@ -17,6 +17,7 @@ import (
 	fwfix "github.com/vigie-agent/vigie/remediations/firewall"
 
 	"github.com/vigie-agent/vigie/agent/sinks"
+	"github.com/vigie-agent/vigie/agent/waivers"
 	"github.com/vigie-agent/vigie/host/hostfs"
 
 	"github.com/spf13/pflag"
@@ -50,6 +51,12 @@ type Config struct {
 	Fix      FixConfig       `mapstructure:"fix"`
 	Run      RunConfig       `mapstructure:"run"`
 	Report   sinks.Config    `mapstructure:"report"`
+	// Waivers are the accepted risks of the configuration file, then of
+	// the files of WaiversDir; WaiverMaxDays bounds how far ahead one may
+	// expire.
+	Waivers       []checks.Waiver `mapstructure:"waivers"`
+	WaiversDir    string          `mapstructure:"waivers_dir"`
+	WaiverMaxDays int             `mapstructure:"waiver_max_days"`
 }
 
 // section is one area's part of the configuration.
@@ -104,6 +111,10 @@ func Defaults() Config {
 		Fix:      FixConfig{ConfirmWindow: 60 * time.Second},
 		Run:      RunConfig{Interval: time.Hour, Jitter: 5 * time.Minute, CycleTimeout: 30 * time.Minute, Remediate: []string{}},
 		Report:   sinks.DefaultConfig(),
+
+		Waivers:       []checks.Waiver{},
+		WaiversDir:    waivers.DefaultDir,
+		WaiverMaxDays: waivers.DefaultMaxDays,
 	}
 }
 
@@ -169,9 +180,29 @@ func Load(path string, explicit bool, flags *pflag.FlagSet) (Config, error) {
 			}
 		}
 	}
+	// Waivers are read here, not by the decoder: their unknown keys are
+	// refused by name, and YAML's unquoted dates are timestamps.
+	maxDays := v.GetInt("waiver_max_days")
+	if maxDays < 1 {
+		return Config{}, Errorf("config %s: waiver_max_days: must be at least 1, got %d", path, maxDays)
+	}
+	now := time.Now()
+	ws, err := waivers.Parse(fileOnly.Get("waivers"), path, now, maxDays)
+	if err != nil {
+		return Config{}, Errorf("%v", err)
+	}
+	v.Set("waivers", []checks.Waiver{})
 	var cfg Config
 	if err := v.UnmarshalExact(&cfg); err != nil {
 		return Config{}, Errorf("config %s: %v", path, err)
+	}
+	more, err := waivers.LoadDir(context.Background(), cfg.WaiversDir, now, maxDays)
+	if err != nil {
+		return Config{}, Errorf("%v", err)
+	}
+	cfg.Waivers = append(ws, more...)
+	if cfg.Waivers == nil {
+		cfg.Waivers = []checks.Waiver{}
 	}
 	return cfg, nil
 }
@@ -186,6 +217,9 @@ func (c Config) Validate(cat *checks.Catalogue, remediable []string) error {
 		return Errorf("profile: unknown profile %q (available: %s)", c.Profile, strings.Join(checks.ProfileNames(), ", "))
 	}
 	if _, err := cat.Select(c.Only); err != nil {
+		return Errorf("%v", err)
+	}
+	if err := waivers.Check(c.Waivers, func(id string) bool { _, ok := cat.Lookup(id); return ok }); err != nil {
 		return Errorf("%v", err)
 	}
 	if c.Timeout <= 0 {

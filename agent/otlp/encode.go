@@ -46,21 +46,26 @@ type Batch struct {
 // Attribute names. The host's follow the semantic conventions; the rest
 // are vigie's own, under its namespace.
 const (
-	AttrReportID  = "vigie.report.id"
-	AttrKind      = "vigie.report.kind"
-	AttrProfile   = "vigie.profile"
-	AttrCheckID   = "vigie.check.id"
-	AttrTitle     = "vigie.check.title"
-	AttrStatus    = "vigie.check.status"
-	AttrArea      = "vigie.check.area"
-	AttrSeverity  = "vigie.check.severity"
-	AttrReason    = "vigie.check.reason"
-	AttrChange    = "vigie.change"
-	AttrWas       = "vigie.check.previous_status"
-	EventFinding  = "vigie.finding"
-	ScopeName     = "vigie"
-	valueMax      = 1024 // runes of one attribute or body string
-	evidenceLimit = 64   // evidence items carried in one body
+	AttrReportID = "vigie.report.id"
+	AttrKind     = "vigie.report.kind"
+	AttrProfile  = "vigie.profile"
+	AttrCheckID  = "vigie.check.id"
+	AttrTitle    = "vigie.check.title"
+	AttrStatus   = "vigie.check.status"
+	AttrArea     = "vigie.check.area"
+	AttrSeverity = "vigie.check.severity"
+	AttrReason   = "vigie.check.reason"
+	AttrChange   = "vigie.change"
+	AttrWas      = "vigie.check.previous_status"
+	// A waived finding says who accepted the risk, until when and why
+	// (the first waiver, when several cover its subjects).
+	AttrWaivedBy     = "vigie.waiver.accepted_by"
+	AttrWaivedUntil  = "vigie.waiver.expires"
+	AttrWaivedReason = "vigie.waiver.reason"
+	EventFinding     = "vigie.finding"
+	ScopeName        = "vigie"
+	valueMax         = 1024 // runes of one attribute or body string
+	evidenceLimit    = 64   // evidence items carried in one body
 )
 
 func str(k, v string) *commonv1.KeyValue {
@@ -124,7 +129,7 @@ func scope(r *report.Report) *commonv1.InstrumentationScope {
 // priorities: a failure by the check's severity, a check that could not
 // run at most a warning, anything else information.
 func severity(f checks.Finding) (logsv1.SeverityNumber, string) {
-	if f.Status != checks.Fail && f.Status != checks.Error {
+	if !f.Failing() {
 		return logsv1.SeverityNumber_SEVERITY_NUMBER_INFO, "INFO"
 	}
 	n, t := logsv1.SeverityNumber_SEVERITY_NUMBER_INFO, "INFO"
@@ -175,6 +180,10 @@ func Logs(b *Batch) *logsv1.LogsData {
 			str(AttrArea, f.Area()),
 			str(AttrSeverity, f.Severity.String()),
 			str(AttrReason, f.Reason),
+		}
+		if len(f.Waived) > 0 {
+			w := f.Waived[0]
+			attrs = append(attrs, str(AttrWaivedBy, w.AcceptedBy), str(AttrWaivedUntil, w.Expires), str(AttrWaivedReason, w.Reason))
 		}
 		if c, ok := changed[f.ID]; ok {
 			attrs = append(attrs, str(AttrChange, string(c.Kind)))
@@ -301,12 +310,12 @@ func Metrics(r *report.Report) *metricsv1.MetricsData {
 	for _, p := range []struct {
 		status string
 		n      int
-	}{{"pass", s.Pass}, {"fail", s.Fail}, {"error", s.Error}, {"skip", s.Skip}} {
+	}{{"pass", s.Pass}, {"fail", s.Fail}, {"error", s.Error}, {"skip", s.Skip}, {"waived", s.Waived}} {
 		byStatus = append(byStatus, point(int64(p.n), str(AttrStatus, p.status), str(AttrProfile, r.Profile)))
 	}
 	failing := map[checks.Severity]int64{}
 	for _, f := range r.Findings {
-		if f.Status == checks.Fail || f.Status == checks.Error {
+		if f.Failing() {
 			failing[f.Severity]++
 		}
 	}

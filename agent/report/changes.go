@@ -23,6 +23,11 @@ const (
 	// Changed: the check still fails or errors, with another status,
 	// severity or evidence (a second exposed port, another key).
 	Changed ChangeKind = "changed"
+	// Waived: the check failed before and a waiver covers it now.
+	Waived ChangeKind = "waived"
+	// Unwaived: a waiver covered the check before and no longer does (it
+	// expired, or the failure spread past its subject).
+	Unwaived ChangeKind = "unwaived"
 )
 
 // Change is one finding that differs from the report before.
@@ -36,8 +41,9 @@ type Change struct {
 	Finding checks.Finding `json:"finding"`
 }
 
-// failing reports whether a status is one a fleet must act on.
-func failing(s checks.Status) bool { return s == checks.Fail || s == checks.Error }
+// failing reports whether a finding is one a fleet must act on: a waived
+// one is not (a waiver that expires makes it failing again).
+func failing(f checks.Finding) bool { return f.Failing() }
 
 // Changes lists what differs between prev and cur, in cur's order, then
 // the checks that left the report in prev's order. A nil prev makes every
@@ -55,21 +61,25 @@ func Changes(prev, cur *Report) []Change {
 		seen[f.ID] = true
 		p, had := before[f.ID]
 		switch {
-		case failing(f.Status) && (!had || !failing(p.Status)):
+		case failing(f) && had && len(p.Waived) > 0:
+			out = append(out, Change{Kind: Unwaived, Was: p.Status, Finding: f})
+		case failing(f) && (!had || !failing(p)):
 			c := Change{Kind: Failing, Finding: f}
 			if had {
 				c.Was = p.Status
 			}
 			out = append(out, c)
-		case !failing(f.Status) && had && failing(p.Status):
+		case !failing(f) && had && failing(p) && len(f.Waived) > 0:
+			out = append(out, Change{Kind: Waived, Was: p.Status, Finding: f})
+		case !failing(f) && had && failing(p):
 			out = append(out, Change{Kind: Resolved, Was: p.Status, Finding: f})
-		case failing(f.Status) && (f.Status != p.Status || f.Severity != p.Severity || !sameEvidence(f.Evidence, p.Evidence)):
+		case failing(f) && (f.Status != p.Status || f.Severity != p.Severity || !sameEvidence(f.Evidence, p.Evidence)):
 			out = append(out, Change{Kind: Changed, Was: p.Status, Finding: f})
 		}
 	}
 	if prev != nil {
 		for _, p := range prev.Findings {
-			if seen[p.ID] || !failing(p.Status) {
+			if seen[p.ID] || !failing(p) {
 				continue
 			}
 			gone := p

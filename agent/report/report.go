@@ -44,12 +44,19 @@ type Summary struct {
 	Error            int            `json:"error"`
 	Skip             int            `json:"skip"`
 	FailedBySeverity map[string]int `json:"failed_by_severity"`
+	// Waived counts the failing findings waivers cover: they are not in
+	// Fail, Error or FailedBySeverity. Absent from reports before waivers.
+	Waived int `json:"waived,omitempty"`
 }
 
 // Summarize counts the findings by status, and failures by severity.
 func Summarize(fs []checks.Finding) Summary {
 	s := Summary{Total: len(fs), FailedBySeverity: map[string]int{}}
 	for _, f := range fs {
+		if len(f.Waived) > 0 && (f.Status == checks.Fail || f.Status == checks.Error) {
+			s.Waived++
+			continue
+		}
 		switch f.Status {
 		case checks.Pass:
 			s.Pass++
@@ -66,11 +73,11 @@ func Summarize(fs []checks.Finding) Summary {
 }
 
 // Failing reports whether some finding fails, or could not be checked, at or
-// above the threshold. An error counts: a check vigie could not run has not
+// above the threshold, and no waiver covers it. An error counts: a check vigie could not run has not
 // shown the host to be safe.
 func (r *Report) Failing(threshold checks.Severity) bool {
 	for _, f := range r.Findings {
-		if (f.Status == checks.Fail || f.Status == checks.Error) && f.Severity >= threshold {
+		if f.Failing() && f.Severity >= threshold {
 			return true
 		}
 	}

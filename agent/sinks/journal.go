@@ -56,7 +56,7 @@ func Journal(send JournalSend, r *report.Report) error {
 		return map[string]string{"SYSLOG_IDENTIFIER": "vigie", "VIGIE_REPORT_ID": field(r.ID), "VIGIE_PROFILE": field(r.Profile)}
 	}
 	for _, f := range r.Findings {
-		if f.Status != checks.Fail && f.Status != checks.Error {
+		if !f.Failing() {
 			continue
 		}
 		v := base()
@@ -105,7 +105,7 @@ func JournalChanges(send JournalSend, r *report.Report, changes []report.Change)
 			was = " (was " + v["VIGIE_PREVIOUS_STATUS"] + ")"
 		}
 		p := journal.PriInfo
-		if c.Kind != report.Resolved {
+		if c.Kind != report.Resolved && c.Kind != report.Waived {
 			p = priorityOf(f.Severity)
 			if f.Status == checks.Error && p > journal.PriWarning {
 				p = journal.PriWarning
@@ -128,6 +128,7 @@ func journalSummary(send JournalSend, r *report.Report, v map[string]string) err
 	v["VIGIE_FAIL"] = strconv.Itoa(s.Fail)
 	v["VIGIE_ERROR"] = strconv.Itoa(s.Error)
 	v["VIGIE_SKIP"] = strconv.Itoa(s.Skip)
+	v["VIGIE_WAIVED"] = strconv.Itoa(s.Waived)
 	p := journal.PriInfo
 	if s.Fail+s.Error > 0 {
 		p = journal.PriNotice

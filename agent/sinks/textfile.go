@@ -47,15 +47,26 @@ const (
 // them.
 var TextfileSeriesModes = []TextfileSeries{SeriesAll, SeriesFailing, SeriesSummary}
 
-// perCheck says whether a finding of that status gets its series in mode m.
-func (m TextfileSeries) perCheck(st checks.Status) bool {
+// perCheck says whether a finding gets its series in mode m: a waived one
+// is not failing.
+func (m TextfileSeries) perCheck(f checks.Finding) bool {
 	switch m {
 	case SeriesAll:
 		return true
 	case SeriesFailing:
-		return st == checks.Fail || st == checks.Error
+		return f.Failing()
 	}
 	return false
+}
+
+// statusLabel is the status a series carries: a waived finding's is
+// "waived", so that no rule on fail or error fires for an accepted risk;
+// the report keeps the real status.
+func statusLabel(f checks.Finding) string {
+	if len(f.Waived) > 0 {
+		return "waived"
+	}
+	return string(f.Status)
 }
 
 // labelMax bounds a label value, in runes.
@@ -94,12 +105,17 @@ func WriteTextfile(path string, r *report.Report, d SpoolState, mode TextfileSer
 		failing.WithLabelValues(s.String()).Set(0)
 	}
 	for _, f := range r.Findings {
-		if mode.perCheck(f.Status) {
-			status.WithLabelValues(label(f.ID), label(f.Area()), f.Severity.String(), label(string(f.Status))).Set(1)
+		if mode.perCheck(f) {
+			status.WithLabelValues(label(f.ID), label(f.Area()), f.Severity.String(), label(statusLabel(f))).Set(1)
 		}
-		if f.Status == checks.Fail || f.Status == checks.Error {
+		if f.Failing() {
 			failing.WithLabelValues(f.Severity.String()).Inc()
 		}
+	}
+	if r.Summary.Waived > 0 {
+		waived := prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigie_checks_waived", Help: "Failing checks a waiver covers (accepted risks), in the last run."})
+		waived.Set(float64(r.Summary.Waived))
+		reg.MustRegister(waived)
 	}
 	info.WithLabelValues(label(r.Agent.Version), label(r.Profile)).Set(1)
 	last.Set(float64(r.StartedAt.UnixMilli()) / 1000)

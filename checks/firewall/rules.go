@@ -236,7 +236,7 @@ func exposedRule(f *Facts) checks.Result {
 				why = fam + ": " + w
 			}
 		}
-		e := checks.Evidence{Subject: key, Key: "reachable", Value: open, Source: source, OK: true}
+		e := checks.Evidence{Subject: l.Subject(), Key: "reachable", Value: open, Source: source, OK: true}
 		switch {
 		case !open:
 			e.Want = why

@@ -46,6 +46,17 @@ func (l Listener) Loopback() bool {
 	return false
 }
 
+// Subject names the listener the way a waiver does, port and protocol
+// first ("8080/tcp on 0.0.0.0 (python3, pid 812)"), so that `subject:
+// 8080/tcp` covers the port on every address it listens on.
+func (l Listener) Subject() string {
+	s := fmt.Sprintf("%d/%s on %s", l.Port, l.Proto, l.Addr.String())
+	if l.Process != "" {
+		s += fmt.Sprintf(" (%s, pid %d)", l.Process, l.PID)
+	}
+	return s
+}
+
 func (l Listener) String() string {
 	s := fmt.Sprintf("%s %s", l.Proto, net.JoinHostPort(l.Addr.String(), strconv.Itoa(l.Port)))
 	if l.Process != "" {
