@@ -2,6 +2,7 @@ package report_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/vigie-agent/vigie/agent/report"
@@ -99,5 +100,34 @@ func TestChanges(t *testing.T) {
 	cur.Findings = cur.Findings[1:]
 	if got := report.Changes(prev, cur); got[0].Finding.Status != checks.Skip || got[0].Finding.Reason == "" {
 		t.Errorf("gone: %+v", got[0])
+	}
+}
+
+func TestTableWaived(t *testing.T) {
+	r := reporttest.Sample()
+	r.Findings[0].Evidence = []checks.Evidence{{Subject: "8080/tcp on 0.0.0.0", Key: "reachable", Value: true, Waived: true}}
+	r.Findings[0].Waived = []checks.Waiver{{Check: r.Findings[0].ID, Subject: "8080/tcp", Reason: "staging", AcceptedBy: "alice\x1b[2J", Expires: "2026-12-31"}}
+	r.Summary = report.Summarize(r.Findings)
+	var b strings.Builder
+	if err := (report.Table{}).Format(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"WAIVED", "fail (passwordauthentication is yes (global), accepted by alice\\x1b[2J until 2026-12-31)", "[waived]", "0 fail, 1 error, 1 skip, 1 waived", "WAIVED ssh.password-auth"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if r.Summary.Fail != 0 || r.Summary.Waived != 1 || r.Failing(checks.Info) != true { // the error still fails
+		t.Errorf("summary %+v", r.Summary)
+	}
+	// A waived finding that fails again when its waiver goes is news.
+	prev := roundTrip(t, r)
+	cur := reporttest.Sample()
+	if c := report.Changes(prev, cur); len(c) != 1 || c[0].Kind != report.Unwaived {
+		t.Errorf("unwaived: %+v", c)
+	}
+	if c := report.Changes(reporttest.Sample(), r); len(c) != 1 || c[0].Kind != report.Waived {
+		t.Errorf("waived: %+v", c)
 	}
 }

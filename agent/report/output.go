@@ -94,7 +94,14 @@ func (t Table) Format(w io.Writer, r *Report) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "STATUS\tSEVERITY\tCHECK\tRESULT\n")
 	for _, f := range r.Findings {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.status(f.Status), f.Severity, printable.Line(f.ID, IDMax), printable.Line(f.Reason, reasonMax))
+		st, reason := t.status(f.Status), printable.Line(f.Reason, reasonMax)
+		if len(f.Waived) > 0 {
+			// The real status stays visible beside the waiver's owner and date.
+			w := f.Waived[0]
+			st = t.paint(ansiGrey, "WAIVED")
+			reason = printable.Line(fmt.Sprintf("%s (%s, accepted by %s until %s)", f.Status, f.Reason, w.AcceptedBy, w.Expires), reasonMax+60)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", st, f.Severity, printable.Line(f.ID, IDMax), reason)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -108,16 +115,28 @@ func (t Table) Format(w io.Writer, r *Report) error {
 			if e.OK && !t.Verbose {
 				continue
 			}
-			lines = append(lines, "    "+describe(e))
+			line := "    " + describe(e)
+			if e.Waived {
+				line += "  [waived]"
+			}
+			lines = append(lines, line)
 		}
 		if len(lines) == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s %s: %s\n%s\n", t.status(f.Status), printable.Line(f.ID, IDMax), printable.Line(f.Title, titleMax), strings.Join(lines, "\n"))
+		st := t.status(f.Status)
+		if len(f.Waived) > 0 {
+			st = t.paint(ansiGrey, "WAIVED")
+		}
+		fmt.Fprintf(w, "\n%s %s: %s\n%s\n", st, printable.Line(f.ID, IDMax), printable.Line(f.Title, titleMax), strings.Join(lines, "\n"))
 	}
 	s := r.Summary
-	fmt.Fprintf(w, "\n%d checks: %d pass, %d fail, %d error, %d skip (profile %s, %d ms)\n",
-		s.Total, s.Pass, s.Fail, s.Error, s.Skip, printable.Line(r.Profile, IDMax), r.DurationMS)
+	waived := ""
+	if s.Waived > 0 {
+		waived = fmt.Sprintf(", %d waived", s.Waived)
+	}
+	fmt.Fprintf(w, "\n%d checks: %d pass, %d fail, %d error, %d skip%s (profile %s, %d ms)\n",
+		s.Total, s.Pass, s.Fail, s.Error, s.Skip, waived, printable.Line(r.Profile, IDMax), r.DurationMS)
 	if s.Fail > 0 || s.Error > 0 {
 		fmt.Fprintf(w, "`vigie explain CHECK` says why a check matters and how to fix it.\n")
 	}
