@@ -5,6 +5,7 @@ package vmtest
 import (
 	"encoding/json"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -125,8 +126,19 @@ func TestDebian13(t *testing.T) {
 	checkED25519OnlyHostKeys(t, g.port, g.key, "/usr/bin/vigie")
 
 	// The hardening path of harden.yaml, with the packaged binary.
+	sh("sudo vigie check --only ssh --json > /tmp/before.json; true")
 	if out := sh("sudo vigie fix --yes --only ssh,firewall; echo exit=$?"); strings.Count(out, "applied and verified") != 2 || !strings.Contains(out, "exit=0") {
 		t.Fatalf("vigie fix --only ssh,firewall on Debian 13:\n%s", out)
+	}
+	// What the fix changed, as `vigie diff` says it: the SSH checks
+	// resolved and no regression; the other way round, regressions.
+	sh("sudo vigie check --only ssh --json > /tmp/after.json; true")
+	if out := sh("vigie diff /tmp/before.json /tmp/after.json; echo exit=$?"); !regexp.MustCompile(`(?m)^resolved +high +ssh\.password-auth +pass +fail `).MatchString(out) ||
+		!strings.Contains(out, "; 0 regression(s)") || !strings.Contains(out, "exit=0") {
+		t.Errorf("vigie diff before after the fix:\n%s", out)
+	}
+	if out := sh("vigie diff --json /tmp/after.json /tmp/before.json; echo exit=$?"); !strings.Contains(out, `"kind": "failing"`) || !strings.Contains(out, "exit=1") {
+		t.Errorf("vigie diff after before the fix:\n%s", out)
 	}
 	// The hardened key exchanges are OpenSSH 10's strong ones: ML-KEM
 	// first, and no MODP group turned back on.

@@ -131,3 +131,50 @@ func TestTableWaived(t *testing.T) {
 		t.Errorf("waived: %+v", c)
 	}
 }
+
+func TestCompareRegressions(t *testing.T) {
+	ev := func(subjects ...string) []checks.Evidence {
+		var out []checks.Evidence
+		for _, s := range subjects {
+			out = append(out, checks.Evidence{Subject: s, Key: "reachable", Value: true})
+		}
+		return out
+	}
+	old := reporttest.Sample()
+	old.Findings[0].Evidence = ev("8080/tcp on 0.0.0.0")
+	fewer, more := reporttest.Sample(), reporttest.Sample()
+	fewer.Findings[0].Evidence = []checks.Evidence{}
+	fewer.Findings[0].Status = checks.Error // another status, nothing new failing
+	more.Findings[0].Evidence = ev("8080/tcp on 0.0.0.0", "9090/tcp on 0.0.0.0")
+	if d := report.Compare(old, fewer); d.Regressions != 0 || len(d.Changes) != 1 || d.Changes[0].Kind != report.Changed {
+		t.Errorf("fewer: %+v", d)
+	}
+	if d := report.Compare(old, more); d.Regressions != 1 {
+		t.Errorf("a second port is a regression: %+v", d)
+	}
+	var b strings.Builder
+	hostile := reporttest.Hostile("\x1b]0;owned\x07")
+	if err := report.FormatDiff(&b, report.Compare(reporttest.Sample(), hostile)); err != nil {
+		t.Fatal(err)
+	}
+	reporttest.CheckPrintable(t, "diff", b.String(), true, 400)
+}
+
+// FuzzDiff: whatever two files hold, the comparison of what decodes is
+// printable and bounded.
+func FuzzDiff(f *testing.F) {
+	b, _ := json.Marshal(reporttest.Sample())
+	f.Add(b)
+	f.Add([]byte(`{"schema":"vigie.report/v1","findings":[{"id":"a.b\u001b[2J","status":"fail","waived":[{"accepted_by":"\u202e"}]}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var r report.Report
+		if json.Unmarshal(data, &r) != nil {
+			return
+		}
+		var out strings.Builder
+		if err := report.FormatDiff(&out, report.Compare(reporttest.Sample(), &r)); err != nil {
+			t.Fatal(err)
+		}
+		reporttest.CheckPrintable(t, "diff", out.String(), true, 1000)
+	})
+}

@@ -99,7 +99,7 @@ func newRootCmd(stdout io.Writer) *cobra.Command {
 	pf.StringVar(&g.procPath, "path.proc", "/proc", "procfs mount point")
 	pf.StringVar(&g.sysPath, "path.sys", "/sys", "sysfs mount point")
 	root.AddCommand(newCheckCmd(g, stdout), newFixCmd(g, stdout), newUndoCmd(g, stdout), newExplainCmd(stdout), newVersionCmd(stdout),
-		newRunCmd(g), newReportCmd(g, stdout))
+		newRunCmd(g), newReportCmd(g, stdout), newDiffCmd(stdout))
 	return root
 }
 
