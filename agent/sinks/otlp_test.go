@@ -82,7 +82,7 @@ func TestDeliverOTLP(t *testing.T) {
 		t.Fatalf("flush: %+v %v", res, err)
 	}
 	col.WaitLogs(4 + 1 + 1)
-	col.WaitMetrics(4 * 11)
+	col.WaitMetrics(4 * 12)
 	col.Stop()
 
 	records := map[string][]string{}
@@ -107,7 +107,7 @@ func TestDeliverOTLP(t *testing.T) {
 	if got := records[r4.ID]; len(got) == 1 && got[0] != "ssh.password-auth failing" {
 		t.Errorf("fourth report: %v", got)
 	}
-	if pts := otelcoltest.CountDataPoints(col.Metrics()); pts != 4*11 {
-		t.Errorf("%d metric points, want 11 for each of the 4 reports", pts)
+	if pts := otelcoltest.CountDataPoints(col.Metrics()); pts != 4*12 {
+		t.Errorf("%d metric points, want 12 for each of the 4 reports", pts)
 	}
 }
