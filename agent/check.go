@@ -103,6 +103,15 @@ func Catalogue() *checks.Catalogue {
 	return cat
 }
 
+// Lookup describes a check of the catalogue, or vigie's own judgement of
+// the waivers, for `vigie explain`.
+func Lookup(id string) (checks.Meta, bool) {
+	if id == waivers.CheckID {
+		return waivers.Meta, true
+	}
+	return Catalogue().Lookup(id)
+}
+
 // Remediations lists what `vigie fix` can change, configured, in the order
 // it changes them: sshd first, then the firewall that keeps sshd's ports
 // open, then packages and disks. md is the run's metadata client.

@@ -390,7 +390,7 @@ func newExplainCmd(stdout io.Writer) *cobra.Command {
 		Short: "Say why a check matters, where the duty comes from and how to fix it by hand",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			m, ok := agent.Catalogue().Lookup(args[0])
+			m, ok := agent.Lookup(args[0])
 			if !ok {
 				return &exitError{exitUsage, fmt.Errorf("unknown check %q (`vigie check --list` lists them)", args[0])}
 			}

@@ -46,6 +46,7 @@ func TestCheckExitCodes(t *testing.T) {
 		{"missing explicit config", []string{"check", "--config", "testdata/nope.yaml"}, 2, ""},
 		{"explain", []string{"explain", "ssh.password-auth"}, 0, "Meilleures pratiques"},
 		{"explain unknown", []string{"explain", "ssh.nope"}, 2, ""},
+		{"explain the waivers' check", []string{"explain", "vigie.waivers"}, 0, "waiver that matches nothing"},
 		{"version", []string{"version"}, 0, "vigie "},
 	}
 	for _, tt := range tests {
