@@ -106,7 +106,8 @@ func all(s string, ok func(rune) bool) bool {
 // shorter than IFNAMSIZ, printable, no slash, colon or space.
 func validInterface(s string) bool {
 	return len(s) < 16 && all(s, func(r rune) bool {
-		return r > ' ' && r < 0x7f && r != '/' && r != '%' && r != ':'
+		// Brackets would break the [address%zone]:port form it is dialled in.
+		return r > ' ' && r < 0x7f && !strings.ContainsRune("/%:[]", r)
 	})
 }
 
