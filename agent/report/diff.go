@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -18,22 +19,29 @@ import (
 // of kilobytes, and a pipeline may hand over anything.
 const maxReportFile = 64 << 20
 
-// ReadFile reads a vigie.report/v1 file, bounded, and checks that it is
-// one.
-func ReadFile(path string) (*Report, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+// ReadFile reads a vigie.report/v1 file ("-": standard input), bounded,
+// and checks that it is one. Only a regular file is read: a FIFO planted
+// where a report was expected (under /tmp, say) would hold vigie, and the
+// open itself does not wait for one. What does not decode is refused
+// without quoting it.
+func ReadFile(path string, stdin io.Reader) (*Report, error) {
+	var src io.Reader = stdin
+	if path != "-" {
+		f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return nil, err
+		}
+		if !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("%s: not a regular file", path)
+		}
+		src = f
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() && st.Mode()&os.ModeNamedPipe == 0 {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxReportFile+1))
+	b, err := io.ReadAll(io.LimitReader(src, maxReportFile+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
@@ -42,7 +50,11 @@ func ReadFile(path string) (*Report, error) {
 	}
 	var r Report
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("%s: not a vigie report: %v", path, err)
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return nil, fmt.Errorf("%s: not a vigie report: no JSON past byte %d", path, se.Offset)
+		}
+		return nil, fmt.Errorf("%s: not a vigie report: its JSON does not have the report's shape", path)
 	}
 	if r.Schema != SchemaV1 {
 		return nil, fmt.Errorf("%s: schema %q, want %s", path, printable.Line(r.Schema, IDMax), SchemaV1)

@@ -13,18 +13,21 @@ import (
 func newDiffCmd(stdout io.Writer) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "diff OLD.json NEW.json",
+		Use:   "diff OLD.json NEW.json (- for standard input)",
 		Short: "Compare two reports: newly failing, resolved, failing otherwise, waivers added or ended",
 		Long: "Compare two reports of `vigie check --json` (an image and the previous release's, a host before and after\n" +
 			"a change). Exit status: 0 when the new report has no regression, 1 when it has one (a check newly failing, a\n" +
 			"waiver ended, new failing evidence for a failing check), 2 when a report cannot be read.",
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			old, err := report.ReadFile(args[0])
+			if args[0] == "-" && args[1] == "-" {
+				return &exitError{exitUsage, fmt.Errorf("only one of the reports can be standard input")}
+			}
+			old, err := report.ReadFile(args[0], cmd.InOrStdin())
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
-			cur, err := report.ReadFile(args[1])
+			cur, err := report.ReadFile(args[1], cmd.InOrStdin())
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}

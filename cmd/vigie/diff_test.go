@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/vigie-agent/vigie/agent/report"
@@ -54,7 +55,18 @@ func TestDiff(t *testing.T) {
 	if err := os.WriteFile(bad, []byte(`{"schema":"other/v9","findings":[]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{{"diff", bad, after}, {"diff", before, filepath.Join(dir, "none.json")}, {"diff", before}} {
+	fifo := filepath.Join(dir, "fifo.json")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte("root:$y$j9T$s3cret:19000::::::\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, errOut := runVigie(t, "diff", secret, after); strings.Contains(errOut, "s3cret") || strings.Contains(errOut, "'r'") {
+		t.Errorf("the error quotes the file: %q", errOut)
+	}
+	for _, args := range [][]string{{"diff", bad, after}, {"diff", before, filepath.Join(dir, "none.json")}, {"diff", before}, {"diff", fifo, after}, {"diff", "-", "-"}} {
 		if code, _, errOut := runVigie(t, args...); code != 2 || !strings.HasPrefix(errOut, "vigie: ") {
 			t.Errorf("%v: exit %d, %q", args, code, errOut)
 		}
