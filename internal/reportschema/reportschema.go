@@ -1,16 +1,19 @@
 // Package reportschema validates what vigie writes against the published
 // schemas, for the tests that judge the real binary's output: a
 // vigie.report/v1 document against docs/report.schema.json, a SARIF log
-// against the OASIS SARIF 2.1.0 schema (kept in agent/report/testdata,
-// whose README says where it comes from).
+// against the OASIS SARIF 2.1.0 schema, a JUnit report against the schema
+// Jenkins validates JUnit reports with (both kept in agent/report/testdata,
+// whose README says where they come from).
 package reportschema
 
 import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
@@ -33,6 +36,21 @@ func SARIFFile() string { return tree("agent", "report", "testdata", "sarif-sche
 
 // CheckSARIF validates a SARIF log against the OASIS schema.
 func CheckSARIF(data []byte) error { return Validate(SARIFFile(), data) }
+
+// JUnitFile is the JUnit XML schema Jenkins validates reports with.
+func JUnitFile() string { return tree("agent", "report", "testdata", "junit-jenkins.xsd") }
+
+// CheckJUnit validates a JUnit XML report against JUnitFile with xmllint
+// (libxml2-utils), which must be on PATH.
+func CheckJUnit(data []byte) error {
+	cmd := exec.Command("xmllint", "--noout", "--nonet", "--schema", JUnitFile(), "-")
+	cmd.Stdin = bytes.NewReader(data)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("xmllint --schema %s: %w: %s", filepath.Base(JUnitFile()), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
 
 // Validate checks data against the schema file at path (formats such as
 // date-time asserted).
