@@ -15,8 +15,9 @@ export DEBIAN_FRONTEND=noninteractive
 # dnf, rpm (rpmbuild) and createrepo-c: the real dnf runs the patches remediation
 # against a local repository in a private root. sudo brings cvtsudoers, which
 # the sudoers parser is cross-checked with. python3: scripts/hostile-home.sh
-# makes unix sockets and a listener with it.
-pkgs=(make git file time ca-certificates openssh-server openssh-client nftables iptables iproute2 apt-utils cryptsetup-bin dnf rpm createrepo-c sudo python3)
+# makes unix sockets and a listener with it. libxml2-utils: xmllint validates
+# the JUnit reports of `vigie check --format junit` against their schema.
+pkgs=(make git file time ca-certificates openssh-server openssh-client nftables iptables iproute2 apt-utils cryptsetup-bin dnf rpm createrepo-c sudo python3 libxml2-utils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 
@@ -115,7 +116,7 @@ func (t Table) Format(w io.Writer, r *Report) error {
 			if e.OK && !t.Verbose {
 				continue
 			}
-			line := "    " + describe(e)
+			line := "    " + describe(e, printable.Line)
 			if e.Waived {
 				line += "  [waived]"
 			}
@@ -144,36 +145,44 @@ func (t Table) Format(w io.Writer, r *Report) error {
 }
 
 // describe renders one piece of evidence as "subject: key = value
-// (file:line)  want: …", each part escaped and bounded on its own so that a
-// long value cannot push the file and the want off the line.
-func describe(e checks.Evidence) string {
+// (file:line)  want: …", each part passed through clip on its own: the
+// table escapes and bounds each part (printable.Line) so that a long value
+// cannot push the file and the want off the line; JUnit keeps it as
+// written, within its own bound.
+func describe(e checks.Evidence, clip func(s string, limit int) string) string {
 	var b strings.Builder
 	if e.Subject != "" {
-		b.WriteString(printable.Line(e.Subject, subjectMax))
+		b.WriteString(clip(e.Subject, subjectMax))
 		b.WriteString(": ")
 	}
 	if e.Key != "" {
-		b.WriteString(printable.Line(e.Key, keyMax))
+		b.WriteString(clip(e.Key, keyMax))
 		b.WriteString(" = ")
 	}
 	switch v := e.Value.(type) {
 	case []string:
-		b.WriteString(printable.Line(strings.Join(v, ","), valueMax))
+		b.WriteString(clip(strings.Join(v, ","), valueMax))
+	case []any: // a list read back from a JSON report
+		items := make([]string, len(v))
+		for i, item := range v {
+			items[i] = fmt.Sprint(item)
+		}
+		b.WriteString(clip(strings.Join(items, ","), valueMax))
 	case nil:
 	default:
-		b.WriteString(printable.Line(fmt.Sprint(v), valueMax))
+		b.WriteString(clip(fmt.Sprint(v), valueMax))
 	}
 	if e.File != "" {
 		if e.Line > 0 {
-			fmt.Fprintf(&b, "  (%s:%d)", printable.Line(e.File, FileMax), e.Line)
+			fmt.Fprintf(&b, "  (%s:%d)", clip(e.File, FileMax), e.Line)
 		} else {
-			fmt.Fprintf(&b, "  (%s)", printable.Line(e.File, FileMax))
+			fmt.Fprintf(&b, "  (%s)", clip(e.File, FileMax))
 		}
 	} else if e.Source != "" {
-		fmt.Fprintf(&b, "  (%s)", printable.Line(e.Source, FileMax))
+		fmt.Fprintf(&b, "  (%s)", clip(e.Source, FileMax))
 	}
 	if e.Want != "" && !e.OK {
-		fmt.Fprintf(&b, "  want: %s", printable.Line(e.Want, wantMax))
+		fmt.Fprintf(&b, "  want: %s", clip(e.Want, wantMax))
 	}
 	return b.String()
 }
@@ -237,6 +246,22 @@ func ProfileSeverities(m checks.Meta) string {
 	return s
 }
 
+// DocsURL is docs/checks.md, the catalogue generated from the code.
+const DocsURL = "https://github.com/vigie-agent/vigie/blob/main/docs/checks.md"
+
+// CheckAnchor is the anchor of a check's section in docs/checks.md: the
+// heading's id as GitHub makes it (the dots dropped, the rest lower case
+// already).
+func CheckAnchor(id string) string { return strings.ReplaceAll(id, ".", "") }
+
+// CheckURL is the address of a check's section in docs/checks.md, escaped
+// as a URI whatever the id holds.
+func CheckURL(id string) string {
+	u, _ := url.Parse(DocsURL)
+	u.Fragment = CheckAnchor(id)
+	return u.String()
+}
+
 // CatalogueMarkdown documents every check of the catalogue: what
 // docs/checks.md holds, generated so it cannot drift from the code.
 func CatalogueMarkdown(cat *checks.Catalogue) []byte {
@@ -259,7 +284,7 @@ func CatalogueMarkdown(cat *checks.Catalogue) []byte {
 					fix += " with `--allow-destructive`"
 				}
 			}
-			fmt.Fprintf(&b, "| [`%s`](#%s) | %s | %s |\n", m.ID, strings.ReplaceAll(m.ID, ".", ""), ProfileSeverities(m), fix)
+			fmt.Fprintf(&b, "| [`%s`](#%s) | %s | %s |\n", m.ID, CheckAnchor(m.ID), ProfileSeverities(m), fix)
 		}
 		for _, m := range area.Checks() {
 			fmt.Fprintf(&b, "\n### %s\n\n**%s.** Severity: %s.\n\n%s\n", m.ID, m.Title, ProfileSeverities(m), m.Rationale)

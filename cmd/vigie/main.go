@@ -121,13 +121,26 @@ func (g *globalFlags) env() *host.Env {
 
 func newCheckCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 	var asJSON, list, verbose bool
+	format := formatFlag(report.FormatNames[0])
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Run the checks and print the findings",
-		Long: "Run the checks of the selected profile and print a table, or the vigie.report/v1 JSON report with --json.\n" +
-			"Exit status: 0 when nothing fails (or cannot be checked) at or above --fail-on, 1 when something does, 2 when vigie could not run.",
+		Long: "Run the checks of the selected profile and print the findings: a table for a person, or with --format the\n" +
+			"vigie.report/v1 JSON report (json, also --json), a SARIF 2.1.0 log for code scanning (sarif), a JUnit XML\n" +
+			"report for CI (junit). Exit status: 0 when nothing fails (or cannot be checked) at or above --fail-on,\n" +
+			"1 when something does, 2 when vigie could not run; the same whatever the format.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if asJSON {
+				if cmd.Flags().Changed("format") && format != "json" {
+					return &exitError{exitUsage, fmt.Errorf("--json is --format json: it cannot go with --format %s", format)}
+				}
+				format = "json"
+			}
+			out, err := report.NewOutput(string(format), report.Options{Color: colorOK(stdout), Verbose: verbose})
+			if err != nil {
+				return &exitError{exitUsage, err}
+			}
 			r, err := g.load(cmd, cmd.Flags())
 			if err != nil {
 				return err
@@ -139,11 +152,7 @@ func newCheckCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
-			var f report.Output = report.Table{Color: colorOK(stdout), Verbose: verbose}
-			if asJSON {
-				f = report.JSON{Indent: true}
-			}
-			if err := f.Format(stdout, rep); err != nil {
+			if err := out.Format(stdout, rep); err != nil {
 				return &exitError{exitUsage, err}
 			}
 			threshold, _ := checks.ParseSeverity(r.Config.FailOn)
@@ -154,13 +163,29 @@ func newCheckCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.BoolVar(&asJSON, "json", false, "print the JSON report (schema vigie.report/v1)")
+	fl.Var(&format, "format", "output format: "+strings.Join(report.FormatNames, ", "))
+	fl.BoolVar(&asJSON, "json", false, "print the JSON report (schema vigie.report/v1): the same as --format json")
 	fl.BoolVar(&list, "list", false, "list the checks of the profile and exit")
-	fl.BoolVarP(&verbose, "verbose", "v", false, "show the evidence of passing checks too")
+	fl.BoolVarP(&verbose, "verbose", "v", false, "show the evidence of passing checks too (table)")
 	fl.StringSlice("only", nil, "areas or check ids to run, comma-separated (e.g. ssh or ssh.password-auth)")
 	fl.String("profile", "baseline", "profile: "+fmt.Sprint(checks.ProfileNames()))
 	fl.String("fail-on", "low", "lowest severity that makes the exit status 1: info, low, medium, high, critical")
 	return cmd
+}
+
+// formatFlag is --format: a name report.NewOutput knows, checked as the
+// flag is parsed, so that a wrong one is a usage error naming the formats.
+type formatFlag string
+
+func (f *formatFlag) String() string { return string(*f) }
+func (f *formatFlag) Type() string   { return "format" }
+
+func (f *formatFlag) Set(name string) error {
+	if _, err := report.NewOutput(name, report.Options{}); err != nil {
+		return err
+	}
+	*f = formatFlag(name)
+	return nil
 }
 
 func newFixCmd(g *globalFlags, stdout io.Writer) *cobra.Command {

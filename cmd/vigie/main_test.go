@@ -17,6 +17,7 @@ import (
 	"github.com/vigie-agent/vigie/agent/report"
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/internal/reportschema"
+	"github.com/vigie-agent/vigie/internal/testenv"
 )
 
 func runVigie(t *testing.T, args ...string) (int, string, string) {
@@ -153,6 +154,91 @@ func TestCheckJSONValidates(t *testing.T) {
 	}
 	if err := reportschema.Check([]byte(out)); err != nil {
 		t.Fatalf("does not validate: %v\n%s", err, out)
+	}
+}
+
+// TestCheckFormats: `vigie check --format sarif` and `--format junit` on a
+// fixture tree give documents that validate against their published
+// schemas, carry the catalogue's text and exit as the table would; a wrong
+// --format, or --json with another format, is a usage error.
+func TestCheckFormats(t *testing.T) {
+	testenv.Commands(t, "apt-get install libxml2-utils", "xmllint")
+	args := []string{"check", "--config", "testdata/offline.yaml", "--path.root", "testdata/default", "--only", "ssh"}
+	code, out, errOut := runVigie(t, append(args, "--format", "sarif")...)
+	if code != 1 {
+		t.Fatalf("sarif: exit %d: %s", code, errOut)
+	}
+	if err := reportschema.CheckSARIF([]byte(out)); err != nil {
+		t.Errorf("sarif: %v\n%s", err, out)
+	}
+	for _, want := range []string{`"ruleId": "ssh.password-auth"`, "How to fix it by hand: Create /etc/ssh/sshd_config.d/00-hardening.conf",
+		`"uri": "etc/ssh/sshd_config"`, `"uriBaseId": "ROOT"`, `"security-severity": "8.0"`, `"vigieFinding/v1": "`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("sarif lacks %s", want)
+		}
+	}
+	code, out, errOut = runVigie(t, append(args, "--format", "junit")...)
+	if code != 1 {
+		t.Fatalf("junit: exit %d: %s", code, errOut)
+	}
+	if err := reportschema.CheckJUnit([]byte(out)); err != nil {
+		t.Errorf("junit: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, `<testcase name="ssh.password-auth" classname="vigie.ssh"`) || !strings.Contains(out, `<failure message="passwordauthentication is yes (global) [read from the files: `) {
+		t.Errorf("junit:\n%s", out)
+	}
+	if code, out, _ := runVigie(t, append(args, "--format", "json", "--json")...); code != 1 || reportschema.Check([]byte(out)) != nil {
+		t.Errorf("--format json --json: exit %d", code)
+	}
+	for _, bad := range [][]string{{"--format", "xml"}, {"--format", "sarif", "--json"}, {"--json", "--format", "junit"}} {
+		code, out, errOut := runVigie(t, append(args, bad...)...)
+		if code != 2 || out != "" || !strings.HasPrefix(errOut, "vigie: ") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", bad, code, out, errOut)
+		}
+		if bad[1] == "xml" && !strings.Contains(errOut, "table, json, sarif, junit") {
+			t.Errorf("%v: stderr %q does not name the formats", bad, errOut)
+		}
+	}
+}
+
+// TestCheckFormatsValidate runs `vigie check --format sarif` and `--format
+// junit` on this machine, with the default configuration, and validates
+// both against their schemas; a second SARIF run, with its own report id
+// and time, gives the same fingerprints.
+func TestCheckFormatsValidate(t *testing.T) {
+	testenv.Commands(t, "apt-get install libxml2-utils", "xmllint")
+	check := map[string]func([]byte) error{"sarif": reportschema.CheckSARIF, "junit": reportschema.CheckJUnit}
+	var fingerprints []map[string]string
+	for _, format := range []string{"sarif", "junit", "sarif"} {
+		code, out, errOut := runVigie(t, "check", "--format", format)
+		if code == 2 {
+			t.Fatalf("%s: exit 2: %s", format, errOut)
+		}
+		if err := check[format]([]byte(out)); err != nil {
+			t.Errorf("%s: does not validate: %v\n%s", format, err, out)
+		}
+		if format != "sarif" {
+			continue
+		}
+		var log struct {
+			Runs []struct {
+				Results []struct {
+					RuleID              string
+					PartialFingerprints map[string]string
+				}
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &log); err != nil {
+			t.Fatal(err)
+		}
+		fp := map[string]string{}
+		for _, r := range log.Runs[0].Results {
+			fp[r.RuleID] = r.PartialFingerprints[report.FingerprintKey]
+		}
+		fingerprints = append(fingerprints, fp)
+	}
+	if a, b := fingerprints[0], fingerprints[1]; fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Errorf("two runs, two sets of fingerprints:\n%v\n%v", a, b)
 	}
 }
 
