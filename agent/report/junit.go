@@ -113,14 +113,20 @@ func junitOf(r *Report) junitSuites {
 		}
 		s := &out.Suites[i]
 		c := junitCase{Name: bound(f.ID), Classname: bound("vigie." + area), Time: seconds(0)}
-		switch f.Status {
-		case checks.Fail:
+		switch {
+		case len(f.Waived) > 0:
+			// An accepted risk: not a failure of the build, said as skipped
+			// with who accepted it and until when.
+			w := f.Waived[0]
+			c.Skipped = &junitSkipped{Reason: bound(fmt.Sprintf("waived: %s, accepted by %s until %s (%s: %s)", w.Reason, w.AcceptedBy, w.Expires, f.Status, f.Reason))}
+			s.Skipped++
+		case f.Status == checks.Fail:
 			c.Failure = &junitProblem{Message: bound(f.Reason), Type: f.Severity.String(), Text: junitText(f, false)}
 			s.Failures++
-		case checks.Error:
+		case f.Status == checks.Error:
 			c.Error = &junitProblem{Message: bound(f.Reason), Type: f.Severity.String(), Text: junitText(f, true)}
 			s.Errors++
-		case checks.Skip:
+		case f.Status == checks.Skip:
 			c.Skipped = &junitSkipped{Reason: bound(f.Reason)}
 			s.Skipped++
 		}

@@ -142,7 +142,13 @@ func sarifResultOf(f checks.Finding, rule int) sarifResult {
 	if f.Status == checks.Error {
 		msg = "could not be checked: " + f.Reason
 	}
+	var sup []sarifSuppression
+	for _, w := range f.Waived {
+		sup = append(sup, sarifSuppression{Kind: "external", Status: "accepted",
+			Justification: sarifMessage(fmt.Sprintf("%s (accepted by %s until %s)", w.Reason, w.AcceptedBy, w.Expires))})
+	}
 	return sarifResult{
+		Suppressions:        sup,
 		RuleID:              f.ID,
 		RuleIndex:           rule,
 		Kind:                "fail",

@@ -89,7 +89,16 @@ type sarifResult struct {
 	Message             sarifText             `json:"message"`
 	Locations           []sarifLocation       `json:"locations"`
 	PartialFingerprints map[string]string     `json:"partialFingerprints"`
-	Properties          sarifResultProperties `json:"properties"`
+	// Suppressions carry the waivers of an accepted risk: code scanning
+	// shows the alert as dismissed, with the justification.
+	Suppressions []sarifSuppression    `json:"suppressions,omitempty"`
+	Properties   sarifResultProperties `json:"properties"`
+}
+
+type sarifSuppression struct {
+	Kind          string `json:"kind"`
+	Status        string `json:"status"`
+	Justification string `json:"justification"`
 }
 
 type sarifResultProperties struct {
