@@ -82,13 +82,13 @@ type sarifArtifactLocation struct {
 }
 
 type sarifResult struct {
-	RuleID              string                `json:"ruleId"`
-	RuleIndex           int                   `json:"ruleIndex"`
-	Kind                string                `json:"kind"`
-	Level               string                `json:"level"`
-	Message             sarifText             `json:"message"`
-	Locations           []sarifLocation       `json:"locations"`
-	PartialFingerprints map[string]string     `json:"partialFingerprints"`
+	RuleID              string            `json:"ruleId"`
+	RuleIndex           int               `json:"ruleIndex"`
+	Kind                string            `json:"kind"`
+	Level               string            `json:"level"`
+	Message             sarifText         `json:"message"`
+	Locations           []sarifLocation   `json:"locations"`
+	PartialFingerprints map[string]string `json:"partialFingerprints"`
 	// Suppressions carry the waivers of an accepted risk: code scanning
 	// shows the alert as dismissed, with the justification.
 	Suppressions []sarifSuppression    `json:"suppressions,omitempty"`
