@@ -70,6 +70,9 @@ func unknownServices(s Services) string {
 
 func auditRule(f *Facts) checks.Result {
 	s := f.Services
+	if s.Image {
+		return imageAuditRule(s)
+	}
 	if !s.Known() {
 		return checks.Errorf("%s", unknownServices(s))
 	}
@@ -82,6 +85,9 @@ func auditRule(f *Facts) checks.Result {
 
 func timeSyncRule(f *Facts) checks.Result {
 	s := f.Services
+	if s.Image {
+		return imageTimeSyncRule(s)
+	}
 	var ev []checks.Evidence
 	var running []string
 	for _, t := range s.Time {
