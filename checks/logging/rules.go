@@ -29,7 +29,9 @@ func journaldRule(f *Facts) checks.Result {
 	if !j.JournalDir {
 		dir.Value = j.DirNote
 	}
-	ev = append(ev, dir, checks.Evidence{Key: "files", Value: j.Files, Source: "journald's reading order", OK: true})
+	// An empty list, not null, where no journald.conf exists (the schema
+	// has no null value).
+	ev = append(ev, dir, checks.Evidence{Key: "files", Value: append([]string{}, j.Files...), Source: "journald's reading order", OK: true})
 	for _, ig := range j.Ignored {
 		ev = append(ev, checks.Evidence{Key: "ignored", Value: ig, OK: true})
 	}
