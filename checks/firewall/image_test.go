@@ -1,12 +1,15 @@
 package firewall
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/checks/checkstest"
@@ -127,5 +130,47 @@ func TestImagePersistent(t *testing.T) {
 	}
 	if after := mountInfo(t); after != mounts {
 		t.Errorf("the host's mounts changed:\nbefore:\n%s\nafter:\n%s", mounts, after)
+	}
+}
+
+// TestImageEtc: in the scratch mount namespace /etc is the image's, but
+// for the dynamic loader's files: this machine's ld.so.cache, and an empty
+// ld.so.preload, whatever the image's say.
+func TestImageEtc(t *testing.T) {
+	requireRoot(t)
+	mine, err := os.ReadFile("/etc/ld.so.cache")
+	if err != nil {
+		t.Skipf("this machine has no ld.so.cache: %v", err)
+	}
+	root := firewallImage(t, false)
+	for p, c := range map[string]string{"etc/hostname": "the-image\n", "etc/ld.so.cache": "not this machine's", "etc/ld.so.preload": "/etc/evil.so\n"} {
+		if err := os.WriteFile(filepath.Join(root, p), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type seen struct {
+		hostname, cache, preload []byte
+		err                      error
+	}
+	var got seen
+	onScratchThread(func() {
+		if got.err = unix.Unshare(unix.CLONE_NEWNS); got.err != nil {
+			return
+		}
+		if got.err = imageEtc(filepath.Join(root, "etc")); got.err != nil {
+			return
+		}
+		got.hostname, _ = os.ReadFile("/etc/hostname")
+		got.cache, _ = os.ReadFile("/etc/ld.so.cache")
+		got.preload, got.err = os.ReadFile("/etc/ld.so.preload")
+	})
+	if got.err != nil {
+		t.Fatal(got.err)
+	}
+	if string(got.hostname) != "the-image\n" || !bytes.Equal(got.cache, mine) || len(got.preload) != 0 {
+		t.Errorf("in the namespace: hostname %q, this machine's ld.so.cache %v, ld.so.preload %q", got.hostname, bytes.Equal(got.cache, mine), got.preload)
+	}
+	if b, _ := os.ReadFile("/etc/ld.so.cache"); !bytes.Equal(b, mine) {
+		t.Error("this machine's /etc changed")
 	}
 }
