@@ -2,6 +2,7 @@ package agent
 
 import (
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -17,7 +18,7 @@ func TestCatalogueTextPrintable(t *testing.T) {
 	cat := Catalogue()
 	for _, id := range cat.IDs() {
 		m, _ := cat.Lookup(id)
-		texts := []string{m.ID, m.Title, m.Rationale, m.ManualFix}
+		texts := []string{m.ID, m.Title, m.Rationale, m.ManualFix, m.Image.How}
 		for _, r := range m.References {
 			texts = append(texts, r.Source, r.Section, r.Text)
 		}
@@ -65,5 +66,32 @@ func TestProviderKeysInProfiles(t *testing.T) {
 		if got, in := checks.Profiles[name].Apply(m); !in || got.Severity != checks.High {
 			t.Errorf("profile %s: included %v, severity %s", name, in, got.Severity)
 		}
+	}
+}
+
+// TestImageModeDeclared: every check says how it answers on an image tree
+// (--path.root): from the image's files, or live-only and then skipped
+// there; the checks a reason points to exist.
+func TestImageModeDeclared(t *testing.T) {
+	cat := Catalogue()
+	ids := regexp.MustCompile(`\b(` + strings.Join(cat.AreaNames(), "|") + `)\.[a-z0-9-]*[a-z0-9]`)
+	live := 0
+	for _, id := range cat.IDs() {
+		m, _ := cat.Lookup(id)
+		if !m.Image.Declared() {
+			t.Errorf("%s does not declare how it answers on an image (checks.Meta.Image: checks.LiveOnly or checks.FromFiles)", id)
+			continue
+		}
+		if m.Image.Live {
+			live++
+		}
+		for _, named := range ids.FindAllString(m.Image.How, -1) {
+			if _, ok := cat.Lookup(named); !ok {
+				t.Errorf("%s: its image mode text names %s, which is no check", id, named)
+			}
+		}
+	}
+	if live == 0 || live == len(cat.IDs()) {
+		t.Errorf("%d of %d checks live-only: image mode would judge nothing or everything", live, len(cat.IDs()))
 	}
 }

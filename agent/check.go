@@ -51,8 +51,12 @@ type Run struct {
 }
 
 // NewRun builds a run from a configuration already loaded. It does not
-// validate it (Load does).
+// validate it (Load does). A root other than "/" makes env an image tree
+// (host.Env.Resolve): one that is not a root file system is refused.
 func NewRun(cfg config.Config, env *host.Env) (*Run, error) {
+	if err := env.Resolve(); err != nil {
+		return nil, err
+	}
 	md := cfg.Metadata()
 	cat, err := checks.NewCatalogue(Areas(cfg, md)...)
 	if err != nil {

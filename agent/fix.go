@@ -88,11 +88,27 @@ func activate(list []remediations.Remediation, env *host.Env) func(ctx context.C
 	}
 }
 
+// notOnImage refuses to change an image tree: a fix applies to and
+// verifies on a running system (its sshd, its kernel's ruleset, its
+// services), which on an image would be the machine vigie runs on. A dry
+// run, which changes nothing, may still show its plan.
+func notOnImage(what string, env *host.Env) error {
+	if !env.Image {
+		return nil
+	}
+	return fmt.Errorf("%s: refused in %s: vigie %s changes a running system (its sshd, its kernel's ruleset, its services), and none of the image runs; check the image with vigie check, change it in its build (vigie fix --dry-run shows a plan)", what, checks.ImageMode(env.Root), what)
+}
+
 // Fix plans, shows and (when allowed) applies the remediations. It returns
 // the exit status: 0 applied and verified or nothing to do, 1 a change failed
 // and was rolled back, 2 vigie could not run.
 func Fix(ctx context.Context, r *Run, out io.Writer, opt FixOptions) (int, error) {
 	cfg, env := r.Config, r.Env
+	if !opt.DryRun {
+		if err := notOnImage("fix", env); err != nil {
+			return 2, err
+		}
+	}
 	areas := map[string]bool{}
 	for _, o := range opt.Only {
 		for _, a := range strings.Split(o, ",") {
@@ -451,6 +467,9 @@ func unifiedDiff(path string, content []byte) (string, error) {
 
 // Undo restores a run (the newest applied one when run is "").
 func Undo(ctx context.Context, r *Run, out io.Writer, run string) error {
+	if err := notOnImage("undo", r.Env); err != nil {
+		return err
+	}
 	e := engine(r.Config)
 	lock, err := remediations.TryLock(r.Config.StateDir)
 	if err != nil {

@@ -1,8 +1,10 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/vigie-agent/vigie/agent/report"
@@ -25,24 +27,30 @@ func hostWithCloud(ctx context.Context, env *host.Env, md *scaleway.Client) repo
 	return h
 }
 
-// HostIdentity reads the host's identity from the inspected system.
+// HostIdentity reads the host's identity from the inspected system. An
+// image's is what its files say, and only that: no kernel of it runs, and
+// the name and kernel of the machine vigie runs on are not the image's.
 func HostIdentity(ctx context.Context, env *host.Env) report.Host {
 	h := report.Host{}
 	if b, err := env.ReadFile(ctx, "/etc/hostname", hostfs.Small); err == nil {
 		h.Hostname = strings.TrimSpace(string(b))
 	}
-	if env.Live() || h.Hostname == "" {
+	if !env.Image && (env.Live() || h.Hostname == "") {
 		if name, err := os.Hostname(); err == nil {
 			h.Hostname = name
 		}
 	}
-	if b, err := env.ReadFile(ctx, "/etc/machine-id", hostfs.Small); err == nil {
-		h.MachineID = strings.TrimSpace(string(b))
+	if b, err := env.ReadFile(ctx, "/etc/machine-id", hostfs.Small); err == nil && machineID.Match(bytes.TrimSpace(b)) {
+		// Images hold an empty file, or "uninitialized", until first boot.
+		h.MachineID = string(bytes.TrimSpace(b))
 	}
-	if b, err := hostfs.ReadFile(ctx, env.Proc+"/sys/kernel/osrelease", hostfs.Small); err == nil {
+	if b, err := hostfs.ReadFile(ctx, env.Proc+"/sys/kernel/osrelease", hostfs.Small); err == nil && !env.Image {
 		h.Kernel = strings.TrimSpace(string(b))
 	}
 	rel := host.ReadOSRelease(ctx, env)
 	h.OS = report.OS{ID: rel["ID"], VersionID: rel["VERSION_ID"], PrettyName: rel["PRETTY_NAME"]}
 	return h
 }
+
+// machineID is what machine-id(5) holds once set: 32 lower-case hex digits.
+var machineID = regexp.MustCompile(`^[0-9a-f]{32}$`)

@@ -141,12 +141,16 @@ func (a *RuleArea[F]) Name() string { return a.AreaName }
 // Checks implements Area.
 func (a *RuleArea[F]) Checks() []Meta { return Metas(a.Rules) }
 
-// Run gathers the facts once and evaluates every rule over them.
+// Run gathers the facts once and evaluates every rule over them. On an
+// image (env.Image), the live-only checks are skipped, whatever the facts.
 func (a *RuleArea[F]) Run(ctx context.Context, env *host.Env) []Finding {
 	f := a.Gather(ctx, env)
 	out := Evaluate(a.Rules, f)
 	if a.Finish != nil {
 		out = a.Finish(f, out)
+	}
+	if env.Image {
+		out = SkipLive(out, env.Root)
 	}
 	return out
 }

@@ -92,6 +92,10 @@ type Meta struct {
 	ManualFix   string       `json:"-"`
 	Remediation *Remediation `json:"remediation,omitempty"`
 	References  []Reference  `json:"references,omitempty"`
+	// Image says how the check answers on an image tree (--path.root
+	// other than /): from the image's files, or not at all, being
+	// live-only. Every check declares it.
+	Image Image `json:"-"`
 }
 
 // Area returns the part of the id before the first dot ("ssh" for

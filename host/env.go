@@ -8,6 +8,8 @@ package host
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/vigie-agent/vigie/host/hostfs"
@@ -21,6 +23,13 @@ type Env struct {
 	Proc string // procfs mount
 	Sys  string // sysfs mount
 	Cmd  Runner
+	// Image says Root is an image tree (a mounted disk image, a build
+	// chroot, an mmdebstrap directory) and not a running system: nothing
+	// of it runs, so what only a running system can tell (the kernel's
+	// state, processes, sockets, systemd, a live sshd, the provider's
+	// metadata) is not read, and neither are Proc and Sys, which belong to
+	// the machine vigie runs on. Resolve sets it.
+	Image bool
 }
 
 // DefaultEnv reads the live system.
@@ -31,6 +40,37 @@ func DefaultEnv() *Env {
 // Live reports whether env is the running system, not a captured tree:
 // only then may an area ask systemd, the kernel or the network.
 func (e *Env) Live() bool { return e.Root == "" || e.Root == "/" }
+
+// Resolve settles where the system is read before a run: "/" is the
+// running system; any other root is an image tree, made absolute, which
+// must be a directory holding etc/, as every root file system does.
+func (e *Env) Resolve() error {
+	if e.Root == "" || filepath.Clean(e.Root) == "/" {
+		e.Root, e.Image = "/", false
+		return nil
+	}
+	abs, err := filepath.Abs(e.Root)
+	if err != nil {
+		return fmt.Errorf("inspected root %s: %w", e.Root, err)
+	}
+	// The root may be reached through a link; its etc may not, since a
+	// link there could lead the reads of /etc out of the tree.
+	for _, p := range []string{abs, filepath.Join(abs, "etc")} {
+		stat := os.Lstat
+		if p == abs {
+			stat = os.Stat
+		}
+		st, err := stat(p)
+		if err != nil {
+			return fmt.Errorf("inspected root %s is not a root file system: %w", abs, err)
+		}
+		if !st.IsDir() {
+			return fmt.Errorf("inspected root %s is not a root file system: %s is not a directory", abs, p)
+		}
+	}
+	e.Root, e.Image = abs, true
+	return nil
+}
 
 // FS reads the inspected system's files the one safe way (package hostfs):
 // no symlink a user planted followed as root, no FIFO or device opened, no

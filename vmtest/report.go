@@ -18,7 +18,8 @@ type report struct {
 }
 
 type host struct {
-	Cloud *struct {
+	Hostname string `json:"hostname"`
+	Cloud    *struct {
 		ServerID       string `json:"server_id"`
 		Zone           string `json:"zone"`
 		CommercialType string `json:"commercial_type"`
@@ -38,6 +39,8 @@ type evidence struct {
 	Key     string          `json:"key"`
 	Value   json.RawMessage `json:"value"`
 	Source  string          `json:"source"`
+	File    string          `json:"file"`
+	Line    int             `json:"line"`
 	OK      bool            `json:"ok"`
 }
 

@@ -217,6 +217,9 @@ func Explain(w io.Writer, m checks.Meta) {
 		}
 		fmt.Fprintln(w, ".")
 	}
+	if m.Image.Declared() {
+		fmt.Fprintf(w, "\n%s\n", imageSection(m.Image))
+	}
 }
 
 func indent(s string) string {
@@ -269,13 +272,16 @@ func CatalogueMarkdown(cat *checks.Catalogue) []byte {
 	b.WriteString("# Checks\n\n")
 	b.WriteString("Generated from the code by `make docs`; `vigie explain CHECK-ID` prints the same for one check, and\n")
 	b.WriteString("`vigie check --list --profile PROFILE` lists a profile's checks.\n\n")
+	b.WriteString("On an image tree (`vigie check --path.root DIR`: a mounted disk image, a build chroot), the checks only a\n")
+	b.WriteString("running system can answer are skipped, each with its reason, and the others are judged from the image's files:\n")
+	b.WriteString("the column \"on an image\" says which, and each check's section how.\n\n")
 	b.WriteString("Profiles:\n\n")
 	for _, name := range checks.ProfileNames() {
 		fmt.Fprintf(&b, "- **%s**: %s.\n", name, checks.Profiles[name].Description)
 	}
 	for _, area := range cat.Areas() {
 		fmt.Fprintf(&b, "\n## %s\n\n", area.Name())
-		fmt.Fprintf(&b, "| check | severity | vigie fix |\n| --- | --- | --- |\n")
+		fmt.Fprintf(&b, "| check | severity | vigie fix | on an image |\n| --- | --- | --- | --- |\n")
 		for _, m := range area.Checks() {
 			fix := "no"
 			if m.Remediation != nil {
@@ -284,7 +290,7 @@ func CatalogueMarkdown(cat *checks.Catalogue) []byte {
 					fix += " with `--allow-destructive`"
 				}
 			}
-			fmt.Fprintf(&b, "| [`%s`](#%s) | %s | %s |\n", m.ID, CheckAnchor(m.ID), ProfileSeverities(m), fix)
+			fmt.Fprintf(&b, "| [`%s`](#%s) | %s | %s | %s |\n", m.ID, CheckAnchor(m.ID), ProfileSeverities(m), fix, imageColumn(m.Image))
 		}
 		for _, m := range area.Checks() {
 			fmt.Fprintf(&b, "\n### %s\n\n**%s.** Severity: %s.\n\n%s\n", m.ID, m.Title, ProfileSeverities(m), m.Rationale)
@@ -302,7 +308,24 @@ func CatalogueMarkdown(cat *checks.Catalogue) []byte {
 				}
 			}
 			fmt.Fprintf(&b, "\nManual fix: %s\n", m.ManualFix)
+			fmt.Fprintf(&b, "\n%s\n", imageSection(m.Image))
 		}
 	}
 	return []byte(b.String())
+}
+
+// imageColumn says in a word how a check answers on an image.
+func imageColumn(i checks.Image) string {
+	if i.Live {
+		return "skipped: live only"
+	}
+	return "from the files"
+}
+
+// imageSection says how a check answers on an image, and why.
+func imageSection(i checks.Image) string {
+	if i.Live {
+		return "On an image (`--path.root`): skipped, live only: " + i.How + "."
+	}
+	return "On an image (`--path.root`): judged from " + i.How + "."
 }

@@ -66,11 +66,19 @@ type Facts struct {
 	Items       []Item
 	Disks       []*DiskInfo
 	ClassSource string // how disks were classified
+	// Image is the swap an image's files enable at boot (host.Env.Image),
+	// where sysfs and the mounts are not the image's and are not read.
+	Image *ImageSwap
 }
 
 // Gather reads block devices, mounts and swaps, and classifies the disks.
 func Gather(ctx context.Context, env *host.Env, opt Options) *Facts {
 	f := &Facts{}
+	if env.Image {
+		f.Err = "not read on an image: the disks an instance uses are known only on the instance"
+		f.Image = readImageSwap(ctx, env)
+		return f
+	}
 	t, err := ReadTopology(ctx, env.Sys)
 	if err != nil {
 		f.Err = err.Error()

@@ -72,6 +72,9 @@ func classRule(class string, none checks.Status) func(*Facts) checks.Result {
 }
 
 func swapRule(f *Facts) checks.Result {
+	if f.Image != nil {
+		return imageSwapRule(f.Image)
+	}
 	if f.Err != "" {
 		return checks.Errorf("%s", f.Err)
 	}

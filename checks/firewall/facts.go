@@ -78,6 +78,9 @@ func Gather(ctx context.Context, env *host.Env, opt Options) *Facts {
 	for _, p := range opt.AllowedPorts {
 		f.Allowed[strings.ToLower(p)] = true
 	}
+	if env.Image {
+		return gatherImage(ctx, env, opt, f)
+	}
 	netDir := opt.NetDir
 	if netDir == "" {
 		netDir = env.Proc

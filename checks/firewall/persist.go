@@ -93,6 +93,8 @@ func readPersistence(ctx context.Context, env *host.Env, opt Options) Persistenc
 	}
 	switch {
 	case len(files) == 0:
+	case env.Image:
+		p.Loaded, p.LoadErr = loadImage(ctx, opt.NftPath, env.Root, files...)
 	case !env.Live():
 		p.LoadErr = "not loaded: the inspected root is not the running system"
 	default:
@@ -118,18 +120,27 @@ func ufwEnabled(conf []byte) bool {
 // changes: the namespace lives on one locked OS thread, and nft, started
 // from that thread, inherits it.
 func loadScratch(ctx context.Context, nftPath string, files ...string) (*Ruleset, string) {
+	return loadIn(ctx, nftPath, 0, nil, files)
+}
+
+// loadIn is loadScratch with more namespaces unshared on the thread (flags)
+// and setup run there before nft starts.
+func loadIn(ctx context.Context, nftPath string, flags int, setup func() error, files []string) (*Ruleset, string) {
 	type result struct {
 		rs  *Ruleset
 		err error
 	}
 	done := make(chan result, 1)
-	go func() {
-		// The thread is never unlocked: when this goroutine ends the runtime
-		// discards the thread, and with it the namespace.
-		runtime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+	onScratchThread(func() {
+		if err := unix.Unshare(unix.CLONE_NEWNET | flags); err != nil {
 			done <- result{err: fmt.Errorf("create a scratch network namespace: %w", err)}
 			return
+		}
+		if setup != nil {
+			if err := setup(); err != nil {
+				done <- result{err: err}
+				return
+			}
 		}
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
@@ -143,18 +154,60 @@ func loadScratch(ctx context.Context, nftPath string, files ...string) (*Ruleset
 				if errors.Is(err, fs.ErrNotExist) || errors.Is(err, exec.ErrNotFound) {
 					msg = "nft is not installed"
 				}
-				done <- result{err: fmt.Errorf("%s -f %s: %v: %s", nftPath, file, err, firstLine(msg))}
+				done <- result{err: fmt.Errorf("%s -f %s: %v: %s", nftPath, file, err, errorLine(msg))}
 				return
 			}
 		}
 		rs, err := readLive("")
 		done <- result{rs: rs, err: err}
-	}()
+	})
 	r := <-done
 	if r.err != nil {
 		return nil, r.err.Error()
 	}
 	return r.rs, ""
+}
+
+// onScratchThread runs fn on an OS thread of its own, which fn may move
+// into namespaces of its own: the thread is never unlocked, so when fn
+// returns the runtime discards it, and the namespaces with it. Never the
+// main thread: the runtime cannot discard that one and parks it instead,
+// namespaces and all, and the process's /proc/self (its mounts, /proc/net
+// and the sockets read there) is the main thread's view.
+func onScratchThread(fn func()) {
+	done := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		if unix.Gettid() != unix.Getpid() {
+			defer close(done)
+			fn()
+			return
+		}
+		// Locked here, the main thread runs no other goroutine: this one
+		// gets another thread, and the main thread is given back as it is.
+		inner := make(chan struct{})
+		go func() {
+			defer close(inner)
+			runtime.LockOSThread()
+			fn()
+		}()
+		<-inner
+		runtime.UnlockOSThread()
+		close(done)
+	}()
+	<-done
+}
+
+// errorLine is the line of nft's message that names the error, "FILE:LINE:
+// Error: ...", rather than the "In file included from" lines before it;
+// the lines after it quote the file.
+func errorLine(msg string) string {
+	for _, l := range strings.Split(msg, "\n") {
+		if strings.Contains(l, "Error:") {
+			return l
+		}
+	}
+	return firstLine(msg)
 }
 
 func firstLine(s string) string {

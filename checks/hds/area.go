@@ -35,12 +35,14 @@ var rules = []checks.Rule[*Facts]{
 		Rationale:  "The seed limits HDS instances to France: the provider guarantees that data stays in the authorised Paris data centres, and the customer must not create instances for HDS infrastructure in other regions. vigie reads the zone from the instance metadata API and passes only fr-par-* zones.",
 		ManualFix:  "An instance cannot move between zones: create a new instance in fr-par-1, fr-par-2 or fr-par-3 (from a snapshot or image of this one, or by redeploying), move the data, then delete this instance and its volumes (ask for their deletion explicitly, the seed notes block volumes stay otherwise).",
 		References: []checks.Reference{residency, parisDatacentres, noOtherRegions},
+		Image:      checks.LiveOnly("the zone is each instance's, which only its metadata API tells, and the metadata API this machine reaches is its own"),
 	}, Eval: zoneRule},
 	{Meta: checks.Meta{
 		ID: IDOffer, Title: "The instance type is eligible for HDS", Severity: checks.High,
 		Rationale:  "The seed's table of HDS instance offers marks the DEV1, GP1, PLAY2, PRO2, COPARM1 and ENT1 families as not eligible; the customer must use eligible offers only. vigie reads the commercial type from the instance metadata API and compares its family (the part before the first dash: DEV1-S is DEV1). Types outside those families pass; the table's storage conditions are checked by the disks area.",
 		ManualFix:  "Change the commercial type to an eligible offer: the Instance API's server update takes a new commercial_type while the instance is stopped and outside any placement group, provided the target type allows its local storage. Otherwise create an eligible instance and move the workload. Check the offer table of the HDS documentation for the storage each type allows.",
 		References: []checks.Reference{offerTable, offerDuty, complianceDuty},
+		Image:      checks.LiveOnly("the commercial type is each instance's, which only its metadata API tells, and the metadata API this machine reaches is its own"),
 	}, Eval: offerRule},
 }
 

@@ -38,7 +38,7 @@ func Gather(ctx context.Context, env *host.Env, _ Options) *Facts {
 	} else {
 		f.ClockErr = "not read: the inspected root is not the running system"
 	}
-	if _, err := os.Stat(env.Path(SyncMarker)); err == nil {
+	if _, err := os.Stat(env.Path(SyncMarker)); err == nil && !env.Image {
 		f.Synchronized = true
 	}
 	return f

@@ -29,7 +29,9 @@ func journaldRule(f *Facts) checks.Result {
 	if !j.JournalDir {
 		dir.Value = j.DirNote
 	}
-	ev = append(ev, dir, checks.Evidence{Key: "files", Value: j.Files, Source: "journald's reading order", OK: true})
+	// An empty list, not null, where no journald.conf exists (the schema
+	// has no null value).
+	ev = append(ev, dir, checks.Evidence{Key: "files", Value: append([]string{}, j.Files...), Source: "journald's reading order", OK: true})
 	for _, ig := range j.Ignored {
 		ev = append(ev, checks.Evidence{Key: "ignored", Value: ig, OK: true})
 	}
@@ -70,6 +72,9 @@ func unknownServices(s Services) string {
 
 func auditRule(f *Facts) checks.Result {
 	s := f.Services
+	if s.Image {
+		return imageAuditRule(s)
+	}
 	if !s.Known() {
 		return checks.Errorf("%s", unknownServices(s))
 	}
@@ -82,6 +87,9 @@ func auditRule(f *Facts) checks.Result {
 
 func timeSyncRule(f *Facts) checks.Result {
 	s := f.Services
+	if s.Image {
+		return imageTimeSyncRule(s)
+	}
 	var ev []checks.Evidence
 	var running []string
 	for _, t := range s.Time {

@@ -92,6 +92,9 @@ type Services struct {
 	// ProcOK is true when the process table was read.
 	ProcOK  bool
 	ProcErr string
+	// Image says the services are an image's (host.Env.Image): nothing of
+	// it runs, only its unit files say what will.
+	Image bool
 }
 
 // Known reports whether running daemons can be told apart from stopped
@@ -120,11 +123,17 @@ func ReadServices(ctx context.Context, env *host.Env) Services {
 	}
 	enabled, via := units.States(ctx, env, names)
 	s.EnabledVia = via
-	procs, err := processes(ctx, env.Proc)
-	if err != nil {
-		s.ProcErr = err.Error()
+	var procs map[string][]int
+	if env.Image {
+		// The process table is this machine's, not the image's.
+		s.Image, s.ProcErr = true, "not read on an image: no process of the image runs"
 	} else {
-		s.ProcOK = true
+		var err error
+		if procs, err = processes(ctx, env.Proc); err != nil {
+			s.ProcErr = err.Error()
+		} else {
+			s.ProcOK = true
+		}
 	}
 	build := func(d Daemon) Service {
 		sv := Service{Daemon: d, Active: map[string]string{}, Enabled: map[string]string{}}

@@ -127,6 +127,10 @@ func gatherDnf(ctx context.Context, env *host.Env, opt Options, f *Facts) {
 		quiet = []string{"-q"}
 	}
 	f.Source = "dnf updateinfo list --security, dnf check-update"
+	if env.Image {
+		quiet = append(dnfImage(env), quiet...)
+		f.Source += onImage
+	}
 	sec, err := env.Cmd.Run(ctx, "dnf", append(quiet, "updateinfo", "list", "--security")...)
 	if err != nil {
 		f.UpdatesErr = err.Error()
@@ -143,6 +147,9 @@ func gatherDnf(ctx context.Context, env *host.Env, opt Options, f *Facts) {
 	f.Updates = mergeSecurity(allUps, secUps)
 	f.Indexes, f.IndexNewest, f.IndexErr = rpmIndexes(ctx, env)
 	f.Auto = dnfAuto(ctx, env)
+	if env.Image {
+		return // whether a reboot is pending is no image's to say
+	}
 	out, err := env.Cmd.Run(ctx, "dnf", "-q", "needs-restarting", "-r")
 	switch code := host.ExitCode(err); {
 	case err == nil:

@@ -3,6 +3,7 @@ package patches
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -38,8 +39,15 @@ func Gather(ctx context.Context, env *host.Env, opt Options) *Facts {
 	f.OS = osRelease(host.ReadOSRelease(ctx, env))
 	f.Support = supportOf(f.OS)
 	f.Manager = managerFor(f.OS)
-	readRebootFlags(ctx, env, &f.Reboot)
-	checkKernel(ctx, env, &f.Reboot)
+	if env.Image {
+		// No kernel of the image runs, and the reboot flags live in /run.
+		f.Reboot.Err = "not read on an image: no kernel of the image runs"
+		// Refreshing the index would touch the network and the image.
+		opt.Refresh = false
+	} else {
+		readRebootFlags(ctx, env, &f.Reboot)
+		checkKernel(ctx, env, &f.Reboot)
+	}
 	switch f.Manager {
 	case "apt":
 		gatherApt(ctx, env, opt, f)
@@ -78,8 +86,24 @@ func managerFor(os OSRelease) string {
 }
 
 func gatherApt(ctx context.Context, env *host.Env, opt Options, f *Facts) {
+	run, via := env.Cmd.Run, ""
+	if env.Image {
+		prefix, cleanup, err := aptImage(ctx, env)
+		if err != nil {
+			f.UpdatesErr = err.Error()
+			f.Auto = AutoUpdates{Tool: "unattended-upgrades", Err: err.Error()}
+			f.Indexes, f.IndexNewest, f.IndexErr = aptIndexes(ctx, env)
+			return
+		}
+		defer cleanup()
+		run = func(ctx context.Context, name string, args ...string) ([]byte, error) {
+			argv := append(append(slices.Clone(prefix[1:]), name), args...)
+			return env.Cmd.Run(ctx, prefix[0], argv...)
+		}
+		via = onImage
+	}
 	if opt.Refresh {
-		if _, err := env.Cmd.Run(ctx, "apt-get", "-q", "update"); err != nil {
+		if _, err := run(ctx, "apt-get", "-q", "update"); err != nil {
 			f.IndexErr = "apt-get update: " + err.Error()
 		}
 	}
@@ -88,14 +112,14 @@ func gatherApt(ctx context.Context, env *host.Env, opt Options, f *Facts) {
 		var out []byte
 		var err error
 		if opt.AptMethod == "simulate" {
-			f.Source = "apt-get -s dist-upgrade"
-			out, err = env.Cmd.Run(ctx, "apt-get", "-s", "-o", "Debug::NoLocking=1", "dist-upgrade")
+			f.Source = "apt-get -s dist-upgrade" + via
+			out, err = run(ctx, "apt-get", "-s", "-o", "Debug::NoLocking=1", "dist-upgrade")
 			if err == nil {
 				f.Updates, err = ParseSimulate(out)
 			}
 		} else {
-			f.Source = "apt list --upgradable"
-			out, err = env.Cmd.Run(ctx, "apt", "list", "--upgradable")
+			f.Source = "apt list --upgradable" + via
+			out, err = run(ctx, "apt", "list", "--upgradable")
 			if err == nil {
 				f.Updates, err = ParseListUpgradable(out)
 			}
@@ -105,7 +129,7 @@ func gatherApt(ctx context.Context, env *host.Env, opt Options, f *Facts) {
 		}
 	})
 	wg.Go(func() {
-		out, err := env.Cmd.Run(ctx, "apt-config", "dump")
+		out, err := run(ctx, "apt-config", "dump")
 		var cfg AptConfig
 		if err == nil {
 			cfg, err = ParseAptConfig(out)

@@ -54,6 +54,9 @@ func aptIndexes(ctx context.Context, env *host.Env) ([]IndexSource, time.Time, s
 			bySource[key] = src
 		}
 	}
+	if len(bySource) == 0 && env.Image {
+		return nil, time.Time{}, "the image holds no package index (no Release file under /var/lib/apt/lists: its build removed the lists, or never ran apt-get update)"
+	}
 	if len(bySource) == 0 {
 		return nil, time.Time{}, "no Release file under /var/lib/apt/lists: apt-get update has never succeeded"
 	}
@@ -119,6 +122,9 @@ func rpmIndexes(ctx context.Context, env *host.Env) ([]IndexSource, time.Time, s
 		}
 	}
 	if len(bySource) == 0 {
+		if env.Image {
+			return nil, time.Time{}, "the image holds no repository metadata in the package manager's cache: its build cleaned it, or never refreshed it"
+		}
 		return nil, time.Time{}, "no repository metadata in the package manager's cache: it has never refreshed"
 	}
 	return sortedSources(bySource)

@@ -75,6 +75,10 @@ func gatherZypper(ctx context.Context, env *host.Env, opt Options, f *Facts) {
 		args = append(args, "--no-refresh")
 	}
 	f.Source = "zypper list-patches, zypper list-updates"
+	if env.Image {
+		args = append([]string{"--root", env.Root}, args...)
+		f.Source += onImage
+	}
 	patches, err := env.Cmd.Run(ctx, "zypper", append(args, "list-patches")...)
 	if err != nil && host.ExitCode(err) != 100 && host.ExitCode(err) != 101 {
 		f.UpdatesErr = err.Error()

@@ -102,7 +102,14 @@ type Facts struct {
 	Socket *units.Socket
 	// Provider are the SSH keys the provider's metadata installs at boot.
 	Provider ProviderFacts
+	// Image says the facts are an image's (host.Env.Image): read from its
+	// files alone, no sshd asked or probed.
+	Image bool
 }
+
+// imageNote is why sshd -T is not run on an image: the build machine's
+// sshd would read its own Include files, host keys and defaults.
+const imageNote = "image mode: sshd -T is not run on an image"
 
 // Gather reads the SSH facts of the system env describes.
 func Gather(ctx context.Context, env *host.Env, opt Options) *Facts {
@@ -112,7 +119,7 @@ func Gather(ctx context.Context, env *host.Env, opt Options) *Facts {
 // gather reads the facts with the socket unit already read: the addresses
 // to probe depend on it.
 func gather(ctx context.Context, env *host.Env, opt Options, sock *units.Socket) *Facts {
-	f := &Facts{Installed: true, Socket: sock}
+	f := &Facts{Installed: true, Socket: sock, Image: env.Image}
 	provider := gatherProvider(ctx, env, opt.Metadata)
 	defer func() { f.Provider = provider() }()
 	files, err := ParseConfigFiles(ctx, env.FS(), opt.ConfigPath, "/etc/ssh")
@@ -125,14 +132,20 @@ func gather(ctx context.Context, env *host.Env, opt Options, sock *units.Socket)
 	// The probe is the slowest fact after sshd -T; start it on the
 	// addresses the files give while sshd -T runs, and catch up below if
 	// sshd disagrees.
+	probe := opt.Probe && !env.Image
 	var early chan []ProbeResult
-	if opt.Probe && files != nil {
+	if probe && files != nil {
 		early = make(chan []ProbeResult, 1)
 		guess := ProbeTargets(f.listening(FromFiles(files)))
 		go func() { early <- probeAddrs(ctx, guess, opt) }()
 	}
 
-	out, err := env.Cmd.Run(ctx, opt.SshdPath, "-T", "-f", opt.ConfigPath)
+	var out []byte
+	if env.Image {
+		err = errors.New(imageNote)
+	} else {
+		out, err = env.Cmd.Run(ctx, opt.SshdPath, "-T", "-f", opt.ConfigPath)
+	}
 	if err == nil {
 		var perr error
 		if f.Global, perr = ParseSshdT(out); perr != nil {
@@ -142,6 +155,9 @@ func gather(ctx context.Context, env *host.Env, opt Options, sock *units.Socket)
 	switch {
 	case err == nil:
 		f.Source = "sshd -T"
+	case env.Image && files == nil && !env.FS().Exists(ctx, opt.SshdPath):
+		f.Installed = false
+		return f
 	case host.NotFound(err) && files == nil:
 		f.Installed = false
 		return f
@@ -173,7 +189,7 @@ func gather(ctx context.Context, env *host.Env, opt Options, sock *units.Socket)
 		wg.Go(func() { f.Contexts = userContexts(ctx, env, opt, f.Accounts) })
 	}
 	wg.Go(func() { f.HostKeys = readHostKeys(ctx, env, f.Global["hostkey"], defaultHostKeys(files)) })
-	if opt.Probe {
+	if probe {
 		wg.Go(func() { f.Probes = reconcileProbes(ctx, early, ProbeTargets(f.Listening()), opt) })
 	} else {
 		f.ProbeOff = true

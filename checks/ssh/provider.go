@@ -40,6 +40,7 @@ var providerKeysRule = checks.Rule[*Facts]{Meta: checks.Meta{
 	ManualFix: "The keys live in the console, not on the instance. A project key: delete it from the project's SSH keys page (Console > Project > SSH keys) or with `scw iam ssh-key list` then `scw iam ssh-key delete SSH-KEY-ID`, after adding an ED25519 key (`ssh-keygen -t ed25519`, `scw iam ssh-key create public-key=\"$(cat ~/.ssh/id_ed25519.pub)\"`). " +
 		"A tag: set the server's tags without the AUTHORIZED_KEY=... entry, `scw instance server update SERVER-ID tags.0=KEEP-TAG ...` (the list given replaces the old one; `scw instance server get SERVER-ID` shows it). Then remove the key from authorized_keys on the instance (`ssh.authorized-keys` names the file and line).",
 	References: []checks.Reference{bestPractice, transit, iamDuty},
+	Image:      checks.LiveOnly("the provider's keys are those of each instance's project and tags, which only a running instance's metadata API tells, and the metadata API this machine reaches is its own; the keys the image holds are judged by ssh.authorized-keys"),
 }, Eval: providerKeys}
 
 var iamDuty = checks.Seed(checks.SectionCustomer,

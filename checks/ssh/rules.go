@@ -182,6 +182,23 @@ func hostKeys(f *Facts) checks.Result {
 			where = fmt.Sprintf("configured by %s:%d", d.File, d.Line)
 		}
 		switch {
+		case f.Image && hk.Err == "missing":
+			if hk.Default {
+				where = "a default path (no HostKey line)"
+			}
+			t := generatedType(hk.Path)
+			e.OK = IsED25519(t)
+			if t == "" {
+				e.Value = where + ", not in the image: its name does not say the type the first boot generates"
+				bad = append(bad, fmt.Sprintf("%s is %s and not in the image: its name does not say the type the first boot generates there", hk.Path, where))
+				break
+			}
+			e.Value = where + ", not in the image: the first boot generates an " + t + " key there"
+			if !e.OK {
+				bad = append(bad, fmt.Sprintf("%s is %s and not in the image: the first boot generates an %s key there, which sshd loads", hk.Path, where, t))
+				break
+			}
+			good++
 		case hk.Default && hk.Err == "missing":
 			// sshd's default path, skipped by sshd without a word.
 			e.Value, e.OK = "default path, file absent: not loaded by sshd", true

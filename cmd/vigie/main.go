@@ -95,7 +95,7 @@ func newRootCmd(stdout io.Writer) *cobra.Command {
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.config, "config", config.DefaultPath, "configuration file (a missing default file means defaults)")
-	pf.StringVar(&g.rootPath, "path.root", "/", "root of the inspected file system (for images and containers)")
+	pf.StringVar(&g.rootPath, "path.root", "/", "root of the inspected file system; any other than / is an image tree (a mounted image, a build chroot), judged from its files")
 	pf.StringVar(&g.procPath, "path.proc", "/proc", "procfs mount point")
 	pf.StringVar(&g.sysPath, "path.sys", "/sys", "sysfs mount point")
 	root.AddCommand(newCheckCmd(g, stdout), newFixCmd(g, stdout), newUndoCmd(g, stdout), newExplainCmd(stdout), newVersionCmd(stdout),

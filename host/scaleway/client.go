@@ -77,10 +77,19 @@ func NewClient(url string) *Client {
 // ErrNotScaleway is returned, without any request, off Scaleway.
 var ErrNotScaleway = errors.New("not a Scaleway instance (no DMI vendor, /var/run/scaleway or /etc/scw-release): metadata API not contacted")
 
+// ErrImage is returned, without any request, when the inspected system is
+// an image tree: the metadata API answers for the machine vigie runs on,
+// not for the instances that will be made from the image.
+var ErrImage = errors.New("image mode: the metadata API answers for the machine vigie runs on, not for instances made from the image: not contacted")
+
 // Get returns the metadata, asking the API on the first call only. Off a
 // detected Scaleway instance, and without a configured URL, it sends
-// nothing and returns ErrNotScaleway.
+// nothing and returns ErrNotScaleway; on an image, even with a URL, it
+// sends nothing and returns ErrImage.
 func (c *Client) Get(ctx context.Context, env *host.Env) (*Metadata, error) {
+	if env.Image {
+		return nil, ErrImage
+	}
 	c.once.Do(func() {
 		if !c.Forced && !Detect(ctx, env).Scaleway {
 			c.err = ErrNotScaleway

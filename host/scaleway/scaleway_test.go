@@ -50,6 +50,23 @@ func TestNoContactOffScaleway(t *testing.T) {
 	}
 }
 
+// TestNoContactOnImage: on an image tree the metadata API is never asked,
+// not even with a configured URL and a Scaleway image (/etc/scw-release)
+// checked on a Scaleway machine: it would answer for that machine.
+func TestNoContactOnImage(t *testing.T) {
+	srv, hits := sampleServer(t)
+	env := hosttest.Env(t, map[string]string{"etc/scw-release": "1\n", "sys/class/dmi/id/sys_vendor": "Scaleway\n"})
+	env.Image = true
+	for _, c := range []*Client{NewClient(srv.URL), func() *Client { c := NewClient(""); c.URL = srv.URL; return c }()} {
+		if md, err := c.Get(context.Background(), env); !errors.Is(err, ErrImage) || md != nil {
+			t.Fatalf("metadata %v, err = %v", md, err)
+		}
+	}
+	if hits.Load() != 0 {
+		t.Fatalf("%d requests sent for an image", hits.Load())
+	}
+}
+
 func TestGetOnScaleway(t *testing.T) {
 	srv, hits := sampleServer(t)
 	c := NewClient("")
