@@ -75,7 +75,7 @@ func (a *fleetAgent) observe() {
 	now := time.Now()
 	present := map[string]bool{}
 	for _, s := range []otlp.Signal{otlp.SignalLogs, otlp.SignalMetrics} {
-		des, _ := os.ReadDir(sinks.OTLPSpoolDir(a.stateDir, s))
+		des, _ := os.ReadDir(sinks.OTLPSpoolDir(a.stateDir, s, a.cfg.Report.OTLP))
 		for _, de := range des {
 			name := strings.TrimSuffix(de.Name(), ".json.gz")
 			if i := strings.LastIndexByte(name, '-'); i > 0 && de.Type().IsRegular() {

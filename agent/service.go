@@ -181,24 +181,28 @@ func (s *Service) Run(ctx context.Context) error {
 	)
 	stop := func() error {
 		s.notify("STOPPING=1")
+		// The cycle and a delivery between cycles are cancelled together
+		// and share one budget, within systemd's stop timeout.
 		if flushDone != nil {
 			flushCancel()
+		}
+		if done != nil {
+			cancel()
+		}
+		budget := s.Clock.After(s.StopBudget)
+		for done != nil || flushDone != nil {
 			select {
+			case err := <-done:
+				if err != nil {
+					s.logf("cycle stopped: %v", err)
+				}
+				done = nil
 			case <-flushDone:
-			case <-s.Clock.After(s.StopBudget):
+				flushDone = nil
+			case <-budget:
+				s.logf("the running cycle did not end within %s; exiting anyway", s.StopBudget)
+				return nil
 			}
-		}
-		if done == nil {
-			return nil
-		}
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				s.logf("cycle stopped: %v", err)
-			}
-		case <-s.Clock.After(s.StopBudget):
-			s.logf("the running cycle did not end within %s; exiting anyway", s.StopBudget)
 		}
 		return nil
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/vigie-agent/vigie/agent/waivers"
 	"github.com/vigie-agent/vigie/host/hostfs"
 
+	"github.com/spf13/cast"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
@@ -182,9 +183,9 @@ func Load(path string, explicit bool, flags *pflag.FlagSet) (Config, error) {
 	}
 	// Waivers are read here, not by the decoder: their unknown keys are
 	// refused by name, and YAML's unquoted dates are timestamps.
-	maxDays := v.GetInt("waiver_max_days")
-	if maxDays < 1 {
-		return Config{}, Errorf("config %s: waiver_max_days: must be at least 1, got %d", path, maxDays)
+	maxDays, err := cast.ToIntE(v.Get("waiver_max_days"))
+	if err != nil || maxDays < 1 {
+		return Config{}, Errorf("config %s: waiver_max_days: want a number of days, at least 1, got %v", path, v.Get("waiver_max_days"))
 	}
 	now := time.Now()
 	ws, err := waivers.Parse(fileOnly.Get("waivers"), path, now, maxDays)

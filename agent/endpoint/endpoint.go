@@ -90,7 +90,7 @@ type Config struct {
 	// Accepted, if set, is given the start of the body of a response that
 	// delivered the report: a receiver may say there that it kept only
 	// part of it.
-	Accepted func(body []byte)
+	Accepted func(contentType string, body []byte)
 	// Warn, if set, hears of problems that do not stop delivery: a token
 	// file that others can read, a client certificate that failed to
 	// reload. Messages never contain the token.
@@ -246,11 +246,13 @@ func applyDefaults(cfg *Config) error {
 // reservedHeaders are set by the client itself: a configured header may
 // not replace them.
 var reservedHeaders = map[string]bool{"Content-Type": true, "Content-Encoding": true, "Content-Length": true,
-	"Idempotency-Key": true, "User-Agent": true, "Host": true, "Transfer-Encoding": true, "Connection": true}
+	"Idempotency-Key": true, "User-Agent": true, "Host": true, "Transfer-Encoding": true, "Connection": true,
+	"Expect": true, "Upgrade": true, "Te": true, "Trailer": true, "Keep-Alive": true, "Proxy-Connection": true}
 
 // CheckHeader refuses a configured header the client could not send as
-// it is, or that would replace one the client sets. value is checked only
-// for line breaks, so a file path passes.
+// it is, or that would replace one the client sets. value must be visible
+// ASCII, spaces inside allowed: what HTTP sends as it is (a file path
+// passes too).
 func CheckHeader(name, value string) error {
 	if name == "" || strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r) }) {
 		return fmt.Errorf("header %q: not a header name", name)
@@ -260,6 +262,9 @@ func CheckHeader(name, value string) error {
 	}
 	if strings.ContainsAny(value, "\r\n\x00") {
 		return fmt.Errorf("header %s: its value holds a line break", name)
+	}
+	if strings.ContainsFunc(value, func(r rune) bool { return (r < 0x21 || r > 0x7e) && r != ' ' }) || strings.TrimSpace(value) != value {
+		return fmt.Errorf("header %s: its value holds a control or non-ASCII character, or spaces at its ends", name)
 	}
 	return nil
 }

@@ -68,6 +68,9 @@ func (c *Client) attempt(ctx context.Context, id string, gz []byte) (*Error, tim
 		return &Error{ID: id, kind: misconfigured, err: err}, 0
 	}
 	secrets := []string{token}
+	for _, v := range c.cfg.Headers {
+		secrets = append(secrets, v) // a tenant or a key inline, redacted all the same
+	}
 	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, http.MethodPost, c.url.String(), bytes.NewReader(gz))
@@ -78,7 +81,7 @@ func (c *Client) attempt(ctx context.Context, id string, gz []byte) (*Error, tim
 		req.Header.Set(k, v)
 	}
 	for k, path := range c.cfg.HeaderFiles {
-		v, err := c.readSecret(path, "header "+k)
+		v, err := c.readSecret(path, "header "+k, true)
 		if err != nil {
 			return &Error{ID: id, kind: misconfigured, err: err}, 0
 		}
@@ -106,7 +109,7 @@ func (c *Client) attempt(ctx context.Context, id string, gz []byte) (*Error, tim
 	if delivered {
 		if c.cfg.Accepted != nil {
 			b, _ := io.ReadAll(io.LimitReader(resp.Body, maxDrain))
-			c.cfg.Accepted(b)
+			c.cfg.Accepted(resp.Header.Get("Content-Type"), b)
 		}
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
 		return nil, 0

@@ -18,13 +18,14 @@ func (c *Client) readToken() (string, error) {
 	if c.cfg.TokenFile == "" {
 		return "", nil
 	}
-	return c.readSecret(c.cfg.TokenFile, "token")
+	return c.readSecret(c.cfg.TokenFile, "token", false)
 }
 
 // readSecret reads a token or a header value from its file, with the
 // token's rules: a regular file, bounded, trimmed, visible ASCII only, and
-// a warning when others may read it. what names it in errors.
-func (c *Client) readSecret(path, what string) (string, error) {
+// a warning when others may read it. what names it in errors; spaces
+// allows single spaces inside, as a header value has ("Bearer x").
+func (c *Client) readSecret(path, what string, spaces bool) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("open %s file: %w", what, err) // *PathError names the file
@@ -52,7 +53,7 @@ func (c *Client) readSecret(path, what string) (string, error) {
 	for _, ch := range tok {
 		// Visible ASCII only: anything else would be refused as a header
 		// value, or split the header.
-		if ch < 0x21 || ch > 0x7e {
+		if (ch < 0x21 || ch > 0x7e) && !(spaces && ch == ' ') {
 			return "", fmt.Errorf("%s file %s: the %s holds a space, control or non-ASCII character", what, path, what)
 		}
 	}

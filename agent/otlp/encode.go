@@ -57,6 +57,7 @@ const (
 	AttrReason   = "vigie.check.reason"
 	AttrChange   = "vigie.change"
 	AttrWas      = "vigie.check.previous_status"
+	AttrDropped  = "vigie.reports.dropped_before"
 	// A waived finding says who accepted the risk, until when and why
 	// (the first waiver, when several cover its subjects).
 	AttrWaivedBy     = "vigie.waiver.accepted_by"
@@ -105,6 +106,16 @@ func Resource(r *report.Report) *resourcev1.Resource {
 	}
 	if id != "" {
 		attrs = append(attrs, str("host.id", id))
+	}
+	// service.instance.id is what backends make a series or a stream of
+	// (Prometheus' and Mimir's instance label, one of Loki's stream
+	// labels): without it every host's points would fall into one series.
+	instance := id
+	if instance == "" {
+		instance = h.Hostname
+	}
+	if instance != "" {
+		attrs = append(attrs, str("service.instance.id", instance))
 	}
 	if h.OS.ID != "" {
 		attrs = append(attrs, str("os.name", h.OS.ID))
@@ -180,6 +191,10 @@ func Logs(b *Batch) *logsv1.LogsData {
 			str(AttrArea, f.Area()),
 			str(AttrSeverity, f.Severity.String()),
 			str(AttrReason, f.Reason),
+		}
+		if r.Delivery != nil && r.Delivery.DroppedReports > 0 {
+			// The queue lost batches before this one, which is whole.
+			attrs = append(attrs, num(AttrDropped, int64(r.Delivery.DroppedReports)))
 		}
 		if len(f.Waived) > 0 {
 			w := f.Waived[0]

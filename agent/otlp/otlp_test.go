@@ -39,7 +39,9 @@ func TestResource(t *testing.T) {
 	want := map[string]string{"service.name": "vigie", "service.version": "1.2.3", "host.name": "web-1", "os.type": "linux",
 		"host.id": "3f9e1b2a-0000-4c1d-8e2f-aaaaaaaaaaaa", "cloud.provider": "scaleway", "cloud.availability_zone": "fr-par-1",
 		"cloud.region": "fr-par", "host.type": "PRO2-XS", "os.name": "debian", "os.version": "13",
-		"os.description": "Debian GNU/Linux 13 (trixie)", "host.kernel.release": "6.12.48+deb13-cloud-amd64"}
+		"os.description": "Debian GNU/Linux 13 (trixie)", "host.kernel.release": "6.12.48+deb13-cloud-amd64",
+		// What backends make series and streams of: one per host.
+		"service.instance.id": "3f9e1b2a-0000-4c1d-8e2f-aaaaaaaaaaaa"}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%s = %q, want %q", k, got[k], v)
@@ -48,7 +50,7 @@ func TestResource(t *testing.T) {
 	// Off a cloud, the machine-id is the host's id.
 	r := scaleway()
 	r.Host.Cloud = nil
-	if got := attrs(Resource(r).Attributes); got["host.id"] != "a1b2" || got["cloud.provider"] != "" {
+	if got := attrs(Resource(r).Attributes); got["host.id"] != "a1b2" || got["service.instance.id"] != "a1b2" || got["cloud.provider"] != "" {
 		t.Errorf("off cloud: %v", got)
 	}
 }

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -15,49 +13,28 @@ import (
 	"github.com/vigie-agent/vigie/internal/printable"
 )
 
-// maxReportFile bounds a report read back from a file: a real one is tens
-// of kilobytes, and a pipeline may hand over anything.
-const maxReportFile = 64 << 20
+// MaxReportFile bounds a report read back from a file: a real one is
+// tens of kilobytes, and decoding costs many times the size in memory, so
+// a crafted file is refused before it is decoded.
+const MaxReportFile = 2 << 20
 
-// ReadFile reads a vigie.report/v1 file ("-": standard input), bounded,
-// and checks that it is one. Only a regular file is read: a FIFO planted
-// where a report was expected (under /tmp, say) would hold vigie, and the
-// open itself does not wait for one. What does not decode is refused
-// without quoting it.
-func ReadFile(path string, stdin io.Reader) (*Report, error) {
-	var src io.Reader = stdin
-	if path != "-" {
-		f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		st, err := f.Stat()
-		if err != nil {
-			return nil, err
-		}
-		if !st.Mode().IsRegular() {
-			return nil, fmt.Errorf("%s: not a regular file", path)
-		}
-		src = f
-	}
-	b, err := io.ReadAll(io.LimitReader(src, maxReportFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if len(b) > maxReportFile {
-		return nil, fmt.Errorf("%s: larger than %d bytes: not a report", path, maxReportFile)
+// Parse reads a vigie.report/v1 document and checks that it is one. What
+// does not decode is refused without quoting it: the file may be anything
+// a pipeline handed over, or a root-only file behind a planted name.
+func Parse(b []byte, name string) (*Report, error) {
+	if len(b) > MaxReportFile {
+		return nil, fmt.Errorf("%s: larger than %d bytes: not a report", name, MaxReportFile)
 	}
 	var r Report
 	if err := json.Unmarshal(b, &r); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			return nil, fmt.Errorf("%s: not a vigie report: no JSON past byte %d", path, se.Offset)
+			return nil, fmt.Errorf("%s: not a vigie report: no JSON past byte %d", name, se.Offset)
 		}
-		return nil, fmt.Errorf("%s: not a vigie report: its JSON does not have the report's shape", path)
+		return nil, fmt.Errorf("%s: not a vigie report: its JSON does not have the report's shape", name)
 	}
 	if r.Schema != SchemaV1 {
-		return nil, fmt.Errorf("%s: schema %q, want %s", path, printable.Line(r.Schema, IDMax), SchemaV1)
+		return nil, fmt.Errorf("%s: schema %q, want %s", name, printable.Line(r.Schema, IDMax), SchemaV1)
 	}
 	return &r, nil
 }

@@ -76,6 +76,15 @@ func TestConfigOTLP(t *testing.T) {
 			c.OTLP.Endpoint = "https://otel.example"
 			c.OTLP.Headers = map[string]string{"x-a": "b\r\nX-Forged: 1"}
 		}, "line break"},
+		{"header with a control character", func(c *Config) {
+			c.OTLP.Endpoint = "https://otel.example"
+			c.OTLP.Headers = map[string]string{"x-tenant": "a\x01b"}
+		}, "control or non-ASCII"},
+		{"base URL with a query", func(c *Config) { c.OTLP.Endpoint = "https://otel.example/?tenant=a" }, "takes no query"},
+		{"reserved Expect", func(c *Config) {
+			c.OTLP.Endpoint = "https://otel.example"
+			c.OTLP.Headers = map[string]string{"expect": "100-continue"}
+		}, "set by vigie itself"},
 		{"cert without key", func(c *Config) { c.OTLP.Endpoint = "https://otel.example"; c.OTLP.CertFile = "/c.pem" }, "go together"},
 	}
 	for _, tt := range tests {

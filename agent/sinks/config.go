@@ -206,8 +206,12 @@ func (o OTLPConfig) validate() error {
 		if u == "" {
 			continue
 		}
-		if _, err := endpoint.CheckURL(u); err != nil {
+		parsed, err := endpoint.CheckURL(u)
+		if err != nil {
 			return fmt.Errorf("otlp.%s: %v", key, err)
+		}
+		if key == "endpoint" && (parsed.RawQuery != "" || parsed.Fragment != "") {
+			return fmt.Errorf("otlp.endpoint: %s: a base URL takes no query or fragment (/v1/logs and /v1/metrics are appended); use logs_url and metrics_url", parsed.Redacted())
 		}
 	}
 	if (o.CertFile == "") != (o.KeyFile == "") {

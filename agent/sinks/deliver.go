@@ -91,9 +91,15 @@ func Deliver(ctx context.Context, cfg Config, stateDir, userAgent string, rep *r
 	res := Outcome{Endpoint: cfg.Endpoint.URL != "", OTLP: cfg.OTLP.Enabled()}
 	var errs []error
 	prev := previous(stateDir)
-	full := opt.Full || prev == nil || rep.StartedAt.Sub(lastFull(stateDir)) >= cfg.FullEvery
+	// A last full report in the future (a clock set back since) is no
+	// reason to wait for it.
+	since := rep.StartedAt.Sub(lastFull(stateDir))
+	full := opt.Full || prev == nil || since < 0 || since >= cfg.FullEvery
 	changes := report.Changes(prev, rep)
 	res.Changes, res.Full = len(changes), full
+	// lost: a sink in changes mode may have missed this report's changes;
+	// the next report then goes whole to all of them.
+	lost := false
 	if cfg.Journal {
 		var err error
 		if cfg.JournalMode == ModeChanges && !full {
@@ -103,6 +109,7 @@ func Deliver(ctx context.Context, cfg Config, stateDir, userAgent string, rep *r
 		}
 		if err != nil {
 			errs = append(errs, err)
+			lost = lost || cfg.JournalMode == ModeChanges
 		}
 	}
 	// d is what the textfile says of delivery: the spools' depth as the
@@ -119,7 +126,8 @@ func Deliver(ctx context.Context, cfg Config, stateDir, userAgent string, rep *r
 		}
 	}
 	if res.OTLP {
-		r, dropped, err := deliverOTLP(ctx, cfg, stateDir, userAgent, rep, changes, full, logf)
+		r, dropped, otlpLost, err := deliverOTLP(ctx, cfg, stateDir, userAgent, rep, changes, full, logf)
+		lost = lost || otlpLost
 		res.OTLPDelivered, res.OTLPRejected, res.OTLPWaiting = r.Delivered, r.Rejected, r.Remaining
 		d.SpoolReports += r.Remaining
 		d.SpoolBytes += r.RemainingBytes
@@ -145,7 +153,7 @@ func Deliver(ctx context.Context, cfg Config, stateDir, userAgent string, rep *r
 	}
 	// What the spools hold is what the sinks still owe: the next report
 	// is compared with this one whatever reached a receiver.
-	if err := remember(stateDir, rep, full); err != nil {
+	if err := remember(stateDir, rep, full, lost); err != nil {
 		errs = append(errs, fmt.Errorf("keep the report for the next comparison: %w", err))
 	}
 	return res, errors.Join(errs...)

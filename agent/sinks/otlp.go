@@ -2,10 +2,13 @@ package sinks
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sort"
+	"strings"
 
 	"github.com/vigie-agent/vigie/agent/endpoint"
 	"github.com/vigie-agent/vigie/agent/otlp"
@@ -16,9 +19,21 @@ import (
 
 // OTLPSpoolDir is where a signal's requests wait: each signal has its own
 // queue, so a collector that took the logs and not the metrics is sent
-// only the metrics again.
-func OTLPSpoolDir(stateDir string, s otlp.Signal) string {
-	return filepath.Join(stateDir, "spool-otlp", string(s))
+// only the metrics again; and each destination (its URL and the headers
+// that pick a tenant) its own, so a backlog never goes to a collector or
+// a tenant configured since.
+func OTLPSpoolDir(stateDir string, s otlp.Signal, cfg OTLPConfig) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n", cfg.URL(string(s)))
+	keys := make([]string, 0, len(cfg.Headers))
+	for k := range cfg.Headers {
+		keys = append(keys, strings.ToLower(k))
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(h, "%s: %s\n", k, cfg.Headers[k])
+	}
+	return filepath.Join(stateDir, "spool-otlp", fmt.Sprintf("%s-%x", s, h.Sum(nil)[:6]))
 }
 
 // otlpSender builds the sender of one signal, or nil when the signal has
@@ -31,7 +46,10 @@ func otlpSender(cfg OTLPConfig, s otlp.Signal, userAgent string, logf func(strin
 	c, err := endpoint.New(endpoint.Config{URL: url, CAFile: cfg.CAFile, CertFile: cfg.CertFile, KeyFile: cfg.KeyFile,
 		Timeout: cfg.Timeout, UserAgent: userAgent, Warn: logf, ContentType: otlp.ContentType,
 		Headers: cfg.Headers, HeaderFiles: cfg.HeaderFiles,
-		Accepted: func(body []byte) {
+		Accepted: func(contentType string, body []byte) {
+			if !strings.HasPrefix(contentType, otlp.ContentType) {
+				return // a proxy's page, or JSON: not the protocol's answer
+			}
 			if n, msg := otlp.PartialSuccess(body); n > 0 || msg != "" {
 				logf(fmt.Sprintf("otlp %s: the collector kept the request but rejected %d item(s): %s", s, n, msg))
 			}
@@ -49,7 +67,7 @@ func metricsOnly(rep *report.Report) *report.Report {
 	m := *rep
 	m.Findings = make([]checks.Finding, len(rep.Findings))
 	for i, f := range rep.Findings {
-		m.Findings[i] = checks.Finding{Meta: checks.Meta{ID: f.ID, Severity: f.Severity}, Status: f.Status, Evidence: []checks.Evidence{}}
+		m.Findings[i] = checks.Finding{Meta: checks.Meta{ID: f.ID, Severity: f.Severity}, Status: f.Status, Evidence: []checks.Evidence{}, Waived: f.Waived}
 	}
 	return &m
 }
@@ -57,19 +75,20 @@ func metricsOnly(rep *report.Report) *report.Report {
 // deliverOTLP spools this report's requests, the log records (the whole
 // report, or its changes: none when nothing changed) and the metrics, and
 // delivers both queues. It returns the sum over the signals.
-func deliverOTLP(ctx context.Context, cfg Config, stateDir, userAgent string, rep *report.Report, changes []report.Change, full bool, logf func(string)) (endpoint.Result, int, error) {
-	var (
-		total   endpoint.Result
-		dropped int
-		errs    []error
-	)
+//
+// lost says the log records of a change may not reach the collector (its
+// spool dropped batches, or this one could not be spooled): the next
+// report must then go whole, or the receiver would miss a change for good.
+func deliverOTLP(ctx context.Context, cfg Config, stateDir, userAgent string, rep *report.Report, changes []report.Change, full bool, logf func(string)) (total endpoint.Result, dropped int, lost bool, _ error) {
+	var errs []error
 	for _, s := range []otlp.Signal{otlp.SignalLogs, otlp.SignalMetrics} {
 		if cfg.OTLP.URL(string(s)) == "" {
 			continue
 		}
-		sp, err := spool.Open(OTLPSpoolDir(stateDir, s), cfg.Spool.MaxReports, cfg.Spool.MaxBytes)
+		sp, err := spool.Open(OTLPSpoolDir(stateDir, s, cfg.OTLP), cfg.Spool.MaxReports, cfg.Spool.MaxBytes)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("otlp %s spool: %w", s, err))
+			lost = lost || s == otlp.SignalLogs
 			continue
 		}
 		n, err := sp.TakeDropped()
@@ -81,8 +100,11 @@ func deliverOTLP(ctx context.Context, cfg Config, stateDir, userAgent string, re
 		switch s {
 		case otlp.SignalLogs:
 			r := *rep // its Delivery is this queue's
+			r.Delivery = nil
 			b := &otlp.Batch{Kind: otlp.KindFull, Report: &r, Changes: changes}
-			if cfg.OTLP.Mode == ModeChanges && !full {
+			// After a drop the receiver has lost some change: this batch
+			// is whole, its baseline.
+			if cfg.OTLP.Mode == ModeChanges && !full && n == 0 {
 				r.Findings = nil
 				b.Kind = otlp.KindChanges
 			}
@@ -94,6 +116,7 @@ func deliverOTLP(ctx context.Context, cfg Config, stateDir, userAgent string, re
 			}
 		case otlp.SignalMetrics:
 			m := metricsOnly(rep)
+			m.Delivery = nil
 			if n > 0 {
 				m.Delivery = &report.Delivery{DroppedReports: n}
 			}
@@ -107,6 +130,7 @@ func deliverOTLP(ctx context.Context, cfg Config, stateDir, userAgent string, re
 			}
 			if err := sp.Put(rep.ID, js); err != nil {
 				errs = append(errs, fmt.Errorf("otlp %s spool: %w", s, err))
+				lost = lost || s == otlp.SignalLogs
 			}
 		}
 		r, err := deliverSpool(ctx, cfg.OTLP, sp, s, userAgent, logf)
@@ -118,7 +142,7 @@ func deliverOTLP(ctx context.Context, cfg Config, stateDir, userAgent string, re
 			errs = append(errs, err)
 		}
 	}
-	return total, dropped, errors.Join(errs...)
+	return total, dropped, lost, errors.Join(errs...)
 }
 
 func deliverSpool(ctx context.Context, cfg OTLPConfig, sp *spool.Spool, s otlp.Signal, userAgent string, logf func(string)) (endpoint.Result, error) {
@@ -169,7 +193,7 @@ func Flush(ctx context.Context, cfg Config, stateDir, userAgent string, logf fun
 		if !res.OTLP || cfg.OTLP.URL(string(s)) == "" {
 			continue
 		}
-		sp, err := spool.Open(OTLPSpoolDir(stateDir, s), cfg.Spool.MaxReports, cfg.Spool.MaxBytes)
+		sp, err := spool.Open(OTLPSpoolDir(stateDir, s, cfg.OTLP), cfg.Spool.MaxReports, cfg.Spool.MaxBytes)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("otlp %s spool: %w", s, err))
 			continue
@@ -197,7 +221,7 @@ func Pending(cfg Config, stateDir string) bool {
 	}
 	for _, s := range []otlp.Signal{otlp.SignalLogs, otlp.SignalMetrics} {
 		if cfg.OTLP.URL(string(s)) != "" {
-			dirs = append(dirs, OTLPSpoolDir(stateDir, s))
+			dirs = append(dirs, OTLPSpoolDir(stateDir, s, cfg.OTLP))
 		}
 	}
 	for _, d := range dirs {

@@ -1,15 +1,20 @@
 package sinks
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/vigie-agent/vigie/agent/otlp"
 	"github.com/vigie-agent/vigie/agent/report"
 	"github.com/vigie-agent/vigie/agent/report/reporttest"
+	"github.com/vigie-agent/vigie/agent/spool"
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/internal/otelcoltest"
 )
@@ -20,17 +25,17 @@ import (
 // requests wait in their spools and Flush delivers them, once.
 func TestDeliverOTLP(t *testing.T) {
 	certFile, keyFile, _ := otelcoltest.SelfSignedCert(t)
-	col := otelcoltest.Start(t, otelcoltest.WithTLS(certFile, keyFile), otelcoltest.WithHeader("X-Token", "s3cret"))
+	col := otelcoltest.Start(t, otelcoltest.WithTLS(certFile, keyFile), otelcoltest.WithHeader("Authorization", "Bearer s3cret"))
 	stateDir := t.TempDir()
 	token := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(token, []byte("s3cret\n"), 0o600); err != nil {
+	if err := os.WriteFile(token, []byte("Bearer s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := DefaultConfig()
 	cfg.Journal = false
 	cfg.OTLP.Endpoint = col.Endpoint()
 	cfg.OTLP.CAFile = certFile
-	cfg.OTLP.HeaderFiles = map[string]string{"X-Token": token}
+	cfg.OTLP.HeaderFiles = map[string]string{"Authorization": token} // a header value has spaces
 	cfg.OTLP.Timeout = 5 * time.Second
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -109,5 +114,97 @@ func TestDeliverOTLP(t *testing.T) {
 	}
 	if pts := otelcoltest.CountDataPoints(col.Metrics()); pts != 4*12 {
 		t.Errorf("%d metric points, want 12 for each of the 4 reports", pts)
+	}
+}
+
+// TestChangesNeverLost: a changes batch the logs queue dropped (it holds
+// one report here, the collector is down) makes the next batch whole, with
+// the count of what was dropped; a last full report dated in the future
+// (the clock was set back) does not hold full reports off.
+func TestChangesNeverLost(t *testing.T) {
+	stateDir := t.TempDir()
+	cfg := DefaultConfig()
+	cfg.Journal = false
+	cfg.OTLP.Endpoint = "http://127.0.0.1:1" // nothing listens
+	cfg.OTLP.MetricsURL = ""
+	cfg.Spool.MaxReports = 1
+	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	n := 0
+	deliver := func(change func(*report.Report)) Outcome {
+		t.Helper()
+		r := reporttest.Sample()
+		r.ID = report.NewID()
+		r.StartedAt = start.Add(time.Duration(n) * time.Hour)
+		n++
+		change(r)
+		r.Summary = report.Summarize(r.Findings)
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		res, _ := Deliver(ctx, cfg, stateDir, "vigie/test", r, func(string) {}, Options{})
+		return res
+	}
+	spooled := func() otlp.Batch {
+		t.Helper()
+		dir := OTLPSpoolDir(stateDir, otlp.SignalLogs, cfg.OTLP)
+		sp, err := spool.Open(dir, 10, 1<<30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		es, _ := sp.Pending()
+		if len(es) != 1 {
+			t.Fatalf("%d batches spooled", len(es))
+		}
+		gz, err := sp.Read(es[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, _ := gzip.NewReader(bytes.NewReader(gz))
+		var b otlp.Batch
+		if err := json.NewDecoder(zr).Decode(&b); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if res := deliver(func(*report.Report) {}); !res.Full {
+		t.Fatalf("first: %+v", res)
+	}
+	deliver(func(r *report.Report) { r.Findings[0].Status = checks.Pass }) // drops the full batch
+	if b := spooled(); b.Kind != otlp.KindChanges {
+		t.Fatalf("second: %s", b.Kind)
+	}
+	deliver(func(r *report.Report) { r.Findings[0].Status = checks.Pass }) // no change, but the queue dropped one
+	if b := spooled(); b.Kind != otlp.KindFull || b.Report.Delivery == nil || b.Report.Delivery.DroppedReports != 1 {
+		t.Fatalf("after a drop: %s %+v", b.Kind, b.Report.Delivery)
+	}
+
+	future := filepath.Join(stateDir, lastFullFile)
+	if err := os.WriteFile(future, []byte(strconv.FormatInt(start.Add(1000*time.Hour).Unix(), 10)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res := deliver(func(*report.Report) {}); !res.Full {
+		t.Errorf("a last full report in the future held this one back: %+v", res)
+	}
+}
+
+// TestMetricsOfWaived: the metrics queue keeps what a waiver covers, so
+// an accepted risk is no failing check in the gauge.
+func TestMetricsOfWaived(t *testing.T) {
+	r := reporttest.Sample()
+	r.Findings[0].Waived = []checks.Waiver{{Check: r.Findings[0].ID, Reason: "r", AcceptedBy: "a", Expires: "2026-12-31"}}
+	r.Summary = report.Summarize(r.Findings)
+	b, _ := json.Marshal(metricsOnly(r))
+	var back report.Report
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range otlp.Metrics(&back).ResourceMetrics[0].ScopeMetrics[0].Metrics {
+		if m.Name != otlp.MetricFailing {
+			continue
+		}
+		for _, p := range m.GetGauge().DataPoints {
+			if sev := otelcoltest.Attr(p.Attributes, otlp.AttrSeverity).GetStringValue(); sev == "high" && p.GetAsInt() != 0 {
+				t.Errorf("a waived high failure counts as failing: %d", p.GetAsInt())
+			}
+		}
 	}
 }

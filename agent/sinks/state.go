@@ -2,7 +2,9 @@ package sinks
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -61,14 +63,21 @@ func lastFull(stateDir string) time.Time {
 }
 
 // remember keeps rep as the report the next one is compared with, and
-// when full, the time of this full report.
-func remember(stateDir string, rep *report.Report, full bool) error {
+// when full, the time of this full report. lost forgets the last full
+// report instead, so the next report goes whole: a sink missed a change.
+func remember(stateDir string, rep *report.Report, full, lost bool) error {
 	b, err := json.Marshal(rep)
 	if err != nil {
 		return err
 	}
 	if err := atomicfile.Write(filepath.Join(stateDir, previousFile), b, 0o600); err != nil {
 		return err
+	}
+	if lost {
+		if err := os.Remove(filepath.Join(stateDir, lastFullFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
 	}
 	if full {
 		return atomicfile.Write(filepath.Join(stateDir, lastFullFile), []byte(strconv.FormatInt(rep.StartedAt.Unix(), 10)+"\n"), 0o600)

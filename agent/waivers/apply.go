@@ -21,15 +21,16 @@ var Meta = checks.Meta{
 }
 
 // covers reports whether a waiver's subject names a piece of evidence: its
-// subject or file is the waiver's, or starts with it and a space
-// ("8080/tcp on 0.0.0.0 (python3, pid 812)" for 8080/tcp).
+// subject is the waiver's, or starts with it and a space ("8080/tcp on
+// 0.0.0.0 (python3)" for 8080/tcp); evidence with no subject is named by
+// its file. A file never covers evidence about a subject in it: a waiver
+// for /etc/sudoers.d/90-deploy must not hide the next rule written there.
 func covers(subject string, e checks.Evidence) bool {
-	for _, s := range []string{e.Subject, e.File} {
-		if s != "" && (s == subject || strings.HasPrefix(s, subject+" ")) {
-			return true
-		}
+	s := e.Subject
+	if s == "" {
+		s = e.File
 	}
-	return false
+	return s != "" && (s == subject || strings.HasPrefix(s, subject+" "))
 }
 
 // Apply marks what the waivers in force cover, and appends the finding
@@ -44,9 +45,11 @@ func Apply(fs []checks.Finding, ws []checks.Waiver, now time.Time) []checks.Find
 	if len(ws) == 0 {
 		return fs
 	}
+	// A check skipped (it does not apply here, or an image cannot answer
+	// it) cannot say whether its waiver still matters.
 	inRun := map[string]bool{}
 	for _, f := range fs {
-		inRun[f.ID] = true
+		inRun[f.ID] = f.Status != checks.Skip
 	}
 	used := make([]bool, len(ws))
 	for i := range fs {
@@ -108,7 +111,7 @@ func Apply(fs []checks.Finding, ws []checks.Waiver, now time.Time) []checks.Find
 			e.OK, e.Want = false, "a date not passed: the waiver expired, the finding counts again"
 			bad = append(bad, name+" expired "+w.Expires)
 		case !inRun[w.Check]:
-			e.Want = "not judged: the check was not in this run"
+			e.Want = "not judged: the check was not in this run, or was skipped"
 		case !used[j]:
 			e.Key, e.Value = "matches", "nothing"
 			e.OK, e.Want = false, "a failing finding it covers: remove the waiver"

@@ -59,9 +59,19 @@ func Parse(raw any, source string, now time.Time, maxDays int) ([]checks.Waiver,
 	var out []checks.Waiver
 	for i, item := range list {
 		where := fmt.Sprintf("%s: waivers[%d]", source, i)
-		m, ok := item.(map[string]any)
+		raw, ok := item.(map[string]any)
 		if !ok {
 			return nil, fmt.Errorf("%s: want a map with the keys %s, got %T", where, strings.Join(keys, ", "), item)
+		}
+		// Keys are folded to lower case, as the configuration file's are,
+		// so a waiver means the same wherever it is written.
+		m := make(map[string]any, len(raw))
+		for k, v := range raw {
+			lk := strings.ToLower(k)
+			if _, dup := m[lk]; dup {
+				return nil, fmt.Errorf("%s: key %s given twice", where, lk)
+			}
+			m[lk] = v
 		}
 		var unknown []string
 		for k := range m {

@@ -132,6 +132,27 @@ func TestApply(t *testing.T) {
 			}
 		})
 	}
+	// A file names evidence about itself, not about subjects in it: a
+	// waiver for a sudoers file does not hide the next rule written there.
+	sudo := func(subjects ...string) []checks.Finding {
+		f := checks.Finding{Meta: checks.Meta{ID: "access.sudo-nopasswd"}, Status: checks.Fail}
+		for _, s := range subjects {
+			f.Evidence = append(f.Evidence, checks.Evidence{Subject: s, Key: "nopasswd", File: "/etc/sudoers.d/90-deploy", Line: 1})
+		}
+		return []checks.Finding{f}
+	}
+	fileWaiver := []checks.Waiver{{Check: "access.sudo-nopasswd", Subject: "/etc/sudoers.d/90-deploy", Reason: "r", AcceptedBy: "a", Expires: tomorrow}}
+	if got := Apply(sudo("deploy"), fileWaiver, now); len(got[0].Waived) != 0 {
+		t.Errorf("a file waiver hides a subject in the file: %+v", got[0])
+	}
+	if got := Apply(sudo(""), fileWaiver, now); len(got[0].Waived) != 1 {
+		t.Errorf("a file waiver does not cover evidence about the file: %+v", got[0])
+	}
+	// A skipped check (an image cannot answer it) leaves its waiver unjudged.
+	skipped := []checks.Finding{{Meta: checks.Meta{ID: "firewall.exposed-services"}, Status: checks.Skip}}
+	if got := Apply(skipped, []checks.Waiver{w("8080/tcp", tomorrow)}, now); got[1].Status != checks.Pass {
+		t.Errorf("a skipped check's waiver judged: %+v", got[1])
+	}
 	// No waiver, no finding about waivers.
 	if got := Apply([]checks.Finding{exposed("8080/tcp")}, nil, now); len(got) != 1 {
 		t.Errorf("%d findings without waivers", len(got))

@@ -47,12 +47,13 @@ func (l Listener) Loopback() bool {
 }
 
 // Subject names the listener the way a waiver does, port and protocol
-// first ("8080/tcp on 0.0.0.0 (python3, pid 812)"), so that `subject:
-// 8080/tcp` covers the port on every address it listens on.
+// first ("8080/tcp on 0.0.0.0 (python3)"), so that `subject: 8080/tcp`
+// covers the port on every address it listens on. No pid: a restarted
+// service is the same subject, not a change (the reason names the pid).
 func (l Listener) Subject() string {
 	s := fmt.Sprintf("%d/%s on %s", l.Port, l.Proto, l.Addr.String())
 	if l.Process != "" {
-		s += fmt.Sprintf(" (%s, pid %d)", l.Process, l.PID)
+		s += fmt.Sprintf(" (%s)", l.Process)
 	}
 	return s
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vigie-agent/vigie/agent"
 	"github.com/vigie-agent/vigie/agent/report"
 )
 
@@ -23,11 +24,11 @@ func newDiffCmd(stdout io.Writer) *cobra.Command {
 			if args[0] == "-" && args[1] == "-" {
 				return &exitError{exitUsage, fmt.Errorf("only one of the reports can be standard input")}
 			}
-			old, err := report.ReadFile(args[0], cmd.InOrStdin())
+			old, err := agent.ReadReport(cmd.Context(), args[0], cmd.InOrStdin())
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
-			cur, err := report.ReadFile(args[1], cmd.InOrStdin())
+			cur, err := agent.ReadReport(cmd.Context(), args[1], cmd.InOrStdin())
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}

@@ -66,7 +66,11 @@ func TestDiff(t *testing.T) {
 	if _, _, errOut := runVigie(t, "diff", secret, after); strings.Contains(errOut, "s3cret") || strings.Contains(errOut, "'r'") {
 		t.Errorf("the error quotes the file: %q", errOut)
 	}
-	for _, args := range [][]string{{"diff", bad, after}, {"diff", before, filepath.Join(dir, "none.json")}, {"diff", before}, {"diff", fifo, after}, {"diff", "-", "-"}} {
+	big := filepath.Join(dir, "big.json")
+	if err := os.WriteFile(big, []byte(`{"schema":"vigie.report/v1","findings":[{"evidence":[`+strings.Repeat(`{},`, 1<<20)+`{}]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"diff", "/dev/null", after}, {"diff", big, after}, {"diff", bad, after}, {"diff", before, filepath.Join(dir, "none.json")}, {"diff", before}, {"diff", fifo, after}, {"diff", "-", "-"}} {
 		if code, _, errOut := runVigie(t, args...); code != 2 || !strings.HasPrefix(errOut, "vigie: ") {
 			t.Errorf("%v: exit %d, %q", args, code, errOut)
 		}
