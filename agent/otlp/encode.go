@@ -275,26 +275,21 @@ func anyValue(v any) *commonv1.AnyValue {
 		}
 		return &commonv1.AnyValue{Value: &commonv1.AnyValue_DoubleValue{DoubleValue: x}}
 	case []string:
-		vs := make([]*commonv1.AnyValue, 0, min(len(x), evidenceLimit))
-		for i, s := range x {
-			if i == evidenceLimit {
-				break
-			}
-			vs = append(vs, anyValue(s))
-		}
-		return &commonv1.AnyValue{Value: &commonv1.AnyValue_ArrayValue{ArrayValue: &commonv1.ArrayValue{Values: vs}}}
+		return array(x)
 	case []any:
-		vs := make([]*commonv1.AnyValue, 0, min(len(x), evidenceLimit))
-		for i, s := range x {
-			if i == evidenceLimit {
-				break
-			}
-			vs = append(vs, anyValue(s))
-		}
-		return &commonv1.AnyValue{Value: &commonv1.AnyValue_ArrayValue{ArrayValue: &commonv1.ArrayValue{Values: vs}}}
+		return array(x)
 	default:
 		return &commonv1.AnyValue{Value: &commonv1.AnyValue_StringValue{StringValue: printable.Line(fmt.Sprint(x), valueMax)}}
 	}
+}
+
+// array carries a list, its first evidenceLimit items.
+func array[T any](x []T) *commonv1.AnyValue {
+	vs := make([]*commonv1.AnyValue, 0, min(len(x), evidenceLimit))
+	for _, v := range x[:min(len(x), evidenceLimit)] {
+		vs = append(vs, anyValue(v))
+	}
+	return &commonv1.AnyValue{Value: &commonv1.AnyValue_ArrayValue{ArrayValue: &commonv1.ArrayValue{Values: vs}}}
 }
 
 // Metric names, as OpenTelemetry names them; Prometheus-style backends
