@@ -46,34 +46,21 @@ func priorityOf(s checks.Severity) journal.Priority {
 // summary for the run. Fields are upper case as journald wants them:
 // `journalctl -t vigie VIGIE_STATUS=fail` lists the failures.
 func Journal(send JournalSend, r *report.Report) error {
-	if send == nil {
-		if !journal.Enabled() {
-			return nil // no journald on this host
-		}
-		send = journal.Send
-	}
-	base := func() map[string]string {
-		return map[string]string{"SYSLOG_IDENTIFIER": "vigie", "VIGIE_REPORT_ID": field(r.ID), "VIGIE_PROFILE": field(r.Profile)}
+	send, ok := journalSender(send)
+	if !ok {
+		return nil // no journald on this host
 	}
 	for _, f := range r.Findings {
 		if !f.Failing() {
 			continue
 		}
-		v := base()
-		v["VIGIE_CHECK_ID"] = field(f.ID)
-		v["VIGIE_STATUS"] = field(string(f.Status))
-		v["VIGIE_SEVERITY"] = f.Severity.String()
-		v["VIGIE_AREA"] = field(f.Area())
-		p := priorityOf(f.Severity)
-		if f.Status == checks.Error && p > journal.PriWarning {
-			p = journal.PriWarning
-		}
+		v, p := findingEntry(r, f)
 		msg := fmt.Sprintf("%s %s: %s", v["VIGIE_CHECK_ID"], v["VIGIE_STATUS"], printable.Line(f.Reason, journalReasonMax))
 		if err := send(msg, p, v); err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
 	}
-	return journalSummary(send, r, base())
+	return journalSummary(send, r, runFields(r))
 }
 
 // JournalChanges writes one entry per change since the report before (a
@@ -82,43 +69,62 @@ func Journal(send JournalSend, r *report.Report) error {
 // each hour, instead of every failing finding again.
 // `journalctl -t vigie VIGIE_CHANGE=failing` lists what broke.
 func JournalChanges(send JournalSend, r *report.Report, changes []report.Change) error {
-	if send == nil {
-		if !journal.Enabled() {
-			return nil
-		}
-		send = journal.Send
-	}
-	base := func() map[string]string {
-		return map[string]string{"SYSLOG_IDENTIFIER": "vigie", "VIGIE_REPORT_ID": field(r.ID), "VIGIE_PROFILE": field(r.Profile)}
+	send, ok := journalSender(send)
+	if !ok {
+		return nil
 	}
 	for _, c := range changes {
 		f := c.Finding
-		v := base()
-		v["VIGIE_CHECK_ID"] = field(f.ID)
-		v["VIGIE_STATUS"] = field(string(f.Status))
-		v["VIGIE_SEVERITY"] = f.Severity.String()
-		v["VIGIE_AREA"] = field(f.Area())
+		v, p := findingEntry(r, f)
+		if c.Kind == report.Resolved || c.Kind == report.Waived {
+			p = journal.PriInfo
+		}
 		v["VIGIE_CHANGE"] = string(c.Kind)
 		was := ""
 		if c.Was != "" {
 			v["VIGIE_PREVIOUS_STATUS"] = field(string(c.Was))
 			was = " (was " + v["VIGIE_PREVIOUS_STATUS"] + ")"
 		}
-		p := journal.PriInfo
-		if c.Kind != report.Resolved && c.Kind != report.Waived {
-			p = priorityOf(f.Severity)
-			if f.Status == checks.Error && p > journal.PriWarning {
-				p = journal.PriWarning
-			}
-		}
 		msg := fmt.Sprintf("%s %s, %s%s: %s", v["VIGIE_CHECK_ID"], c.Kind, v["VIGIE_STATUS"], was, printable.Line(f.Reason, journalReasonMax))
 		if err := send(msg, p, v); err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
 	}
-	v := base()
+	v := runFields(r)
 	v["VIGIE_CHANGES"] = strconv.Itoa(len(changes))
 	return journalSummary(send, r, v)
+}
+
+// journalSender is send, or journald's when nil; false when the host has
+// no journald.
+func journalSender(send JournalSend) (JournalSend, bool) {
+	if send != nil {
+		return send, true
+	}
+	if !journal.Enabled() {
+		return nil, false
+	}
+	return journal.Send, true
+}
+
+// runFields are the fields of every entry of a run.
+func runFields(r *report.Report) map[string]string {
+	return map[string]string{"SYSLOG_IDENTIFIER": "vigie", "VIGIE_REPORT_ID": field(r.ID), "VIGIE_PROFILE": field(r.Profile)}
+}
+
+// findingEntry is a finding's fields and priority: by its severity, and
+// a check that could not run a warning at most.
+func findingEntry(r *report.Report, f checks.Finding) (map[string]string, journal.Priority) {
+	v := runFields(r)
+	v["VIGIE_CHECK_ID"] = field(f.ID)
+	v["VIGIE_STATUS"] = field(string(f.Status))
+	v["VIGIE_SEVERITY"] = f.Severity.String()
+	v["VIGIE_AREA"] = field(f.Area())
+	p := priorityOf(f.Severity)
+	if f.Status == checks.Error && p > journal.PriWarning {
+		p = journal.PriWarning
+	}
+	return v, p
 }
 
 func journalSummary(send JournalSend, r *report.Report, v map[string]string) error {
