@@ -185,9 +185,7 @@ func deliverEndpoint(ctx context.Context, cfg Config, stateDir, userAgent string
 		}
 		return res, dropped, fmt.Errorf("spool: %w", err)
 	}
-	e := cfg.Endpoint
-	client, err := endpoint.New(endpoint.Config{URL: e.URL, TokenFile: e.TokenFile, CAFile: e.CAFile, CertFile: e.CertFile, KeyFile: e.KeyFile,
-		Timeout: e.Timeout, UserAgent: userAgent, Warn: logf})
+	client, err := endpointClient(cfg.Endpoint, userAgent, logf)
 	if err != nil {
 		res.Remaining, res.RemainingBytes, _ = sp.Depth()
 		return res, dropped, errors.Join(append(errs, fmt.Errorf("endpoint: %w", err))...)
@@ -198,6 +196,12 @@ func deliverEndpoint(ctx context.Context, cfg Config, stateDir, userAgent string
 		errs = append(errs, fmt.Errorf("endpoint: %w (the report waits in the spool)", err))
 	}
 	return r, dropped, errors.Join(errs...)
+}
+
+// endpointClient is the HTTPS endpoint's client as configured.
+func endpointClient(e EndpointConfig, userAgent string, logf func(string)) (*endpoint.Client, error) {
+	return endpoint.New(endpoint.Config{URL: e.URL, TokenFile: e.TokenFile, CAFile: e.CAFile, CertFile: e.CertFile, KeyFile: e.KeyFile,
+		Timeout: e.Timeout, UserAgent: userAgent, Warn: logf})
 }
 
 func lastDelivery(stateDir string) time.Time {

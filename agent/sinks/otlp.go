@@ -173,9 +173,7 @@ func Flush(ctx context.Context, cfg Config, stateDir, userAgent string, logf fun
 			return res, fmt.Errorf("spool: %w", err)
 		}
 		if files, _, _ := sp.Depth(); files > 0 {
-			e := cfg.Endpoint
-			client, err := endpoint.New(endpoint.Config{URL: e.URL, TokenFile: e.TokenFile, CAFile: e.CAFile, CertFile: e.CertFile, KeyFile: e.KeyFile,
-				Timeout: e.Timeout, UserAgent: userAgent, Warn: logf})
+			client, err := endpointClient(cfg.Endpoint, userAgent, logf)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("endpoint: %w", err))
 				res.Waiting = files
