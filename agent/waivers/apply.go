@@ -82,16 +82,13 @@ func Apply(fs []checks.Finding, ws []checks.Waiver, now time.Time) []checks.Find
 		if len(applied) == 0 {
 			continue
 		}
-		left := 0
-		for _, e := range f.Evidence {
-			if !e.OK && !e.Waived {
-				left++
-			}
-		}
-		failingEvidence := 0
+		left, failingEvidence := 0, 0
 		for _, e := range f.Evidence {
 			if !e.OK {
 				failingEvidence++
+				if !e.Waived {
+					left++
+				}
 			}
 		}
 		if whole || (left == 0 && failingEvidence > 0) {
