@@ -3,8 +3,10 @@
 package vmtest
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -68,6 +70,27 @@ func (g *guest) sh(cmd string, stdin []byte) string {
 		g.t.Fatalf("%s: %v\n%s", cmd, err, out)
 	}
 	return out
+}
+
+// read runs a command that only reads, at a moment when sshd may be
+// restarting under the test (a revert reactivating it right after a
+// boot): a connection cut by the restart (ssh's exit status 255) is
+// tried again for up to a minute. A login the key no longer gets is not
+// hidden: mustLogIn is the check for that.
+func (g *guest) read(cmd string) string {
+	g.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out, err := guestSSH(g.port, g.key, 5*time.Minute, cmd, nil)
+		if err == nil {
+			return out
+		}
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 255 || time.Now().After(deadline) {
+			g.t.Fatalf("%s: %v\n%s", cmd, err, out)
+		}
+		time.Sleep(3 * time.Second)
+	}
 }
 
 // hardReset resets the guest as a power cut or the provider console's

@@ -134,7 +134,7 @@ func checkConfirmWindow(t *testing.T, g *guest) {
 	if got := sshdPasswords(); got != "no" && time.Since(prompted) < (windowSecs-5)*time.Second {
 		t.Fatalf("once vigie was killed in its window sshd -T says passwordauthentication %q, want the change in force", got)
 	}
-	timers := g.sh("sudo systemctl list-timers --all --no-legend 'vigie-revert-*'", nil)
+	timers := g.read("sudo systemctl list-timers --all --no-legend 'vigie-revert-*'")
 	if !strings.Contains(timers, "vigie-revert-") {
 		t.Fatalf("no revert timer armed while the change waits for its confirmation:\n%s\n%s", timers, s.text())
 	}
@@ -143,12 +143,12 @@ func checkConfirmWindow(t *testing.T, g *guest) {
 	for deadline := killed.Add(windowSecs*time.Second + 2*time.Minute); sshdPasswords() != "yes"; time.Sleep(3 * time.Second) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the unconfirmed change is still in force %s after vigie was killed:\n%s", time.Since(killed).Round(time.Second),
-				g.sh("sudo journalctl -u 'vigie-revert-*' --no-pager | tail -n 20", nil))
+				g.read("sudo journalctl -u 'vigie-revert-*' --no-pager | tail -n 20"))
 		}
 	}
 	reverted := time.Since(prompted)
 	t.Logf("confirm window: the armed revert undid the change %s after the prompt, %s after vigie was killed (window %ds):\n%s", reverted.Round(time.Second),
-		time.Since(killed).Round(time.Second), windowSecs, strings.TrimSpace(g.sh("sudo journalctl -u 'vigie-revert-*' -o cat --no-pager | tail -n 5", nil)))
+		time.Since(killed).Round(time.Second), windowSecs, strings.TrimSpace(g.read("sudo journalctl -u 'vigie-revert-*' -o cat --no-pager | tail -n 5")))
 	if reverted < (windowSecs-2)*time.Second {
 		t.Errorf("the change was undone %s after the prompt, before its %ds window was over", reverted.Round(time.Second), windowSecs)
 	}
@@ -228,11 +228,18 @@ func checkConfirmWindow(t *testing.T, g *guest) {
 	for deadline := time.Now().Add(windowLongSecs*time.Second + 3*time.Minute); sshdPasswords() != "yes"; time.Sleep(3 * time.Second) {
 		if time.Now().After(deadline) {
 			t.Fatalf("after a reset inside the window the unconfirmed change is still in force:\n%s",
-				g.sh("sudo journalctl -b -u 'vigie-window-*' --no-pager | tail -n 20; ls -l /etc/systemd/system/", nil))
+				g.read("sudo journalctl -b -u 'vigie-window-*' --no-pager | tail -n 20; ls -l /etc/systemd/system/"))
+		}
+	}
+	// The files are back before the boot job has reactivated sshd and
+	// removed itself: wait for it to end before looking at what it left.
+	for deadline := time.Now().Add(2 * time.Minute); strings.TrimSpace(g.read("sudo systemctl list-units --no-legend --state=activating,active,deactivating 'vigie-window-*'")) != ""; time.Sleep(2 * time.Second) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the boot job still runs 2 min after the change was undone:\n%s", g.read("sudo journalctl -b -u 'vigie-window-*' --no-pager | tail -n 20"))
 		}
 	}
 	t.Logf("confirm window: reset inside the window, undone at boot %s after the reset:\n%s", time.Since(reset).Round(time.Second),
-		strings.TrimSpace(g.sh("sudo journalctl -b -u 'vigie-window-*' -o cat --no-pager | tail -n 5", nil)))
+		strings.TrimSpace(g.read("sudo journalctl -b -u 'vigie-window-*' -o cat --no-pager | tail -n 5")))
 	if _, err := guestSSH(g.port, g.key, time.Minute, "true", nil); err != nil {
 		t.Fatalf("after the reset and the undo at boot the harness cannot log in: %v", err)
 	}
@@ -258,10 +265,10 @@ const cycleConfig = "/etc/vigie/cycle.yaml"
 // timer nor its boot job is left.
 func noRevertLeft(t *testing.T, g *guest, when string) {
 	t.Helper()
-	if timers := g.sh("sudo systemctl list-timers --all --no-legend 'vigie-revert-*'", nil); strings.Contains(timers, "vigie-revert-") {
+	if timers := g.read("sudo systemctl list-timers --all --no-legend 'vigie-revert-*'"); strings.Contains(timers, "vigie-revert-") {
 		t.Errorf("%s: a revert timer is left:\n%s", when, timers)
 	}
-	if jobs := g.sh("sudo find /etc/systemd/system -name 'vigie-window-*'", nil); strings.TrimSpace(jobs) != "" {
+	if jobs := g.read("sudo find /etc/systemd/system -name 'vigie-window-*'"); strings.TrimSpace(jobs) != "" {
 		t.Errorf("%s: a boot job is left:\n%s", when, jobs)
 	}
 }
