@@ -22,9 +22,24 @@ func hostWithCloud(ctx context.Context, env *host.Env, md *scaleway.Client) repo
 		return h
 	}
 	if m, err := md.Get(ctx, env); err == nil && m != nil {
-		h.Cloud = &report.Cloud{Provider: "scaleway", ServerID: m.ID, Zone: m.ZoneName(), CommercialType: m.CommercialType}
+		h.Cloud = scalewayCloud(m)
 	}
 	return h
+}
+
+// scalewayCloud is the instance's identity and exposure as the metadata
+// gives them.
+func scalewayCloud(m *scaleway.Metadata) *report.Cloud {
+	c := &report.Cloud{Provider: "scaleway", ServerID: m.ID, Zone: m.ZoneName(), CommercialType: m.CommercialType}
+	x := m.Exposure()
+	if x.SecurityGroupID != "" || x.SecurityGroupName != "" {
+		c.SecurityGroup = &report.SecurityGroup{ID: x.SecurityGroupID, Name: x.SecurityGroupName}
+	}
+	c.PublicIPv4, c.PublicIPv6, c.Tags = x.PublicIPv4, x.PublicIPv6, x.Tags
+	for _, n := range x.PrivateNetworks {
+		c.PrivateNetworks = append(c.PrivateNetworks, report.PrivateNetwork{ID: n.PrivateNetworkID, NICID: n.ID, MACAddress: n.MACAddress})
+	}
+	return c
 }
 
 // HostIdentity reads the host's identity from the inspected system. An

@@ -59,6 +59,17 @@ type Metadata struct {
 	// boot (see BootKeys).
 	SSHPublicKeys SSHPublicKeys `json:"ssh_public_keys"`
 	Tags          Tags          `json:"tags"`
+	// What filters and reaches the instance, kept undecoded here: the
+	// metadata has carried its addresses in several shapes over the
+	// years, and one of an unexpected type must not cost the identity
+	// above. Exposure reads them.
+	SecurityGroup json.RawMessage `json:"security_group"`
+	PublicIP      json.RawMessage `json:"public_ip"`
+	PublicIPs     json.RawMessage `json:"public_ips"`
+	PublicIPsV4   json.RawMessage `json:"public_ips_v4"`
+	PublicIPsV6   json.RawMessage `json:"public_ips_v6"`
+	IPv6          json.RawMessage `json:"ipv6"`
+	PrivateNICs   json.RawMessage `json:"private_nics"`
 }
 
 // Location is where the instance runs.

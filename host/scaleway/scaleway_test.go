@@ -103,6 +103,7 @@ func TestParseRejects(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	fuzzseed.Files(f, "testdata/keys-*.json")
+	fuzzseed.Files(f, "testdata/exposure-*.json")
 	f.Add([]byte(sample))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		md, err := Parse(b)
@@ -111,6 +112,22 @@ func FuzzParse(f *testing.F) {
 		}
 		if err == nil && len(md.BootKeys()) > len(md.SSHPublicKeys)+len(md.Tags) {
 			t.Fatal("more boot keys than keys and tags")
+		}
+		if err == nil {
+			x := md.Exposure()
+			for _, l := range [][]string{x.PublicIPv4, x.PublicIPv6, x.Tags} {
+				if len(l) > maxExposureItems {
+					t.Fatalf("unbounded list of %d", len(l))
+				}
+				for _, s := range l {
+					if len(s) > maxExposureText {
+						t.Fatalf("unbounded text %q", s)
+					}
+				}
+			}
+			if len(x.PrivateNetworks) > maxExposureItems || len(x.SecurityGroupID) > maxExposureText || len(x.SecurityGroupName) > maxExposureText {
+				t.Fatal("unbounded private networks or security group")
+			}
 		}
 	})
 }
