@@ -23,6 +23,11 @@ type host struct {
 		ServerID       string `json:"server_id"`
 		Zone           string `json:"zone"`
 		CommercialType string `json:"commercial_type"`
+		SecurityGroup  *struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		} `json:"security_group"`
+		PublicIPv4 []string `json:"public_ipv4"`
 	} `json:"cloud"`
 }
 

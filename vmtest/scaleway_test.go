@@ -27,7 +27,9 @@ const (
 	scwDEV1ID      = "9e92d89a-645e-49e9-aa5f-a6b248b758a9"
 	scwGPUID       = "05230342-ffaf-46fe-a9dd-7159a4c3381e"
 	scwMetadataIP  = "169.254.42.42"
-	scwSlowAnswer  = 300 * time.Millisecond
+	// scwSecurityGroup is the security group both fixtures name.
+	scwSecurityGroup = "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f"
+	scwSlowAnswer    = 300 * time.Millisecond
 )
 
 // TestScaleway: one Debian 12 guest that looks like a Scaleway DEV1-S from
@@ -42,17 +44,18 @@ const (
 //
 //  1. With VIGIE_DISKS_CAPTURE=DIR, the disk tree is captured into DIR
 //     (checks/disks/testdata/capture/capture.sh: checks/disks/testdata/scw-guest).
-//  2. Fast stand-in, DEV1-S in fr-par-1 with an ED25519 and an RSA project
-//     key: ten `vigie check --json` in a row each report host.cloud (server
-//     id, zone, commercial type), classify the l_ssd disk local and the
-//     b_ssd disk block by their whole ids, and fail ssh.provider-keys naming
+//  2. A stand-in answering after 300 ms, DEV1-S in fr-par-1 with an
+//     ED25519 and an RSA project key: ten `vigie check --json` in a row
+//     each report host.cloud (server id, zone, commercial type, security
+//     group, public IPv4), classify the l_ssd disk local and the b_ssd
+//     disk block by their whole ids, and fail ssh.provider-keys naming
 //     rsa-project-key; `--profile hds` passes hds.zone and fails hds.offer.
-//  3. The same metadata with the ED25519 key only: ssh.provider-keys passes.
-//  4. A stand-in answering after 300 ms: the platform is still identified.
-//  5. An H100-1-80G in nl-ams-1 whose metadata lists scratch storage: the
-//     NVMe disk is scratch, the SCSI disks (not in its volumes) are
-//     classified by their model; `--profile hds` fails hds.zone and passes
-//     hds.offer.
+//  3. A stand-in answering at once: three runs judge the same.
+//  4. The same metadata with the ED25519 key only: ssh.provider-keys passes.
+//  5. An H100-1-80G in nl-ams-1 whose metadata lists scratch storage,
+//     answering after 300 ms: the NVMe disk is scratch, the SCSI disks
+//     (not in its volumes) are classified by their model; `--profile hds`
+//     fails hds.zone and passes hds.offer.
 //  6. Control: the rules of 2, 4 and 5 again with scaleway.metadata_timeout
 //     10s, so that a failure of the default configuration's runs that is
 //     only the metadata deadline shows as one.
@@ -141,19 +144,30 @@ func TestScaleway(t *testing.T) {
 		t.Logf("timings: %s %s (%d metadata requests)", what, time.Since(phase).Round(time.Second), md.hits.Load()-hits)
 	}
 
-	// Fast stand-in, DEV1-S: ten runs in a row.
+	// A metadata service slower than a single 200 ms attempt, as a loaded
+	// instance at first boot has it: ten runs in a row, then the hds
+	// profile, all with the default configuration.
 	phase, hits := time.Now(), md.hits.Load()
+	md.set(t, "dev1-s-fr-par-1.json", nil, scwSlowAnswer)
 	for i, rep := range guestChecks(t, g, vigie+" check --json", 10) {
-		where := "fast DEV1-S run " + strconv.Itoa(i+1)
+		where := "slow DEV1-S run " + strconv.Itoa(i+1)
 		dev1(where, rep)
 		checkProviderKeys(t, where, rep, "fail", "rsa-project-key")
 	}
-	logPhase("10 checks, fast stand-in", phase, hits)
+	logPhase("10 checks, slow stand-in", phase, hits)
 	phase, hits = time.Now(), md.hits.Load()
 	if rep, ok := guestCheck(t, g.port, g.key, vigie+" check --profile hds --json"); ok {
-		dev1HDS("hds DEV1-S", rep)
+		dev1HDS("hds DEV1-S, slow stand-in", rep)
 	}
-	logPhase("hds profile, DEV1-S", phase, hits)
+	logPhase("hds profile, DEV1-S, slow stand-in", phase, hits)
+
+	// A fast one: three runs.
+	phase, hits = time.Now(), md.hits.Load()
+	md.set(t, "dev1-s-fr-par-1.json", nil, 0)
+	for i, rep := range guestChecks(t, g, vigie+" check --json", 3) {
+		dev1("fast DEV1-S run "+strconv.Itoa(i+1), rep)
+	}
+	logPhase("3 checks, fast stand-in", phase, hits)
 
 	// The same instance with its ED25519 project key only.
 	phase, hits = time.Now(), md.hits.Load()
@@ -164,17 +178,10 @@ func TestScaleway(t *testing.T) {
 	}
 	logPhase("ED25519-only keys", phase, hits)
 
-	// A slow metadata service.
+	// A GPU instance outside France, with scratch storage, its metadata
+	// slow too.
 	phase, hits = time.Now(), md.hits.Load()
-	md.set(t, "dev1-s-fr-par-1.json", nil, scwSlowAnswer)
-	for i, rep := range guestChecks(t, g, vigie+" check --json", 3) {
-		dev1("slow DEV1-S run "+strconv.Itoa(i+1), rep)
-	}
-	logPhase("3 checks, slow stand-in", phase, hits)
-
-	// A GPU instance outside France, with scratch storage.
-	phase, hits = time.Now(), md.hits.Load()
-	md.set(t, "h100-1-80g-nl-ams-1.json", nil, 0)
+	md.set(t, "h100-1-80g-nl-ams-1.json", nil, scwSlowAnswer)
 	if rep, ok := guestCheck(t, g.port, g.key, vigie+" check --profile hds --json"); ok {
 		gpuHDS("hds H100", rep)
 	}
@@ -284,6 +291,10 @@ func guestChecks(t *testing.T, g *guest, args string, n int) []report {
 	return reps
 }
 
+// checkCloud: the report identifies the instance (server id, zone,
+// commercial type) and says what the metadata says reaches it: the
+// security group both fixtures name, and the public IPv4 of the one
+// whose id is given.
 func checkCloud(t *testing.T, where string, rep report, id, zone, commercialType string) {
 	t.Helper()
 	c := rep.Host.Cloud
@@ -294,6 +305,12 @@ func checkCloud(t *testing.T, where string, rep report, id, zone, commercialType
 		}
 		f, _ := rep.finding("disks.local-encrypted")
 		t.Errorf("%s: host.cloud %s, want %s %s %s (disks classified by: %s)", where, got, id, zone, commercialType, evidenceString(f, "", "classified_by"))
+		return
+	}
+	ip := map[string]string{scwDEV1ID: "198.51.100.41", scwGPUID: "198.51.100.42"}[id]
+	if c.SecurityGroup == nil || c.SecurityGroup.ID != scwSecurityGroup || c.SecurityGroup.Name != "Default security group" ||
+		len(c.PublicIPv4) != 1 || c.PublicIPv4[0] != ip {
+		t.Errorf("%s: host.cloud security group %+v, public IPv4 %v; want %s (Default security group) and %s", where, c.SecurityGroup, c.PublicIPv4, scwSecurityGroup, ip)
 	}
 }
 
