@@ -1,10 +1,10 @@
 package remediations
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -47,24 +47,68 @@ func Run(ctx context.Context, env []string, name string, args ...string) ([]byte
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(append(os.Environ(), "LC_ALL=C", "LANG=C"), env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	// The output goes to a file, not a pipe: should vigie die mid-command
+	// (systemd's stop timeout ends in SIGKILL), a pipe with no reader
+	// would kill the package manager with SIGPIPE at its next line.
+	out, err := outputFile()
+	if err != nil {
+		return nil, &CommandError{Argv: append([]string{name}, args...), Err: err}
+	}
+	defer out.Close()
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return nil, &CommandError{Argv: append([]string{name}, args...), Err: err}
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	var err error
 	select {
 	case err = <-done:
 	case <-ctx.Done():
 		err = <-done // never killed half way: wait for the transaction's end
 		err = errors.Join(fmt.Errorf("%w (%s was left to finish its transaction, not killed)", ctx.Err(), name), err)
 	}
-	if err != nil {
-		return out.Bytes(), &CommandError{Argv: append([]string{name}, args...), Err: err, Message: ErrorLines(out.Bytes())}
+	said, rerr := readOutput(out)
+	if err == nil && rerr != nil {
+		err = fmt.Errorf("read its output: %w", rerr)
 	}
-	return out.Bytes(), nil
+	if err != nil {
+		return said, &CommandError{Argv: append([]string{name}, args...), Err: err, Message: ErrorLines(said)}
+	}
+	return said, nil
+}
+
+// maxOutput bounds what Run keeps of a command's output: its end, where a
+// package manager says how it ended. A large upgrade prints a few MB.
+const maxOutput = 16 << 20
+
+// outputFile is an anonymous file for a command's output: created in the
+// temporary directory (the service's private one), unlinked at once, so
+// nothing but the command and vigie hold it and nothing is left behind.
+func outputFile() (*os.File, error) {
+	f, err := os.CreateTemp("", "vigie-command-*")
+	if err != nil {
+		return nil, fmt.Errorf("a file for the command's output: %w", err)
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("a file for the command's output: %w", err)
+	}
+	return f, nil
+}
+
+// readOutput reads back what the command wrote, its last maxOutput bytes
+// when it wrote more.
+func readOutput(f *os.File) ([]byte, error) {
+	end, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, err
+	}
+	start := max(end-maxOutput, 0)
+	b := make([]byte, end-start)
+	if _, err := f.ReadAt(b, start); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return b, nil
 }
 
 // inScope wraps argv in systemd-run --scope where systemd runs.

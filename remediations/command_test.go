@@ -2,7 +2,9 @@ package remediations
 
 import (
 	"context"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,5 +34,63 @@ func TestRunLetsATransactionFinish(t *testing.T) {
 	}
 	if b, err := os.ReadFile(done); err != nil || strings.TrimSpace(string(b)) != "finished" {
 		t.Errorf("the transaction did not complete: %q %v", b, err)
+	}
+}
+
+// TestRunOutlivesItsCaller: a package manager whose vigie is killed
+// mid-transaction (systemd's stop timeout ends in SIGKILL) finishes its
+// work, although it goes on writing its output: no pipe is left without
+// a reader to kill it with SIGPIPE. The caller is this test binary run
+// again as a child, killed with -9 once the command has started.
+func TestRunOutlivesItsCaller(t *testing.T) {
+	if dir := os.Getenv("VIGIE_TEST_RUN_CALLER"); dir != "" {
+		t.Setenv("PATH", dir+":"+os.Getenv("PATH"))
+		_, _ = Run(context.Background(), nil, "dpkg", "--configure", "-a")
+		return
+	}
+	dir := t.TempDir()
+	started, done := filepath.Join(dir, "started"), filepath.Join(dir, "transaction-complete")
+	script := "#!/bin/sh\n: > " + started + "\nsleep 1\ni=0\nwhile [ $i -lt 2000 ]; do echo \"Setting up package-$i ...\"; i=$((i+1)); done\necho finished > " + done + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "dpkg"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	caller := exec.Command(os.Args[0], "-test.run=^TestRunOutlivesItsCaller$")
+	caller.Env = append(os.Environ(), "VIGIE_TEST_RUN_CALLER="+dir)
+	if err := caller.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(started); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = caller.Process.Kill()
+			t.Fatal("the command did not start")
+		}
+	}
+	if err := caller.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = caller.Wait()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if b, err := os.ReadFile(done); err == nil && strings.TrimSpace(string(b)) == "finished" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the transaction did not complete once its caller was killed")
+		}
+	}
+}
+
+// TestRunKeepsTheEnd: of a command that prints more than Run keeps, the
+// end is kept, where a package manager says how it ended.
+func TestRunKeepsTheEnd(t *testing.T) {
+	out, err := Run(context.Background(), nil, "sh", "-c", `head -c 17000000 /dev/zero | tr '\0' x; echo; echo "E: the last word"; exit 100`)
+	var ce *CommandError
+	if !errors.As(err, &ce) || !strings.Contains(ce.Message, "E: the last word") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(out) != maxOutput || !strings.HasSuffix(string(out), "E: the last word\n") {
+		t.Errorf("kept %d bytes ending %q", len(out), out[max(len(out)-20, 0):])
 	}
 }
