@@ -107,6 +107,10 @@ func Catalogue() *checks.Catalogue {
 	return cat
 }
 
+// OwnChecks are the findings vigie makes of itself rather than of an
+// area: the judgement of the waivers.
+func OwnChecks() []checks.Meta { return []checks.Meta{waivers.Meta} }
+
 // Lookup describes a check of the catalogue, or vigie's own judgement of
 // the waivers, for `vigie explain`.
 func Lookup(id string) (checks.Meta, bool) {

@@ -152,6 +152,20 @@ func TestCompareRegressions(t *testing.T) {
 	if d := report.Compare(old, more); d.Regressions != 1 {
 		t.Errorf("a second port is a regression: %+v", d)
 	}
+	// A failing check the new report skips, or leaves out: not resolved,
+	// a regression.
+	skipped, narrower := reporttest.Sample(), reporttest.Sample()
+	skipped.Findings[0].Status, skipped.Findings[0].Reason = checks.Skip, "live only: skipped on an image tree"
+	narrower.Findings = narrower.Findings[1:]
+	for name, cur := range map[string]*report.Report{"skipped": skipped, "left out": narrower} {
+		d := report.Compare(old, cur)
+		if d.Regressions != 1 || len(d.Changes) != 1 || d.Changes[0].Kind != report.Unjudged {
+			t.Errorf("%s: want one unjudged change, a regression: %+v", name, d)
+		}
+	}
+	if d := report.Compare(skipped, old); d.Regressions != 1 || d.Changes[0].Kind != report.Failing {
+		t.Errorf("judged again and failing: %+v", d)
+	}
 	var b strings.Builder
 	hostile := reporttest.Hostile("\x1b]0;owned\x07")
 	if err := report.FormatDiff(&b, report.Compare(reporttest.Sample(), hostile)); err != nil {

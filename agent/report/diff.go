@@ -58,8 +58,9 @@ type Diff struct {
 	New     Side     `json:"new"`
 	Changes []Change `json:"changes"`
 	// Regressions counts the changes that make the new report worse: a
-	// check newly failing, a waiver ended, or a failing check with failing
-	// evidence the old one did not have (a second exposed port).
+	// check newly failing, a waiver ended, a failing check with failing
+	// evidence the old one did not have (a second exposed port), or a
+	// failing check no longer judged.
 	Regressions int `json:"regressions"`
 }
 
@@ -67,11 +68,24 @@ func side(r *Report) Side {
 	return Side{ID: r.ID, Hostname: r.Host.Hostname, Profile: r.Profile, StartedAt: r.StartedAt}
 }
 
+// Unjudged is a change `vigie diff` alone makes: a check that failed in
+// the old report and is skipped in the new one, or not in it at all (a
+// narrower profile, --only, an image tree where a live run was before).
+// Nothing says it was fixed, so it is no "resolved": comparing an image
+// with the previous release, a failure that stopped being looked at is a
+// regression until it is judged again.
+const Unjudged ChangeKind = "unjudged"
+
 // Compare makes the diff from old to cur.
 func Compare(old, cur *Report) *Diff {
 	d := &Diff{Schema: DiffSchema, Old: side(old), New: side(cur), Changes: Changes(old, cur)}
 	if d.Changes == nil {
 		d.Changes = []Change{}
+	}
+	for i, c := range d.Changes {
+		if c.Kind == Resolved && c.Finding.Status == checks.Skip {
+			d.Changes[i].Kind = Unjudged
+		}
 	}
 	before := map[string]checks.Finding{}
 	for _, f := range old.Findings {
@@ -89,7 +103,7 @@ func Compare(old, cur *Report) *Diff {
 // finding before (zero when it was not in the report).
 func Regression(c Change, prev checks.Finding) bool {
 	switch c.Kind {
-	case Failing, Unwaived:
+	case Failing, Unwaived, Unjudged:
 		return true
 	case Changed:
 		if c.Finding.Severity > prev.Severity {
@@ -144,7 +158,7 @@ func FormatDiff(w io.Writer, d *Diff) error {
 		fmt.Fprintln(w)
 	}
 	var parts []string
-	for _, k := range []ChangeKind{Failing, Changed, Unwaived, Resolved, Waived} {
+	for _, k := range []ChangeKind{Failing, Changed, Unwaived, Unjudged, Resolved, Waived} {
 		if n := counts[k]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, k))
 		}

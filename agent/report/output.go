@@ -267,7 +267,9 @@ func CheckURL(id string) string {
 
 // CatalogueMarkdown documents every check of the catalogue: what
 // docs/checks.md holds, generated so it cannot drift from the code.
-func CatalogueMarkdown(cat *checks.Catalogue) []byte {
+// own are vigie's judgements of itself (vigie.waivers), documented in a
+// section of their own so that a report's link to them leads somewhere.
+func CatalogueMarkdown(cat *checks.Catalogue, own ...checks.Meta) []byte {
 	var b strings.Builder
 	b.WriteString("# Checks\n\n")
 	b.WriteString("Generated from the code by `make docs`; `vigie explain CHECK-ID` prints the same for one check, and\n")
@@ -279,10 +281,21 @@ func CatalogueMarkdown(cat *checks.Catalogue) []byte {
 	for _, name := range checks.ProfileNames() {
 		fmt.Fprintf(&b, "- **%s**: %s.\n", name, checks.Profiles[name].Description)
 	}
+	type section struct {
+		name   string
+		checks []checks.Meta
+	}
+	var sections []section
 	for _, area := range cat.Areas() {
-		fmt.Fprintf(&b, "\n## %s\n\n", area.Name())
+		sections = append(sections, section{area.Name(), area.Checks()})
+	}
+	if len(own) > 0 {
+		sections = append(sections, section{"vigie", own})
+	}
+	for _, area := range sections {
+		fmt.Fprintf(&b, "\n## %s\n\n", area.name)
 		fmt.Fprintf(&b, "| check | severity | vigie fix | on an image |\n| --- | --- | --- | --- |\n")
-		for _, m := range area.Checks() {
+		for _, m := range area.checks {
 			fix := "no"
 			if m.Remediation != nil {
 				fix = "`--only " + m.Remediation.ID + "`"
@@ -292,7 +305,7 @@ func CatalogueMarkdown(cat *checks.Catalogue) []byte {
 			}
 			fmt.Fprintf(&b, "| [`%s`](#%s) | %s | %s | %s |\n", m.ID, CheckAnchor(m.ID), ProfileSeverities(m), fix, imageColumn(m.Image))
 		}
-		for _, m := range area.Checks() {
+		for _, m := range area.checks {
 			fmt.Fprintf(&b, "\n### %s\n\n**%s.** Severity: %s.\n\n%s\n", m.ID, m.Title, ProfileSeverities(m), m.Rationale)
 			if len(m.References) > 0 {
 				b.WriteString("\nReferences:\n\n")

@@ -18,6 +18,8 @@ var Meta = checks.Meta{
 	Severity:  checks.Medium,
 	Rationale: "An accepted risk has an owner and an end date; past it, the risk is back, and a waiver that matches nothing hides the next problem of that name.",
 	ManualFix: "Renew an expired waiver with a new date if the risk is still accepted (and fix the finding otherwise); remove a waiver that matches nothing.",
+	Image: checks.FromFiles("the waivers vigie is given (its configuration's waivers: and the files of waivers_dir, read where vigie runs, " +
+		"not in the image: a pipeline's waivers are its own), against the image's findings"),
 }
 
 // covers reports whether a waiver's subject names a piece of evidence: its

@@ -116,6 +116,8 @@ func TestApply(t *testing.T) {
 		{"no subject: the whole check", []checks.Finding{exposed("8080/tcp", "9090/tcp")}, []checks.Waiver{w("", tomorrow)}, true, true, ""},
 		{"check not in the run: not judged", []checks.Finding{{Meta: checks.Meta{ID: "ssh.password-auth"}, Status: checks.Fail}},
 			[]checks.Waiver{w("8080/tcp", tomorrow)}, false, true, ""},
+		{"check not in the run, expired: its date is judged", []checks.Finding{{Meta: checks.Meta{ID: "ssh.password-auth"}, Status: checks.Fail}},
+			[]checks.Waiver{w("8080/tcp", yesterday)}, false, false, "firewall.exposed-services 8080/tcp expired " + yesterday},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

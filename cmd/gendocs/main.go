@@ -15,7 +15,7 @@ func main() {
 	if len(os.Args) > 1 {
 		out = os.Args[1]
 	}
-	if err := atomicfile.Write(out, report.CatalogueMarkdown(agent.Catalogue()), 0o644); err != nil {
+	if err := atomicfile.Write(out, report.CatalogueMarkdown(agent.Catalogue(), agent.OwnChecks()...), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "gendocs:", err)
 		os.Exit(1)
 	}

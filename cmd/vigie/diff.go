@@ -18,7 +18,8 @@ func newDiffCmd(stdout io.Writer) *cobra.Command {
 		Short: "Compare two reports: newly failing, resolved, failing otherwise, waivers added or ended",
 		Long: "Compare two reports of `vigie check --json` (an image and the previous release's, a host before and after\n" +
 			"a change). Exit status: 0 when the new report has no regression, 1 when it has one (a check newly failing, a\n" +
-			"waiver ended, new failing evidence for a failing check), 2 when a report cannot be read.",
+			"waiver ended, new failing evidence for a failing check, a failing check no longer judged), 2 when a report\n" +
+			"cannot be read.",
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if args[0] == "-" && args[1] == "-" {
