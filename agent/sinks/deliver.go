@@ -137,6 +137,14 @@ func Deliver(ctx context.Context, cfg Config, stateDir, userAgent string, rep *r
 			errs = append(errs, err)
 		}
 	}
+	if n, dirs := staleOTLPSpools(cfg, stateDir); n > 0 {
+		d.SpoolReports += n
+		if len(dirs) > 4 {
+			dirs = append(dirs[:4], "...")
+		}
+		logf(fmt.Sprintf("otlp: %d report(s) wait for a destination no longer configured, in %s: kept, never sent; "+
+			"configure that destination again to deliver them, or delete the directory", n, strings.Join(dirs, ", ")))
+	}
 	if delivered {
 		now := time.Now()
 		if werr := atomicfile.Write(filepath.Join(stateDir, "last-delivery"), []byte(strconv.FormatInt(now.Unix(), 10)+"\n"), 0o600); werr == nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -25,15 +26,53 @@ import (
 func OTLPSpoolDir(stateDir string, s otlp.Signal, cfg OTLPConfig) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n", cfg.URL(string(s)))
-	keys := make([]string, 0, len(cfg.Headers))
-	for k := range cfg.Headers {
-		keys = append(keys, strings.ToLower(k))
+	// Header names are case-insensitive: X-Scope-OrgID and x-scope-orgid
+	// pick the same tenant.
+	headers := make(map[string]string, len(cfg.Headers))
+	for k, v := range cfg.Headers {
+		headers[strings.ToLower(k)] = v
+	}
+	keys := make([]string, 0, len(headers))
+	for k := range headers {
+		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(h, "%s: %s\n", k, cfg.Headers[k])
+		fmt.Fprintf(h, "%s: %s\n", k, headers[k])
 	}
-	return filepath.Join(stateDir, "spool-otlp", fmt.Sprintf("%s-%x", s, h.Sum(nil)[:6]))
+	return filepath.Join(stateDir, otlpSpools, fmt.Sprintf("%s-%x", s, h.Sum(nil)[:6]))
+}
+
+// otlpSpools holds the OTLP spools, one per signal and destination.
+const otlpSpools = "spool-otlp"
+
+// staleOTLPSpools counts the reports that wait in the spools of a
+// destination no longer configured (another URL, another tenant, OTLP
+// turned off): they are never sent, so the textfile counts them and the
+// cycle says where they are, rather than leaving them to be forgotten.
+func staleOTLPSpools(cfg Config, stateDir string) (reports int, dirs []string) {
+	root := filepath.Join(stateDir, otlpSpools)
+	es, err := os.ReadDir(root)
+	if err != nil {
+		return 0, nil
+	}
+	current := map[string]bool{}
+	for _, s := range []otlp.Signal{otlp.SignalLogs, otlp.SignalMetrics} {
+		if cfg.OTLP.Enabled() && cfg.OTLP.URL(string(s)) != "" {
+			current[OTLPSpoolDir(stateDir, s, cfg.OTLP)] = true
+		}
+	}
+	for _, e := range es {
+		p := filepath.Join(root, e.Name())
+		if !e.IsDir() || current[p] {
+			continue
+		}
+		if n, err := spool.Count(p); err == nil && n > 0 {
+			reports += n
+			dirs = append(dirs, p)
+		}
+	}
+	return reports, dirs
 }
 
 // otlpSender builds the sender of one signal, or nil when the signal has

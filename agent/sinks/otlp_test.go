@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/vigie-agent/vigie/agent/spool"
 	"github.com/vigie-agent/vigie/checks"
 	"github.com/vigie-agent/vigie/internal/otelcoltest"
+	"github.com/vigie-agent/vigie/internal/testenv"
 )
 
 // TestDeliverOTLP: against the real collector, with TLS and a token
@@ -206,5 +208,65 @@ func TestMetricsOfWaived(t *testing.T) {
 				t.Errorf("a waived high failure counts as failing: %d", p.GetAsInt())
 			}
 		}
+	}
+}
+
+// TestStaleOTLPSpools: a destination's spool is keyed by its URL and its
+// headers whatever their case; once the configuration names another
+// tenant, what waited for the old one is counted in the textfile's
+// vigie_spool_reports and named by the cycle, each time, rather than
+// forgotten.
+func TestStaleOTLPSpools(t *testing.T) {
+	stateDir := t.TempDir()
+	cfg := DefaultConfig()
+	cfg.Journal = false
+	cfg.OTLP.Endpoint = "http://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)) // nothing listens
+	cfg.OTLP.Headers = map[string]string{"X-Scope-OrgID": "team-a"}
+	cfg.OTLP.Timeout = time.Second
+	cfg.Textfile = filepath.Join(t.TempDir(), "vigie.prom")
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	lower := cfg.OTLP
+	lower.Headers = map[string]string{"x-scope-orgid": "team-a"}
+	other := cfg.OTLP
+	other.Headers = map[string]string{"X-Scope-OrgID": "team-b"}
+	if a, b := OTLPSpoolDir(stateDir, otlp.SignalLogs, cfg.OTLP), OTLPSpoolDir(stateDir, otlp.SignalLogs, lower); a != b {
+		t.Errorf("a header's case makes another destination: %s, %s", a, b)
+	}
+	if a, b := OTLPSpoolDir(stateDir, otlp.SignalLogs, cfg.OTLP), OTLPSpoolDir(stateDir, otlp.SignalLogs, other); a == b {
+		t.Errorf("another tenant, the same spool: %s", a)
+	}
+	deliver := func(cfg Config) (Outcome, []string) {
+		t.Helper()
+		r := reporttest.Sample()
+		r.ID = report.NewID()
+		r.Summary = report.Summarize(r.Findings)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		var logs []string
+		res, _ := Deliver(ctx, cfg, stateDir, "vigie/test", r, func(s string) { logs = append(logs, s) }, Options{})
+		return res, logs
+	}
+	if res, logs := deliver(cfg); res.OTLPWaiting != 2 || strings.Contains(strings.Join(logs, "\n"), "no longer configured") {
+		t.Fatalf("the collector down: %+v %q", res, logs)
+	}
+	cfg.OTLP = other
+	_, logs := deliver(cfg)
+	if n, dirs := staleOTLPSpools(cfg, stateDir); n != 2 || len(dirs) != 2 || !strings.Contains(strings.Join(logs, "\n"), "otlp: 2 report(s) wait for a destination no longer configured, in "+dirs[0]) {
+		t.Errorf("stale: %d in %v; the cycle said %q", n, dirs, logs)
+	}
+	prom, err := os.ReadFile(cfg.Textfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The new tenant's metrics wait too (nothing changed: no logs): 3 in
+	// all.
+	if !strings.Contains(string(prom), "\nvigie_spool_reports 3\n") {
+		t.Errorf("the textfile does not count the stale spools:\n%s", prom)
+	}
+	cfg.OTLP.Endpoint = "" // OTLP off: every spool of it is stale
+	if n, _ := staleOTLPSpools(cfg, stateDir); n != 3 {
+		t.Errorf("OTLP off: %d stale, want 3", n)
 	}
 }
