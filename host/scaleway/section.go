@@ -23,13 +23,17 @@ type Config struct {
 // inside an area's deadline.
 const MaxTimeout = time.Minute
 
+// MinTimeout is the smallest metadata_timeout accepted: one attempt of
+// the least time worth one, which the API answers in on an idle host.
+const MinTimeout = 100 * time.Millisecond
+
 // DefaultConfig is the section when nothing is set.
 func DefaultConfig() Config { return Config{MetadataTimeout: DefaultTimeout} }
 
 // Validate names the first key whose value this build cannot use.
 func (c Config) Validate() error {
-	if c.MetadataTimeout <= 0 {
-		return fmt.Errorf("metadata_timeout: must be positive, got %s", c.MetadataTimeout)
+	if c.MetadataTimeout < MinTimeout {
+		return fmt.Errorf("metadata_timeout: at least %s (below it no request is worth sending), got %s", MinTimeout, c.MetadataTimeout)
 	}
 	if c.MetadataTimeout > MaxTimeout {
 		return fmt.Errorf("metadata_timeout: at most %s (it bounds the whole lookup, every area waits for it), got %s", MaxTimeout, c.MetadataTimeout)
