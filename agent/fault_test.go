@@ -30,6 +30,7 @@ func (r *fileRemediation) Plan(context.Context, *host.Env, remediations.Request)
 func (r *fileRemediation) Activate(context.Context, *host.Env) error { return nil }
 func (r *fileRemediation) CanCutOff() bool                           { return false }
 func (r *fileRemediation) NeedsNewConnection() bool                  { return false }
+func (r *fileRemediation) RestoresInterrupted() bool                 { return true }
 func (r *fileRemediation) Destructive() bool                         { return false }
 func (r *fileRemediation) Undoable(string) error                     { return nil }
 func (r *fileRemediation) Applied(run, _ string) string              { return run }

@@ -176,8 +176,15 @@ func Fix(ctx context.Context, r *Run, out io.Writer, opt FixOptions) (int, error
 		// is armed outside this process first, so a session that dies
 		// with this process (SIGHUP, kill -9) still gets it back.
 		window := opt.Window > 0 && rem.CanCutOff()
-		if window {
+		// The others are guarded: should this process die half way, a
+		// revert armed the same way puts the run back at once (or at the
+		// next boot). Without it the next vigie fix or undo still would,
+		// so a guard that cannot be armed is said, not a refusal.
+		guard := !window && rem.RestoresInterrupted() && len(opt.Revert) > 0
+		if window || guard {
 			p.Run = remediations.NewRunID()
+		}
+		if window {
 			if err := armRevert(ctx, e, env, opt.Revert, p.Run, opt.Window); err != nil {
 				fmt.Fprintf(out, "%s: not applied: the revert that protects an unconfirmed change could not be armed: %s\n", area, printable.Line(err.Error(), report.LogLineMax))
 				sum.add("not applied", area)
@@ -185,15 +192,27 @@ func Fix(ctx context.Context, r *Run, out io.Writer, opt FixOptions) (int, error
 				continue
 			}
 		}
+		if guard {
+			if err := armGuard(ctx, e, env, opt.Revert, p.Run); err != nil {
+				fmt.Fprintf(out, "%s: the revert that would put the run back should vigie die half way could not be armed (the next vigie fix or undo would): %s\n",
+					area, printable.Line(err.Error(), report.LogLineMax))
+				guard = false
+			}
+		}
 		run, err := e.Apply(ctx, p)
 		if err != nil {
 			fmt.Fprintf(out, "%s: FAILED: %s\n", area, printable.Line(err.Error(), report.LogLineMax))
-			if window {
-				_ = disarm(ctx, e, env, p.Run)
+			if window || guard {
+				_ = disarm(context.WithoutCancel(ctx), e, env, p.Run)
 			}
 			sum.add("failed, every change of its run rolled back", area)
 			status = 1
 			continue
+		}
+		if guard {
+			// Applied and verified: the guard, should it fire all the
+			// same, keeps the run (its guard file says so).
+			_ = disarm(context.WithoutCancel(ctx), e, env, run)
 		}
 		fmt.Fprintf(out, "%s: applied and verified (%s).\n", area, rem.Applied(run, filepath.Join(e.Dir, run)))
 		showArea(ctx, r, out, area)

@@ -36,6 +36,18 @@ const (
 	confirmedFile = "confirmed" // written when the operator keeps the change
 	deadlineFile  = "deadline"  // when the window ends, once the change is in force
 	revertPIDFile = "revert.pid"
+	// guardFile marks a run that no window protects, whose revert is
+	// armed all the same (armGuard): it puts back the run only if the run
+	// was interrupted, and keeps it once applied and verified.
+	guardFile = "guard"
+)
+
+// A guard's revert fires at once and waits for the lock, which the fix
+// holds to its end; guardLimit bounds how long it waits, long enough for
+// the longest run (a disks run re-creating large scratch disks).
+const (
+	guardDelay = time.Second
+	guardLimit = time.Hour
 )
 
 // revertUnit names the transient timer and service that revert run.
@@ -94,7 +106,8 @@ func sweepBoot(e *remediations.Engine) {
 	for _, n := range names {
 		run := strings.TrimSuffix(strings.TrimPrefix(n, bootJobPrefix), ".service")
 		switch st, ok := state[run]; {
-		case ok && (st == remediations.StateApplied || st == remediations.StateApplying) && !isConfirmed(e, run):
+		case ok && st == remediations.StateApplying,
+			ok && st == remediations.StateApplied && !isConfirmed(e, run) && !isGuarded(e, run):
 			continue // still waiting: its revert needs it
 		case !ok && windowOpen(e, run):
 			continue
@@ -113,6 +126,33 @@ func windowOpen(e *remediations.Engine, run string) bool {
 // armRevert arms the revert of run, to fire after window. Nothing is
 // changed when it cannot be armed.
 func armRevert(ctx context.Context, e *remediations.Engine, env *host.Env, argv []string, run string, window time.Duration) error {
+	return armUnit(ctx, e, env, argv, run, window, window+remediations.RevertTimeout+time.Minute)
+}
+
+// armGuard arms the revert of a run that no window protects: should
+// vigie die half way (kill -9, the OOM killer, a reboot), it puts back
+// what the run changed as soon as the lock is free, or at the next boot,
+// instead of leaving the host half changed until vigie runs again. Once
+// the run is applied and verified, or rolled back, it has nothing to do.
+func armGuard(ctx context.Context, e *remediations.Engine, env *host.Env, argv []string, run string) error {
+	dir := filepath.Join(e.Dir, run)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := atomicfile.Write(filepath.Join(dir, guardFile), []byte("interrupted only\n"), 0o600); err != nil {
+		return err
+	}
+	return armUnit(ctx, e, env, argv, run, guardDelay, guardLimit+remediations.RevertTimeout)
+}
+
+func isGuarded(e *remediations.Engine, run string) bool {
+	_, err := os.Stat(filepath.Join(e.Dir, run, guardFile))
+	return err == nil
+}
+
+// armUnit starts `argv run` after delay, outside this process, for at most
+// limit, and leaves its boot job.
+func armUnit(ctx context.Context, e *remediations.Engine, env *host.Env, argv []string, run string, delay, limit time.Duration) error {
 	if len(argv) == 0 {
 		return errors.New("no command to revert the change with")
 	}
@@ -122,20 +162,20 @@ func armRevert(ctx context.Context, e *remediations.Engine, env *host.Env, argv 
 			_ = dropBoot(run)
 			return err
 		}
-		if err := units.ArmTimer(ctx, revertUnit(run), "vigie: undo run "+run+" unless it is confirmed", window,
-			window+remediations.RevertTimeout+time.Minute, cmd); err != nil {
+		if err := units.ArmTimer(ctx, revertUnit(run), "vigie: undo run "+run+" unless it is confirmed", delay,
+			limit, cmd); err != nil {
 			_ = dropBoot(run)
 			return err
 		}
 		return nil
 	}
 	// No systemd: a process of its own session, which no terminal hangup
-	// reaches, sleeps out the window.
+	// reaches, sleeps out the delay.
 	dir := filepath.Join(e.Dir, run)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	sh := exec.Command("/bin/sh", append([]string{"-c", `sleep "$0" && exec "$@"`, strconv.Itoa(int(window.Seconds()) + 1)}, cmd...)...)
+	sh := exec.Command("/bin/sh", append([]string{"-c", `sleep "$0" && exec "$@"`, strconv.Itoa(int(delay.Seconds()) + 1)}, cmd...)...)
 	sh.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := sh.Start(); err != nil {
 		return fmt.Errorf("start the revert of run %s: %w", run, err)
@@ -262,6 +302,9 @@ func undoUnconfirmed(ctx context.Context, r *Run, e *remediations.Engine, out io
 		return 0, err
 	case m.State != remediations.StateApplied:
 		fmt.Fprintf(out, "Run %s is %s: nothing to undo.\n", id, m.State)
+		return 0, nil
+	case isGuarded(e, run):
+		fmt.Fprintf(out, "Run %s was applied and verified: kept.\n", id)
 		return 0, nil
 	}
 	if b, err := os.ReadFile(filepath.Join(e.Dir, run, deadlineFile)); err == nil {

@@ -27,6 +27,13 @@ type Remediation interface {
 	// keeps the session that made it open whatever the new ruleset says.
 	// Its confirmation must then come from a new session.
 	NeedsNewConnection() bool
+	// RestoresInterrupted says whether a run interrupted half way is put
+	// back by restoring its files and reverting its journaled actions:
+	// then the revert armed before the run does so as soon as vigie dies,
+	// rather than leave the host half changed until vigie runs again.
+	// Package upgrades are not: a transaction goes on after vigie, in a
+	// scope of its own, and is never undone.
+	RestoresInterrupted() bool
 	// Destructive says whether the area's changes need --allow-destructive.
 	Destructive() bool
 	// Undoable says why `vigie undo` must not put back the files of an

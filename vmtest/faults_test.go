@@ -57,11 +57,12 @@ func TestFaultsDebian12(t *testing.T) {
 
 // faultMatrix interrupts `vigie fix` in the guest at each fault in turn
 // (all of them, or the representative part CI runs). The guest starts
-// with nothing fixed. After every fault, and again after `vigie undo`
-// (which reverts a run a crash left half applied), the harness's ED25519
-// key logs in from outside, and after the undo the host is byte for byte
-// as it was: sshd -T, the whole nftables ruleset, the unit states, and
-// every file and link under /etc/ssh, /etc/vigie and /etc/systemd/system.
+// with nothing fixed. After every fault the harness's ED25519 key logs in
+// from outside, and once the revert the fix armed before its run has put
+// the interrupted run back by itself (at once, or at boot after a
+// reboot), the host is byte for byte as it was: sshd -T, the whole
+// nftables ruleset, the unit states, and every file and link under
+// /etc/ssh, /etc/vigie and /etc/systemd/system.
 // Then the faults that are not a crash: two fixes at once (one refuses,
 // naming the other; the other applies), and an operator's sshd
 // configuration that sshd -t accepts but sshd cannot start on (the fix
@@ -94,7 +95,7 @@ func faultMatrix(t *testing.T, g *guest, vigie string, all bool) {
 		if f.reboot {
 			g.reboot()
 		}
-		checked += g.undoInterrupted(name, "sudo "+vigie+" undo", before, state)
+		checked += g.restoredAfter(name, before, state)
 	}
 
 	// Two fixes at once: one lock.
@@ -127,22 +128,37 @@ func faultMatrix(t *testing.T, g *guest, vigie string, all bool) {
 	t.Logf("faults: %d injected, %d states checked, 0 lockouts and 0 half-applied states unless reported above; %s", injected, checked, time.Since(start).Round(time.Second))
 }
 
-// undoInterrupted follows a fault: the harness's ED25519 key logs in,
-// undo (a command line) reverts the run the fault interrupted, the key
-// logs in again, and state() is before once more. It returns the number
-// of states checked.
-func (g *guest) undoInterrupted(name, undo, before string, state func() string) int {
+// restoredAfter follows a fault: the harness's ED25519 key logs in; the
+// revert the fix armed before its run (a transient unit that waits for
+// the lock the killed vigie held, or after a reboot its boot job) puts
+// the interrupted run back by itself, and state() is before once more,
+// with nothing run by hand; no run is left marked applying, and the key
+// logs in again. It returns the number of states checked.
+func (g *guest) restoredAfter(name, before string, state func() string) int {
 	g.t.Helper()
 	g.mustLogIn(name)
-	out := g.sh(undo+"; echo exit=$?", nil)
-	if !strings.Contains(out, "interrupted before it finished") || !strings.Contains(out, "exit=0") {
-		g.t.Errorf("%s: vigie undo did not revert the interrupted run:\n%s", name, out)
+	start := time.Now()
+	for deadline := start.Add(3 * time.Minute); ; time.Sleep(2 * time.Second) {
+		left := g.read(`sudo sh -c 'systemctl list-units --all --no-legend --state=active,activating,deactivating "vigie-revert-*" "vigie-window-*"; ` +
+			`find /etc/systemd/system -name "vigie-window-*"'`)
+		if strings.TrimSpace(left) == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			g.t.Errorf("%s: the armed revert has not ended %s after the fault:\n%s", name, time.Since(start).Round(time.Second), left)
+			break
+		}
 	}
-	g.mustLogIn(name + ", then vigie undo")
 	if got := state(); got != before {
-		g.t.Errorf("%s, then vigie undo: the host is not as it was:\n%s", name, diffLines(before, got))
+		g.t.Errorf("%s: once the armed revert ended the host is not as it was:\n%s\n%s", name, diffLines(before, got),
+			g.read("sudo journalctl -u 'vigie-revert-*' -u 'vigie-window-*' -o cat --no-pager | tail -n 20"))
 	}
-	return 2
+	// No run is left half applied for a later vigie to find.
+	if left := g.read(`sudo sh -c 'grep -l "\"state\": \"applying\"" /var/lib/vigie/backups/*/manifest.json || true'`); strings.TrimSpace(left) != "" {
+		g.t.Errorf("%s: a run is still marked applying once its revert ended:\n%s", name, left)
+	}
+	g.mustLogIn(name + ", once reverted")
+	return 1
 }
 
 // diffLines shows the lines of b that are not in a, and the reverse.

@@ -231,6 +231,11 @@ func newFixCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 				if interactive {
 					opt.Answer = agent.StdinAnswer(os.Stdin)
 				}
+			}
+			// The revert armed before each run: after the window for a
+			// change that waits for its confirmation, at once for the
+			// others should this process die half way.
+			if !opt.DryRun {
 				self, err := os.Executable()
 				if err != nil {
 					return &exitError{exitUsage, fmt.Errorf("cannot arm the revert of a change: %w", err)}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
+	"github.com/godbus/dbus/v5"
 
 	"github.com/vigie-agent/vigie/host"
 )
@@ -215,12 +216,32 @@ func ArmTimer(ctx context.Context, unit, description string, d, limit time.Durat
 	return nil
 }
 
-// Disarm stops a timer ArmTimer started, before it fires.
+// Disarm stops a timer ArmTimer started, and its service should it have
+// fired already and still wait (for a lock its caller holds): what it
+// would run is no longer wanted. Either may be gone already: a transient
+// unit is unloaded once it has run.
 func Disarm(ctx context.Context, unit string) error {
 	conn, err := Connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	return startUnit(ctx, conn, unit+".timer", false)
+	var errs []error
+	for _, u := range []string{unit + ".timer", unit + ".service"} {
+		if err := startUnit(ctx, conn, u, false); err != nil && !notLoaded(err) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// notLoaded reports whether err is systemd's answer for a unit it does not
+// know (a transient unit collected once it ran).
+func notLoaded(err error) bool {
+	var de dbus.Error
+	if errors.As(err, &de) && de.Name == "org.freedesktop.systemd1.NoSuchUnit" {
+		return true
+	}
+	var dp *dbus.Error
+	return errors.As(err, &dp) && dp.Name == "org.freedesktop.systemd1.NoSuchUnit"
 }

@@ -2,9 +2,13 @@ package units
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/godbus/dbus/v5"
 
 	"github.com/vigie-agent/vigie/host"
 )
@@ -39,5 +43,24 @@ func TestUnitStatesFiles(t *testing.T) {
 	}
 	if got["netfilter-persistent.service"] != "" {
 		t.Errorf("absent unit: %q", got["netfilter-persistent.service"])
+	}
+}
+
+// TestNotLoaded: a transient unit collected once it ran is what systemd
+// calls NoSuchUnit; Disarm takes it as already stopped, and nothing else.
+func TestNotLoaded(t *testing.T) {
+	gone := dbus.Error{Name: "org.freedesktop.systemd1.NoSuchUnit", Body: []any{"Unit vigie-revert-x.service not loaded."}}
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("stop vigie-revert-x.service: %w", gone), true},
+		{fmt.Errorf("stop vigie-revert-x.service: %w", &gone), true},
+		{fmt.Errorf("stop vigie-revert-x.service: %w", dbus.Error{Name: "org.freedesktop.DBus.Error.AccessDenied"}), false},
+		{errors.New("stop vigie-revert-x.service: job failed"), false},
+	} {
+		if got := notLoaded(tt.err); got != tt.want {
+			t.Errorf("notLoaded(%v) = %v", tt.err, got)
+		}
 	}
 }

@@ -47,6 +47,9 @@ func (r *Remediation) CanCutOff() bool { return false }
 // NeedsNewConnection implements remediations.Remediation: no way in depends on the disks.
 func (r *Remediation) NeedsNewConnection() bool { return false }
 
+// RestoresInterrupted implements remediations.Remediation.
+func (r *Remediation) RestoresInterrupted() bool { return true }
+
 // Destructive implements remediations.Remediation.
 func (r *Remediation) Destructive() bool { return true }
 

@@ -82,6 +82,9 @@ func (r *Remediation) CanCutOff() bool { return true }
 // through conntrack whatever the new ruleset says of new connections.
 func (r *Remediation) NeedsNewConnection() bool { return true }
 
+// RestoresInterrupted implements remediations.Remediation.
+func (r *Remediation) RestoresInterrupted() bool { return true }
+
 // Destructive implements remediations.Remediation.
 func (r *Remediation) Destructive() bool { return false }
 

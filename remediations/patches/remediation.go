@@ -44,6 +44,9 @@ func (r *Remediation) CanCutOff() bool { return false }
 // NeedsNewConnection implements remediations.Remediation: patches cut no one off.
 func (r *Remediation) NeedsNewConnection() bool { return false }
 
+// RestoresInterrupted implements remediations.Remediation (package transactions are never undone).
+func (r *Remediation) RestoresInterrupted() bool { return false }
+
 // Destructive implements remediations.Remediation.
 func (r *Remediation) Destructive() bool { return false }
 

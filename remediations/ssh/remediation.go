@@ -84,6 +84,9 @@ func (r *Remediation) CanCutOff() bool { return true }
 // a session sshd let in before.
 func (r *Remediation) NeedsNewConnection() bool { return false }
 
+// RestoresInterrupted implements remediations.Remediation.
+func (r *Remediation) RestoresInterrupted() bool { return true }
+
 // Destructive implements remediations.Remediation.
 func (r *Remediation) Destructive() bool { return false }
 
