@@ -3,8 +3,10 @@ package agent
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -204,6 +206,12 @@ func Fix(ctx context.Context, r *Run, out io.Writer, opt FixOptions) (int, error
 			fmt.Fprintf(out, "%s: FAILED: %s\n", area, printable.Line(err.Error(), report.LogLineMax))
 			if window || guard {
 				_ = disarm(context.WithoutCancel(ctx), e, env, p.Run)
+				// Refused before its journal was written (a link in the
+				// plan, a backup that failed): no run to keep, only the
+				// files of its revert.
+				if _, err := os.Stat(filepath.Join(e.Dir, p.Run, "manifest.json")); errors.Is(err, fs.ErrNotExist) {
+					_ = os.RemoveAll(filepath.Join(e.Dir, p.Run))
+				}
 			}
 			sum.add("failed, every change of its run rolled back", area)
 			status = 1
@@ -381,7 +389,7 @@ func ConfirmPending(cfg config.Config, out io.Writer) error {
 		if err := markConfirmed(e, run); err != nil {
 			return err
 		}
-		_ = disarm(context.Background(), e, host.DefaultEnv(), run)
+		_ = disarmUnlocked(context.Background(), e, host.DefaultEnv(), run)
 	}
 	fmt.Fprintf(out, "Run %s confirmed.\n", printable.Line(run, report.IDMax))
 	return nil
@@ -514,6 +522,20 @@ func Undo(ctx context.Context, r *Run, out io.Writer, run string) error {
 	runs, err := e.Runs()
 	if err != nil {
 		return err
+	}
+	// The newest run was put back by its armed revert (interrupted, or
+	// not confirmed in time) while nobody watched: the operator who now
+	// types `vigie undo` means that run, not the one before it.
+	if run == "" && len(runs) > 0 && runs[0].State != remediations.StateApplied && isReverted(e, runs[0].Run) {
+		msg := fmt.Sprintf("the newest run, %s (%s), was already put back by its armed revert (%s)", printable.Line(runs[0].Run, report.IDMax),
+			printable.Line(runs[0].Area, report.IDMax), printable.Line(runs[0].State, report.IDMax))
+		for _, m := range runs {
+			if m.State == remediations.StateApplied {
+				msg += fmt.Sprintf("; to undo the newest applied run, name it: vigie undo %s (%s)", printable.Line(m.Run, report.IDMax), printable.Line(m.Area, report.IDMax))
+				break
+			}
+		}
+		return errors.New(msg)
 	}
 	for _, m := range runs {
 		if m.Run == run || run == "" && m.State == remediations.StateApplied {

@@ -48,6 +48,11 @@ func guardRevert() []string {
 // with nothing run by hand. A fix that ends keeps its change: the guard,
 // disarmed, never fires.
 func TestGuardRestoresAKilledFix(t *testing.T) {
+	// The revert is the detached shell of a host without systemd, here as
+	// everywhere the test runs: never a unit of the machine's systemd.
+	live := unitsLive
+	unitsLive = func(*host.Env) bool { return false }
+	t.Cleanup(func() { unitsLive = live })
 	state, target := os.Getenv(guardStateEnv), os.Getenv(guardTargetEnv)
 	switch {
 	case state != "" && len(flag.Args()) == 1: // the armed revert
@@ -95,8 +100,19 @@ func TestGuardRestoresAKilledFix(t *testing.T) {
 		}
 	}
 
-	// A fix that ends: applied and verified, kept.
+	// The operator, back, types vigie undo: the run it means is put back
+	// already, and no older run is undone in its place.
 	var out bytes.Buffer
+	if err := Undo(context.Background(), guardRun(t, state, target), &out, ""); err == nil || !strings.Contains(err.Error(), "was already put back by its armed revert") {
+		t.Errorf("vigie undo after the armed revert: %v\n%s", err, out.String())
+	}
+
+	// A fix that ends: applied and verified, kept, and its guard disarmed
+	// before it fires.
+	if err := os.Remove(filepath.Join(state, "revert.out")); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
 	r := guardRun(t, state, target)
 	os.Setenv(guardStateEnv, state) // for the revert, should it fire
 	os.Setenv(guardTargetEnv, target)
@@ -108,6 +124,9 @@ func TestGuardRestoresAKilledFix(t *testing.T) {
 	time.Sleep(guardDelay + 2*time.Second)
 	if got := content(t, target); got != "new\n" {
 		t.Errorf("a fix that ended was reverted: %q", got)
+	}
+	if b, err := os.ReadFile(filepath.Join(state, "revert.out")); err == nil {
+		t.Errorf("the guard of a fix that ended fired: %q", b)
 	}
 	runs, err := engine(r.Config).Runs()
 	if err != nil {
@@ -126,6 +145,11 @@ func TestGuardRestoresAKilledFix(t *testing.T) {
 	out.Reset()
 	if err := UndoUnconfirmed(context.Background(), r, &out, last.Run); err != nil || !strings.Contains(out.String(), "was applied and verified: kept") || content(t, target) != "new\n" {
 		t.Errorf("the guard of an applied run: %v %q", err, out.String())
+	}
+	// The newest run applied, a plain vigie undo undoes it.
+	out.Reset()
+	if err := Undo(context.Background(), r, &out, ""); err != nil || content(t, target) != "old\n" {
+		t.Errorf("vigie undo of the applied run: %v\n%s", err, out.String())
 	}
 }
 

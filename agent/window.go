@@ -72,8 +72,8 @@ func bootJob(run string) string { return bootJobPrefix + run + ".service" }
 // armBoot leaves the boot job of run's revert. It runs once the units
 // that put the change in force at boot have started, so the undo finds
 // them to reactivate.
-func armBoot(argv []string, run string) error {
-	return units.InstallBootJob(bootUnitDir, units.BootJob{
+func armBoot(argv []string, run string, guard bool) error {
+	j := units.BootJob{
 		Name:        bootJob(run),
 		Description: "vigie: undo run " + run + " after a reboot, unless it was confirmed",
 		After:       []string{"ssh.service", "ssh.socket", "sshd.service", "nftables.service", "netfilter-persistent.service", "vigie-firewall.service", "network.target"},
@@ -81,7 +81,14 @@ func armBoot(argv []string, run string) error {
 		Comment: "Left by `vigie fix` while run " + run + " waits for its confirmation, so that a reboot inside\n" +
 			"the confirm window does not keep an unconfirmed change. vigie removes it once the run is\n" +
 			"confirmed or undone.",
-	})
+	}
+	if guard {
+		j.Description = "vigie: put back run " + run + " after a reboot, should it have been interrupted"
+		j.Comment = "Left by `vigie fix` while run " + run + " is applied, so that a reboot (a power cut, a reset)\n" +
+			"half way through it does not leave the host half changed. vigie removes it once the run is\n" +
+			"applied and verified, or rolled back."
+	}
+	return units.InstallBootJob(bootUnitDir, j)
 }
 
 // dropBoot removes the boot job of run.
@@ -126,7 +133,7 @@ func windowOpen(e *remediations.Engine, run string) bool {
 // armRevert arms the revert of run, to fire after window. Nothing is
 // changed when it cannot be armed.
 func armRevert(ctx context.Context, e *remediations.Engine, env *host.Env, argv []string, run string, window time.Duration) error {
-	return armUnit(ctx, e, env, argv, run, window, window+remediations.RevertTimeout+time.Minute)
+	return armUnit(ctx, e, env, argv, run, window, window+remediations.RevertTimeout+time.Minute, false)
 }
 
 // armGuard arms the revert of a run that no window protects: should
@@ -142,7 +149,21 @@ func armGuard(ctx context.Context, e *remediations.Engine, env *host.Env, argv [
 	if err := atomicfile.Write(filepath.Join(dir, guardFile), []byte("interrupted only\n"), 0o600); err != nil {
 		return err
 	}
-	return armUnit(ctx, e, env, argv, run, guardDelay, guardLimit+remediations.RevertTimeout)
+	return armUnit(ctx, e, env, argv, run, guardDelay, guardLimit+remediations.RevertTimeout, true)
+}
+
+// revertedFile marks a run its armed revert put back, with no operator
+// there to see it: a plain `vigie undo` after it must not go on to the
+// run before (see Undo).
+const revertedFile = "reverted"
+
+func markReverted(e *remediations.Engine, run string) {
+	_ = atomicfile.Write(filepath.Join(e.Dir, run, revertedFile), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600)
+}
+
+func isReverted(e *remediations.Engine, run string) bool {
+	_, err := os.Stat(filepath.Join(e.Dir, run, revertedFile))
+	return err == nil
 }
 
 func isGuarded(e *remediations.Engine, run string) bool {
@@ -152,18 +173,21 @@ func isGuarded(e *remediations.Engine, run string) bool {
 
 // armUnit starts `argv run` after delay, outside this process, for at most
 // limit, and leaves its boot job.
-func armUnit(ctx context.Context, e *remediations.Engine, env *host.Env, argv []string, run string, delay, limit time.Duration) error {
+func armUnit(ctx context.Context, e *remediations.Engine, env *host.Env, argv []string, run string, delay, limit time.Duration, guard bool) error {
 	if len(argv) == 0 {
 		return errors.New("no command to revert the change with")
 	}
 	cmd := append(append([]string{}, argv...), run)
 	if unitsLive(env) {
-		if err := armBoot(cmd, run); err != nil {
+		if err := armBoot(cmd, run, guard); err != nil {
 			_ = dropBoot(run)
 			return err
 		}
-		if err := units.ArmTimer(ctx, revertUnit(run), "vigie: undo run "+run+" unless it is confirmed", delay,
-			limit, cmd); err != nil {
+		what := "vigie: undo run " + run + " unless it is confirmed"
+		if guard {
+			what = "vigie: put back run " + run + " should vigie die before it ends"
+		}
+		if err := units.ArmTimer(ctx, revertUnit(run), what, delay, limit, cmd); err != nil {
 			_ = dropBoot(run)
 			return err
 		}
@@ -186,10 +210,22 @@ func armUnit(ctx context.Context, e *remediations.Engine, env *host.Env, argv []
 }
 
 // disarm stops the armed revert of run: the change was confirmed or
-// undone already.
+// undone already. The caller holds the lock, so the revert's service, if
+// it fired, only waits for it and is stopped too.
 func disarm(ctx context.Context, e *remediations.Engine, env *host.Env, run string) error {
+	return disarmWith(ctx, e, env, run, units.Disarm)
+}
+
+// disarmUnlocked is disarm for a caller without the lock (`vigie fix
+// --confirm` from another session): a revert already at work is left to
+// end; it finds the run confirmed, or finishes an undo it began.
+func disarmUnlocked(ctx context.Context, e *remediations.Engine, env *host.Env, run string) error {
+	return disarmWith(ctx, e, env, run, units.DisarmTimer)
+}
+
+func disarmWith(ctx context.Context, e *remediations.Engine, env *host.Env, run string, stop func(context.Context, string) error) error {
 	if unitsLive(env) {
-		return errors.Join(dropBoot(run), units.Disarm(ctx, revertUnit(run)))
+		return errors.Join(dropBoot(run), stop(ctx, revertUnit(run)))
 	}
 	b, err := os.ReadFile(filepath.Join(e.Dir, run, revertPIDFile))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -244,6 +280,13 @@ func UndoUnconfirmed(ctx context.Context, r *Run, out io.Writer, run string) err
 		if errors.Is(err, remediations.ErrBusy) {
 			select {
 			case <-ctx.Done():
+				if errors.Is(ctx.Err(), context.Canceled) {
+					// Stopped by the fix that armed it (its run ended: it
+					// disarms), or by systemd: nothing was done, which is
+					// no failure of the unit.
+					fmt.Fprintf(out, "Stopped while the lock was held: nothing done to run %s.\n", printable.Line(run, report.IDMax))
+					return nil
+				}
 				return fmt.Errorf("undo --unconfirmed %s: %w", run, ctx.Err())
 			case <-time.After(lockWait):
 				continue
@@ -297,6 +340,7 @@ func undoUnconfirmed(ctx context.Context, r *Run, e *remediations.Engine, out io
 	case m.State == remediations.StateApplying:
 		done, err := e.Recover(ctx, activate(r.Remediations, r.Env))
 		for _, d := range done {
+			markReverted(e, d)
 			fmt.Fprintf(out, "Reverted run %s, interrupted before it finished.\n", printable.Line(d, report.IDMax))
 		}
 		return 0, err
@@ -315,6 +359,7 @@ func undoUnconfirmed(ctx context.Context, r *Run, e *remediations.Engine, out io
 	if _, err := e.Undo(ctx, run, activate(r.Remediations, r.Env)); err != nil {
 		return 0, fmt.Errorf("undo unconfirmed run %s: %w", run, err)
 	}
+	markReverted(e, run)
 	fmt.Fprintf(out, "Run %s (%s) was not confirmed in time: undone.\n", id, printable.Line(m.Area, report.IDMax))
 	return 0, nil
 }

@@ -269,7 +269,7 @@ func bootJobs(t *testing.T) string {
 
 func arm(t *testing.T, run string) {
 	t.Helper()
-	if err := armBoot([]string{"/usr/bin/vigie", "undo", "--unconfirmed"}, run); err != nil {
+	if err := armBoot([]string{"/usr/bin/vigie", "undo", "--unconfirmed"}, run, false); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,12 +1,17 @@
 package remediations
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -84,16 +89,27 @@ const maxOutput = 16 << 20
 // outputFile is an anonymous file for a command's output: created in the
 // temporary directory (the service's private one), unlinked at once, so
 // nothing but the command and vigie hold it and nothing is left behind.
+// It is opened to append: the command's stdout and stderr never write
+// over each other, and should a script reopen /dev/stderr (which
+// truncates the file), what follows still lands at its end (readOutput
+// drops the NULs of the hole).
 func outputFile() (*os.File, error) {
-	f, err := os.CreateTemp("", "vigie-command-*")
-	if err != nil {
-		return nil, fmt.Errorf("a file for the command's output: %w", err)
+	for range 10 {
+		name := filepath.Join(os.TempDir(), "vigie-command-"+strconv.FormatUint(rand.Uint64(), 36))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("a file for the command's output: %w", err)
+		}
+		if err := os.Remove(name); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("a file for the command's output: %w", err)
+		}
+		return f, nil
 	}
-	if err := os.Remove(f.Name()); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("a file for the command's output: %w", err)
-	}
-	return f, nil
+	return nil, errors.New("a file for the command's output: no free name in " + os.TempDir())
 }
 
 // readOutput reads back what the command wrote, its last maxOutput bytes
@@ -105,10 +121,11 @@ func readOutput(f *os.File) ([]byte, error) {
 	}
 	start := max(end-maxOutput, 0)
 	b := make([]byte, end-start)
-	if _, err := f.ReadAt(b, start); err != nil && !errors.Is(err, io.EOF) {
+	n, err := f.ReadAt(b, start)
+	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
-	return b, nil
+	return bytes.ReplaceAll(b[:n], []byte{0}, nil), nil
 }
 
 // inScope wraps argv in systemd-run --scope where systemd runs.

@@ -94,3 +94,14 @@ func TestRunKeepsTheEnd(t *testing.T) {
 		t.Errorf("kept %d bytes ending %q", len(out), out[max(len(out)-20, 0):])
 	}
 }
+
+// TestRunReopenedStderr: a script that writes to /dev/stderr by name
+// (which reopens and truncates the output file) loses what came before,
+// but what follows is kept whole and no NUL reaches the error message.
+func TestRunReopenedStderr(t *testing.T) {
+	_, err := Run(context.Background(), nil, "sh", "-c", `echo first; echo warn >/dev/stderr; echo "E: the real error"; exit 100`)
+	var ce *CommandError
+	if !errors.As(err, &ce) || !strings.Contains(ce.Message, "E: the real error") || strings.Contains(ce.Message, "\x00") {
+		t.Fatalf("err = %#v", err)
+	}
+}

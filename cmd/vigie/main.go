@@ -9,8 +9,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -240,11 +242,7 @@ func newFixCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 				if err != nil {
 					return &exitError{exitUsage, fmt.Errorf("cannot arm the revert of a change: %w", err)}
 				}
-				opt.Revert = []string{self}
-				if cmd.Flags().Changed("config") {
-					opt.Revert = append(opt.Revert, "--config", g.config)
-				}
-				opt.Revert = append(opt.Revert, "undo", "--unconfirmed")
+				opt.Revert = revertCommand(self, cmd.Flags().Changed("config"), g.config, os.Environ())
 			}
 			// A session that drops sends SIGHUP (sudo passes it on): the
 			// change waiting for its confirmation is then undone, not
@@ -453,4 +451,32 @@ func colorOK(w io.Writer) bool {
 	}
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// revertCommand is the command line of the revert a fix arms: run later
+// by systemd from /, or at boot, it must read the same configuration as
+// this fix (the file made absolute, the VIGIE_ variables that override
+// its keys, state_dir among them) or it would look for the run in
+// another state directory, find nothing and remove its boot job.
+func revertCommand(self string, configSet bool, config string, environ []string) []string {
+	var env []string
+	for _, kv := range environ {
+		if strings.HasPrefix(kv, "VIGIE_") && !strings.HasPrefix(kv, agent.FaultEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	var argv []string
+	if len(env) > 0 {
+		slices.Sort(env)
+		argv = append(append([]string{"/usr/bin/env"}, env...), self)
+	} else {
+		argv = []string{self}
+	}
+	if configSet {
+		if abs, err := filepath.Abs(config); err == nil {
+			config = abs
+		}
+		argv = append(argv, "--config", config)
+	}
+	return append(argv, "undo", "--unconfirmed")
 }

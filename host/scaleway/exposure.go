@@ -68,8 +68,8 @@ func (m *Metadata) Exposure() Exposure {
 	for _, a := range addrs {
 		obj, _ := a.(map[string]any)
 		ip, err := netip.ParseAddr(text(obj["address"]))
-		if err != nil || !ip.IsValid() {
-			continue
+		if err != nil || !ip.IsValid() || ip.Zone() != "" {
+			continue // a zone is no public address, and may hold any text
 		}
 		ip = ip.Unmap()
 		if ip.Is4() {
@@ -84,10 +84,11 @@ func (m *Metadata) Exposure() Exposure {
 		for _, n := range nics {
 			obj, _ := n.(map[string]any)
 			nic := PrivateNIC{ID: text(obj["id"]), PrivateNetworkID: text(obj["private_network_id"]), MACAddress: text(obj["mac_address"])}
-			if nic == (PrivateNIC{}) || seen[nic.ID+"\x00"+nic.PrivateNetworkID] || len(e.PrivateNetworks) == maxExposureItems {
+			key := nic.ID + "\x00" + nic.PrivateNetworkID + "\x00" + nic.MACAddress
+			if nic == (PrivateNIC{}) || seen[key] || len(e.PrivateNetworks) == maxExposureItems {
 				continue
 			}
-			seen[nic.ID+"\x00"+nic.PrivateNetworkID] = true
+			seen[key] = true
 			e.PrivateNetworks = append(e.PrivateNetworks, nic)
 		}
 	}

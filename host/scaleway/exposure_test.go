@@ -40,8 +40,11 @@ func TestExposure(t *testing.T) {
 			"security_group":["sg"],"private_nics":"pn","tags":[1,{"a":2}]}`, Exposure{Tags: []string{"1", `{"a":2}`}}},
 		{"values of another type, addresses that do not parse, an IPv4-mapped IPv6",
 			`{"id":"x","security_group":{"id":7,"name":"web"},"public_ips":[{"address":"999.1.1.1"},{"address":"::ffff:198.51.100.9"},{"address":"198.51.100.9\n"},3,null],
-			"private_nics":[{"private_network_id":"pn-1"},{},{"private_network_id":"pn-1"},"nic"]}`,
-			Exposure{SecurityGroupName: "web", PublicIPv4: []string{"198.51.100.9"}, PrivateNetworks: []PrivateNIC{{PrivateNetworkID: "pn-1"}}}},
+			"private_nics":[{"private_network_id":"pn-1"},{},{"private_network_id":"pn-1"},"nic",{"mac_address":"02:00:00:00:00:01"},{"mac_address":"02:00:00:00:00:02"}]}`,
+			Exposure{SecurityGroupName: "web", PublicIPv4: []string{"198.51.100.9"}, PrivateNetworks: []PrivateNIC{{PrivateNetworkID: "pn-1"},
+				{MACAddress: "02:00:00:00:00:01"}, {MACAddress: "02:00:00:00:00:02"}}}},
+		{"a zoned IPv6 address is none", `{"id":"x","public_ips":[{"address":"2001:db8::1%eth0\u001b[2J"},{"address":"2001:db8::2"}]}`,
+			Exposure{PublicIPv6: []string{"2001:db8::2"}}},
 		{"long names are clipped on a rune boundary", `{"id":"x","security_group":{"name":"` + long + `"},"tags":["` + long + `"]}`,
 			Exposure{SecurityGroupName: long[:maxExposureText], Tags: []string{long[:maxExposureText]}}},
 	}

@@ -221,13 +221,25 @@ func ArmTimer(ctx context.Context, unit, description string, d, limit time.Durat
 // would run is no longer wanted. Either may be gone already: a transient
 // unit is unloaded once it has run.
 func Disarm(ctx context.Context, unit string) error {
+	return stopLoaded(ctx, unit+".timer", unit+".service")
+}
+
+// DisarmTimer stops only the timer: for a caller that does not hold the
+// lock the service waits for, whose service may be at work already and
+// must be left to end.
+func DisarmTimer(ctx context.Context, unit string) error {
+	return stopLoaded(ctx, unit+".timer")
+}
+
+// stopLoaded stops the units that are loaded.
+func stopLoaded(ctx context.Context, names ...string) error {
 	conn, err := Connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	var errs []error
-	for _, u := range []string{unit + ".timer", unit + ".service"} {
+	for _, u := range names {
 		if err := startUnit(ctx, conn, u, false); err != nil && !notLoaded(err) {
 			errs = append(errs, err)
 		}
