@@ -68,9 +68,20 @@ func engine(cfg config.Config) *remediations.Engine {
 // not.
 const FaultEnv = "VIGIE_FAULT_KILL_AT"
 
+// FaultHowEnv, set to "reset" beside FaultEnv, resets the machine at that
+// step instead (the disks synced first, then sysrq b), as a power cut or
+// the console's hard reset would: nothing vigie armed in /run survives.
+const FaultHowEnv = "VIGIE_FAULT_HOW"
+
 func killAt(at string) func(step string) error {
+	reset := os.Getenv(FaultHowEnv) == "reset"
 	return func(step string) error {
 		if strings.HasPrefix(step, at) {
+			if reset {
+				syscall.Sync()
+				_ = os.WriteFile("/proc/sys/kernel/sysrq", []byte("1\n"), 0)
+				_ = os.WriteFile("/proc/sysrq-trigger", []byte("b"), 0)
+			}
 			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			select {} // the signal is on its way
 		}
@@ -133,6 +144,9 @@ func Fix(ctx context.Context, r *Run, out io.Writer, opt FixOptions) (int, error
 			return 2, fmt.Errorf("fix: %w", err)
 		}
 		defer lock.Unlock()
+		if interrupted(e) {
+			waitCommands(ctx, env, out)
+		}
 		done, err := e.Recover(ctx, act)
 		for _, id := range done {
 			fmt.Fprintf(out, "Reverted run %s, interrupted before it finished.\n", printable.Line(id, report.IDMax))
@@ -506,6 +520,9 @@ func Undo(ctx context.Context, r *Run, out io.Writer, run string) error {
 	// A run a crash left half applied is what an operator reaching for
 	// undo wants gone first; it is reverted, and when it is the run asked
 	// for, or none was named, that is all.
+	if interrupted(e) {
+		waitCommands(ctx, r.Env, out)
+	}
 	done, err := e.Recover(ctx, activate(r.Remediations, r.Env))
 	for _, id := range done {
 		fmt.Fprintf(out, "Reverted run %s, interrupted before it finished.\n", printable.Line(id, report.IDMax))

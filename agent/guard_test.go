@@ -159,3 +159,33 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// TestWaitCommands: before the revert of an interrupted run, the commands
+// its vigie left running (an umount still flushing) are waited for, and
+// said; past the bound the revert goes on, saying so.
+func TestWaitCommands(t *testing.T) {
+	live, running, wait := unitsLive, runningCommands, commandsWait
+	t.Cleanup(func() { unitsLive, runningCommands, commandsWait = live, running, wait })
+	unitsLive = func(*host.Env) bool { return true }
+	calls := 0
+	runningCommands = func(context.Context, ...string) ([]string, error) {
+		calls++
+		if calls <= 2 {
+			return []string{"vigie-command-812-3.scope"}, nil
+		}
+		return nil, nil
+	}
+	var out bytes.Buffer
+	start := time.Now()
+	waitCommands(context.Background(), host.DefaultEnv(), &out)
+	if calls != 3 || time.Since(start) < 2*time.Second || !strings.Contains(out.String(), "Waiting for vigie-command-812-3.scope, started by the vigie that was interrupted, to end.") {
+		t.Errorf("%d calls in %s: %q", calls, time.Since(start), out.String())
+	}
+	runningCommands = func(context.Context, ...string) ([]string, error) { return []string{"vigie-command-812-4.scope"}, nil }
+	commandsWait = 1500 * time.Millisecond
+	out.Reset()
+	waitCommands(context.Background(), host.DefaultEnv(), &out)
+	if !strings.Contains(out.String(), "reverting all the same") {
+		t.Errorf("past the bound: %q", out.String())
+	}
+}

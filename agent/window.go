@@ -338,6 +338,7 @@ func undoUnconfirmed(ctx context.Context, r *Run, e *remediations.Engine, out io
 		fmt.Fprintf(out, "Run %s never started: nothing to undo.\n", id)
 		return 0, nil
 	case m.State == remediations.StateApplying:
+		waitCommands(ctx, r.Env, out)
 		done, err := e.Recover(ctx, activate(r.Remediations, r.Env))
 		for _, d := range done {
 			markReverted(e, d)
@@ -373,4 +374,58 @@ func writePending(cfg config.Config, run string, newSessionAfter time.Time) erro
 		s += "new-session-after " + strconv.FormatInt(newSessionAfter.UnixNano(), 10) + "\n"
 	}
 	return atomicfile.Write(filepath.Join(cfg.StateDir, "pending-confirm"), []byte(s), 0o600)
+}
+
+// runningCommands lists the command scopes at work; tests replace it.
+var runningCommands = units.Running
+
+// commandsWait bounds how long a revert waits for the commands of the
+// vigie it reverts: the longest of them unmounts a filesystem or turns a
+// swap off under memory pressure.
+var commandsWait = 15 * time.Minute
+
+// waitCommands waits until no command a vigie started runs any more (see
+// remediations.CommandScopePrefix): called under the lock before the
+// revert of an interrupted run, where any still at work belongs to the
+// vigie that was interrupted and would change the host after the revert
+// looked at it. Past commandsWait the revert goes on, and says so.
+func waitCommands(ctx context.Context, env *host.Env, out io.Writer) {
+	if !unitsLive(env) {
+		return
+	}
+	deadline := time.Now().Add(commandsWait)
+	said := false
+	for {
+		left, err := runningCommands(ctx, remediations.CommandScopePrefix+"*.scope")
+		if err != nil || len(left) == 0 {
+			return
+		}
+		if !said {
+			fmt.Fprintf(out, "Waiting for %s, started by the vigie that was interrupted, to end.\n", printable.Line(strings.Join(left, ", "), report.LogLineMax))
+			said = true
+		}
+		if time.Now().After(deadline) {
+			fmt.Fprintf(out, "Still running after %s: %s; reverting all the same.\n", commandsWait, printable.Line(strings.Join(left, ", "), report.LogLineMax))
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// interrupted reports whether a run was left half applied, for Recover.
+func interrupted(e *remediations.Engine) bool {
+	runs, err := e.Runs()
+	if err != nil {
+		return false
+	}
+	for _, m := range runs {
+		if m.State == remediations.StateApplying {
+			return true
+		}
+	}
+	return false
 }

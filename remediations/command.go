@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // CommandError is a failed command with what it said: an operator needs
@@ -137,8 +138,17 @@ func inScope(argv []string) ([]string, bool) {
 	if err != nil {
 		return nil, false
 	}
-	return append([]string{run, "--scope", "--quiet", "--collect", "--description=vigie: " + argv[0], "--"}, argv...), true
+	unit := fmt.Sprintf("%s%d-%d-%08x", CommandScopePrefix, os.Getpid(), scopes.Add(1), rand.Uint32())
+	return append([]string{run, "--scope", "--quiet", "--collect", "--unit=" + unit, "--description=vigie: " + argv[0], "--"}, argv...), true
 }
+
+// CommandScopePrefix names the scopes of the commands Run starts: a
+// command outlives a vigie killed while it ran, and the revert of that
+// vigie's run must wait for it to end (an umount flushing, a swapoff)
+// before it looks at what the command left.
+const CommandScopePrefix = "vigie-command-"
+
+var scopes atomic.Int64
 
 // ErrorLines picks what a package manager says went wrong: its error
 // lines (apt's "E: ", dnf's "Error: ", zypper's "Problem: "), or else the

@@ -17,8 +17,9 @@ const faultsAll = "VIGIE_VMTEST_FAULTS"
 
 // fault is one way a fix is interrupted: vigie kills itself with SIGKILL
 // (VIGIE_FAULT_KILL_AT) once the named step of the area's run is done, as
-// a crash or an OOM kill would stop it there; reboot reboots the guest
-// before anything else runs.
+// a crash or an OOM kill would stop it there; with reboot it resets the
+// machine there instead (VIGIE_FAULT_HOW=reset: the disks synced, then
+// sysrq b), as a power cut would, and the boot job must put the run back.
 type fault struct {
 	area, at string
 	reboot   bool
@@ -86,16 +87,14 @@ func faultMatrix(t *testing.T, g *guest, vigie string, all bool) {
 		if f.reboot {
 			name += ", then a reboot"
 		}
-		out, _ := guestSSH(g.port, g.key, 5*time.Minute, fmt.Sprintf("sudo env VIGIE_FAULT_KILL_AT=%q %s fix --yes --only %s; echo exit=$?", f.at, vigie, f.area), nil)
-		if !strings.Contains(out, "exit=137") {
-			t.Errorf("%s: vigie was not killed there (no such step?):\n%s", name, tailLines(out, 15))
+		if !g.injectFault(name, fmt.Sprintf("%s fix --yes --only %s", vigie, f.area), f) {
 			continue
 		}
 		injected++
-		if f.reboot {
-			g.reboot()
-		}
 		checked += g.restoredAfter(name, before, state)
+		if f.reboot {
+			g.revertedAtBoot(name)
+		}
 	}
 
 	// Two fixes at once: one lock.
@@ -126,6 +125,41 @@ func faultMatrix(t *testing.T, g *guest, vigie string, all bool) {
 	checked += 2
 	g.sh("sudo rm /etc/ssh/sshd_config.d/60-latent.conf", nil)
 	t.Logf("faults: %d injected, %d states checked, 0 lockouts and 0 half-applied states unless reported above; %s", injected, checked, time.Since(start).Round(time.Second))
+}
+
+// injectFault runs fix (a command line) in the guest, interrupted at
+// f.at: vigie kills itself there, or for f.reboot resets the machine
+// there (disks synced, then sysrq b) as a power cut would, and the guest
+// is waited for until SSH answers again. It says whether the fault
+// happened.
+func (g *guest) injectFault(name, fix string, f fault) bool {
+	g.t.Helper()
+	how := ""
+	if f.reboot {
+		how = "VIGIE_FAULT_HOW=reset "
+	}
+	start := time.Now()
+	out, err := guestSSH(g.port, g.key, 5*time.Minute, fmt.Sprintf("sudo env %sVIGIE_FAULT_KILL_AT=%q %s; echo exit=$?", how, f.at, fix), nil)
+	switch {
+	case f.reboot && err != nil && !strings.Contains(out, "exit="):
+		time.Sleep(5 * time.Second)
+		g.v.waitSSH(g.t, g.key, sshUpWithin)
+		g.t.Logf("timings: %s: reset, ssh up again %s", name, time.Since(start).Round(time.Second))
+		return true
+	case !f.reboot && strings.Contains(out, "exit=137"):
+		return true
+	}
+	g.t.Errorf("%s: vigie was not stopped there (no such step?): %v\n%s", name, err, tailLines(out, 15))
+	return false
+}
+
+// revertedAtBoot: after a reset mid-run, it was the boot job that put the
+// run back, the transient revert having died with /run.
+func (g *guest) revertedAtBoot(name string) {
+	g.t.Helper()
+	if out := g.read("sudo journalctl -b -u 'vigie-window-*' -o cat --no-pager"); !strings.Contains(out, "interrupted before it finished") {
+		g.t.Errorf("%s: the boot job did not put the run back at boot:\n%s", name, out)
+	}
 }
 
 // restoredAfter follows a fault: the harness's ED25519 key logs in; the

@@ -457,11 +457,12 @@ func colorOK(w io.Writer) bool {
 // by systemd from /, or at boot, it must read the same configuration as
 // this fix (the file made absolute, the VIGIE_ variables that override
 // its keys, state_dir among them) or it would look for the run in
-// another state directory, find nothing and remove its boot job.
+// another state directory, find nothing and remove its boot job. The
+// fault hooks of the tests (VIGIE_FAULT_*) stay with the fix.
 func revertCommand(self string, configSet bool, config string, environ []string) []string {
 	var env []string
 	for _, kv := range environ {
-		if strings.HasPrefix(kv, "VIGIE_") && !strings.HasPrefix(kv, agent.FaultEnv+"=") {
+		if strings.HasPrefix(kv, "VIGIE_") && !strings.HasPrefix(kv, "VIGIE_FAULT_") {
 			env = append(env, kv)
 		}
 	}

@@ -26,7 +26,7 @@ func TestRevertCommand(t *testing.T) {
 			[]string{"/usr/bin/vigie", "undo", "--unconfirmed"}},
 		{"a relative --config", true, "vigie.yaml", nil,
 			[]string{"/usr/bin/vigie", "--config", filepath.Join(wd, "vigie.yaml"), "undo", "--unconfirmed"}},
-		{"VIGIE_ variables", true, "/srv/v.yaml", []string{"VIGIE_STATE_DIR=/srv/vigie", "PATH=/usr/bin", "VIGIE_FAULT_KILL_AT=write ", "VIGIE_FIX_CONFIRM_WINDOW=2m"},
+		{"VIGIE_ variables", true, "/srv/v.yaml", []string{"VIGIE_STATE_DIR=/srv/vigie", "PATH=/usr/bin", "VIGIE_FAULT_KILL_AT=write ", "VIGIE_FAULT_HOW=reset", "VIGIE_FIX_CONFIRM_WINDOW=2m"},
 			[]string{"/usr/bin/env", "VIGIE_FIX_CONFIRM_WINDOW=2m", "VIGIE_STATE_DIR=/srv/vigie", "/usr/bin/vigie", "--config", "/srv/v.yaml", "undo", "--unconfirmed"}},
 	} {
 		if got := revertCommand("/usr/bin/vigie", tt.configSet, tt.config, tt.environ); !slices.Equal(got, tt.want) {

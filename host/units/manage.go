@@ -257,3 +257,22 @@ func notLoaded(err error) bool {
 	var dp *dbus.Error
 	return errors.As(err, &dp) && dp.Name == "org.freedesktop.systemd1.NoSuchUnit"
 }
+
+// Running lists the loaded units matching the patterns that are active,
+// activating or deactivating: the scopes of commands still at work.
+func Running(ctx context.Context, patterns ...string) ([]string, error) {
+	conn, err := Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	us, err := conn.ListUnitsByPatternsContext(ctx, []string{"active", "activating", "deactivating"}, patterns)
+	if err != nil {
+		return nil, fmt.Errorf("list units %s: %w", strings.Join(patterns, " "), err)
+	}
+	names := make([]string, 0, len(us))
+	for _, u := range us {
+		names = append(names, u.Name)
+	}
+	return names, nil
+}
