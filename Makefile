@@ -49,6 +49,9 @@ OTELCOL := GO='$(GO)' ./scripts/otelcol.sh
 otelcol:
 	@$(OTELCOL)
 
+# The static binary's bound: what a cloud-init fetch or a package carries.
+MAX_BINARY_BYTES := 15000000
+
 # The whole suite: lint, unit and integration tests (integration tests need
 # root and the real sshd; they skip, saying why, without them), the static
 # binary, and a short run of every fuzz target. The hostile-home suite
@@ -56,6 +59,8 @@ otelcol:
 # (internal/otelcoltest) run the test collector, VIGIE_OTELCOL.
 test: lint build
 	@file $(BIN) | grep -q 'statically linked' || { echo "$(BIN) is not statically linked"; file $(BIN); exit 1; }
+	@size=$$(stat -c %s $(BIN)) && echo "$(BIN): $$size bytes (at most $(MAX_BINARY_BYTES))" && \
+	  [ "$$size" -le $(MAX_BINARY_BYTES) ] || { echo "$(BIN) is larger than $(MAX_BINARY_BYTES) bytes"; exit 1; }
 	otelcol="$$($(OTELCOL))" && \
 	  VIGIE_BINARY='$(abspath $(BIN))' VIGIE_OTELCOL="$$otelcol" $(GO) test -count=1 ./...
 	$(MAKE) --no-print-directory rehearsal
