@@ -15,7 +15,7 @@ STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 STATICCHECK_VERSION := v0.8.2
 # A count, not a duration: a duration-based -fuzztime can fail with a spurious
 # "context deadline exceeded" when the deadline races a worker (go.dev/issue/75804).
-FUZZTIME ?= 200000x
+FUZZTIME ?= 100000x
 
 .PHONY: rehearsal all build test test-unit lint fuzz bench clean tools docs otelcol
 
