@@ -144,13 +144,7 @@ func Fix(ctx context.Context, r *Run, out io.Writer, opt FixOptions) (int, error
 			return 2, fmt.Errorf("fix: %w", err)
 		}
 		defer lock.Unlock()
-		if interrupted(e) {
-			waitCommands(ctx, env, out)
-		}
-		done, err := e.Recover(ctx, act)
-		for _, id := range done {
-			fmt.Fprintf(out, "Reverted run %s, interrupted before it finished.\n", printable.Line(id, report.IDMax))
-		}
+		_, err = recoverInterrupted(ctx, e, env, act, out)
 		if unitsLive(env) {
 			sweepBoot(e)
 		}
@@ -520,13 +514,7 @@ func Undo(ctx context.Context, r *Run, out io.Writer, run string) error {
 	// A run a crash left half applied is what an operator reaching for
 	// undo wants gone first; it is reverted, and when it is the run asked
 	// for, or none was named, that is all.
-	if interrupted(e) {
-		waitCommands(ctx, r.Env, out)
-	}
-	done, err := e.Recover(ctx, activate(r.Remediations, r.Env))
-	for _, id := range done {
-		fmt.Fprintf(out, "Reverted run %s, interrupted before it finished.\n", printable.Line(id, report.IDMax))
-	}
+	done, err := recoverInterrupted(ctx, e, r.Env, activate(r.Remediations, r.Env), out)
 	if unitsLive(r.Env) {
 		defer sweepBoot(e)
 	}

@@ -157,17 +157,21 @@ func armGuard(ctx context.Context, e *remediations.Engine, env *host.Env, argv [
 // run before (see Undo).
 const revertedFile = "reverted"
 
-func markReverted(e *remediations.Engine, run string) {
-	_ = atomicfile.Write(filepath.Join(e.Dir, run, revertedFile), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600)
+func markReverted(e *remediations.Engine, run string) { _ = mark(e, run, revertedFile) }
+
+func isReverted(e *remediations.Engine, run string) bool { return marked(e, run, revertedFile) }
+
+func isGuarded(e *remediations.Engine, run string) bool { return marked(e, run, guardFile) }
+
+// mark leaves one of the files that say where a run stands (confirmed,
+// reverted), holding when.
+func mark(e *remediations.Engine, run, name string) error {
+	return atomicfile.Write(filepath.Join(e.Dir, run, name), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600)
 }
 
-func isReverted(e *remediations.Engine, run string) bool {
-	_, err := os.Stat(filepath.Join(e.Dir, run, revertedFile))
-	return err == nil
-}
-
-func isGuarded(e *remediations.Engine, run string) bool {
-	_, err := os.Stat(filepath.Join(e.Dir, run, guardFile))
+// marked reports whether run's directory holds that file.
+func marked(e *remediations.Engine, run, name string) bool {
+	_, err := os.Stat(filepath.Join(e.Dir, run, name))
 	return err == nil
 }
 
@@ -247,19 +251,14 @@ func disarmWith(ctx context.Context, e *remediations.Engine, env *host.Env, run 
 
 // markConfirmed records that the operator keeps run: an armed revert that
 // fires anyway leaves it alone.
-func markConfirmed(e *remediations.Engine, run string) error {
-	return atomicfile.Write(filepath.Join(e.Dir, run, confirmedFile), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600)
-}
+func markConfirmed(e *remediations.Engine, run string) error { return mark(e, run, confirmedFile) }
 
 // setDeadline records when the window of run ends.
 func setDeadline(e *remediations.Engine, run string, at time.Time) error {
 	return atomicfile.Write(filepath.Join(e.Dir, run, deadlineFile), []byte(at.UTC().Format(time.RFC3339Nano)+"\n"), 0o600)
 }
 
-func isConfirmed(e *remediations.Engine, run string) bool {
-	_, err := os.Stat(filepath.Join(e.Dir, run, confirmedFile))
-	return err == nil
-}
+func isConfirmed(e *remediations.Engine, run string) bool { return marked(e, run, confirmedFile) }
 
 // lockWait is how often UndoUnconfirmed tries the lock while a fix holds it.
 const lockWait = time.Second
@@ -338,11 +337,9 @@ func undoUnconfirmed(ctx context.Context, r *Run, e *remediations.Engine, out io
 		fmt.Fprintf(out, "Run %s never started: nothing to undo.\n", id)
 		return 0, nil
 	case m.State == remediations.StateApplying:
-		waitCommands(ctx, r.Env, out)
-		done, err := e.Recover(ctx, activate(r.Remediations, r.Env))
+		done, err := recoverInterrupted(ctx, e, r.Env, activate(r.Remediations, r.Env), out)
 		for _, d := range done {
 			markReverted(e, d)
-			fmt.Fprintf(out, "Reverted run %s, interrupted before it finished.\n", printable.Line(d, report.IDMax))
 		}
 		return 0, err
 	case m.State != remediations.StateApplied:
@@ -414,6 +411,20 @@ func waitCommands(ctx context.Context, env *host.Env, out io.Writer) {
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// recoverInterrupted reverts the runs a vigie left half applied, once the
+// commands it left running have ended, and names each: what fix, undo
+// and an armed revert do first, under the lock.
+func recoverInterrupted(ctx context.Context, e *remediations.Engine, env *host.Env, act func(context.Context, string) error, out io.Writer) ([]string, error) {
+	if interrupted(e) {
+		waitCommands(ctx, env, out)
+	}
+	done, err := e.Recover(ctx, act)
+	for _, id := range done {
+		fmt.Fprintf(out, "Reverted run %s, interrupted before it finished.\n", printable.Line(id, report.IDMax))
+	}
+	return done, err
 }
 
 // interrupted reports whether a run was left half applied, for Recover.
